@@ -1,0 +1,60 @@
+import type {
+  AuditEntry, AuditEvent, CanonicalRecord, Identifier, Lease, PutRecordResult, QueueItem, QueueStats,
+  RawMessage, RawMeta, RecordInput,
+} from './types.js';
+
+export type PutRawResult = { status: 'stored' | 'duplicate'; rawId: string };
+
+/**
+ * The durable store. Semantic operations, not get/set. LmdbStore and RedisStore both pass
+ * test/contract/store.conformance.ts. Every write resolves only once it is durable.
+ */
+export interface Store {
+  readonly kind: 'lmdb' | 'redis';
+
+  /**
+   * Durably store raw bytes. Dedupe on (feed, sourceRef) when sourceRef is set and on
+   * (feed, sha256); a duplicate stores nothing and returns the original id.
+   */
+  putRaw(raw: RawMessage): Promise<PutRawResult>;
+  getRaw(id: string): Promise<RawMessage | undefined>;
+  getRawMeta(id: string): Promise<RawMeta | undefined>;
+
+  /**
+   * Create or version a record. With `input.id` that record is updated; otherwise the first record of
+   * the same resourceType sharing an identifier (system|value) is updated; otherwise one is created.
+   * A new version is written only when resource, labels, identifiers or sharedWith changed.
+   */
+  putRecord(input: RecordInput): Promise<PutRecordResult>;
+  /** Latest version, or the given one. */
+  getRecord(id: string, version?: number): Promise<CanonicalRecord | undefined>;
+  /** Latest versions of records holding this identifier, optionally restricted to one type. */
+  findByIdentifier(identifier: Identifier, resourceType?: string): Promise<CanonicalRecord[]>;
+  findByPatient(patientId: string, resourceType?: string): Promise<CanonicalRecord[]>;
+  /** Latest versions of one type updated at or after `since` (ISO), oldest first, at most `limit`. */
+  findByType(resourceType: string, options?: { since?: string; limit?: number }): Promise<CanonicalRecord[]>;
+
+  /** Add an item to a queue; enqueueing an id already waiting or in flight is a no-op. */
+  enqueue(queue: string, item: QueueItem, options?: { availableAt?: number }): Promise<void>;
+  /** Claim the oldest ready item (or one whose lease expired) for leaseMs. */
+  claim(queue: string, leaseMs: number): Promise<Lease | undefined>;
+  /** Remove a claimed item. Throws PSL_LEASE_LOST when the lease was taken over. */
+  complete(lease: Lease): Promise<void>;
+  /** Give a claimed item back, ready again at retryAt (epoch ms). */
+  fail(lease: Lease, options: { retryAt: number; reason: string }): Promise<void>;
+  /** Move a claimed item to the queue's dead letters. */
+  deadLetter(lease: Lease, reason: string): Promise<void>;
+  queueStats(queue: string): Promise<QueueStats>;
+  /** Dead-lettered items with their reason, oldest first. */
+  deadLetters(queue: string): Promise<Array<{ item: QueueItem; reason: string; attempt: number }>>;
+
+  /** Append to the hash-chained audit log. */
+  appendAudit(event: AuditEvent): Promise<AuditEntry>;
+  readAudit(options?: { fromSeq?: number; limit?: number }): Promise<AuditEntry[]>;
+  /** Recompute the chain; returns the first broken seq, or undefined when intact. */
+  verifyAudit(): Promise<number | undefined>;
+
+  /** Cheap round trip for /ready. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,120 @@
+/** Canonical types shared by every stage. Imports nothing else from the repo. */
+
+export type Format = 'hl7v2' | 'fhir-r4' | 'csv' | 'raw';
+
+/** Bytes exactly as the feed delivered them (after framing). Never logged; stored encrypted. */
+export interface RawMessage {
+  readonly id: string;
+  readonly feed: string;
+  readonly participant: string;
+  readonly format: Format;
+  readonly receivedAt: Date;
+  readonly body: Uint8Array;
+  /** Hex SHA-256 of body: dedupe key and what logs show. */
+  readonly sha256: string;
+  /** MSH-10, Bundle.id, `file.csv#row=12`: identifiers, never content. */
+  readonly sourceRef?: string;
+  readonly contentType?: string;
+}
+
+/** What the store returns about a raw without its body. */
+export type RawMeta = Omit<RawMessage, 'body'> & { readonly bytes: number };
+
+export const MODEL_VERSION = 'passerelle/1' as const;
+
+export interface Provenance {
+  feed: string;
+  participant: string;
+  rawId: string;
+  /** `PID[1]`, `OBX[3]`, `Bundle.entry[2]`, `row 17`. */
+  location: string;
+  /** normalizer name + version, e.g. `hl7v2-adt@1`. */
+  mapping: string;
+  receivedAt: string;
+  /** Populated source fields the mapping did not use (names only), for coverage figures. */
+  unmapped?: string[];
+}
+
+/** A FHIR R4 resource as plain JSON. */
+export interface FhirResource {
+  resourceType: string;
+  id?: string;
+  [key: string]: unknown;
+}
+
+export interface Identifier {
+  system: string;
+  value: string;
+}
+
+/** One canonical record version. `resource` is FHIR R4 JSON; the store encrypts it at rest. */
+export interface CanonicalRecord {
+  readonly id: string;
+  readonly resourceType: string;
+  readonly version: number;
+  readonly modelVersion: typeof MODEL_VERSION;
+  readonly resource: FhirResource;
+  readonly provenance: Provenance;
+  readonly labels: readonly string[];
+  /** Indexed business identifiers (system + value). */
+  readonly identifiers: readonly Identifier[];
+  /** Canonical Patient id this record is about, when there is one. */
+  readonly patientId?: string;
+  readonly lastUpdated: string;
+  /** Participants (other than the provenance participant) the record was routed to. */
+  readonly sharedWith: readonly string[];
+}
+
+/** What a normalizer or API hands the store; id, version and lastUpdated are the store's job. */
+export interface RecordInput {
+  /** Existing record id to update; omitted means: match by identifiers of the same type, else create. */
+  id?: string;
+  resourceType: string;
+  resource: FhirResource;
+  provenance: Provenance;
+  labels?: readonly string[];
+  identifiers: readonly Identifier[];
+  patientId?: string;
+  sharedWith?: readonly string[];
+}
+
+export type PutRecordResult = { status: 'created' | 'updated' | 'unchanged'; id: string; version: number };
+
+export interface QueueItem {
+  readonly id: string;
+  /** A small JSON-safe payload: ids and codes, never content. */
+  readonly payload: Record<string, string | number | boolean>;
+}
+
+/** A claimed queue item. Valid until leaseUntil; the token proves ownership. */
+export interface Lease {
+  readonly queue: string;
+  readonly item: QueueItem;
+  readonly token: string;
+  readonly attempt: number;
+  readonly leaseUntil: number;
+}
+
+export interface QueueStats {
+  /** Items waiting (ready or scheduled for retry), not counting in-flight or dead. */
+  depth: number;
+  inFlight: number;
+  dead: number;
+  /** Age in ms of the oldest waiting item; 0 when empty. */
+  oldestAgeMs: number;
+}
+
+export interface AuditEvent {
+  action: string;
+  actor: string;
+  /** Ids and codes only. */
+  subject?: string;
+  detail?: Record<string, string | number | boolean>;
+}
+
+export interface AuditEntry extends AuditEvent {
+  seq: number;
+  at: string;
+  prevHash: string;
+  hash: string;
+}
