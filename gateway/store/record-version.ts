@@ -1,0 +1,39 @@
+import { MODEL_VERSION, type CanonicalRecord, type RecordInput } from '../core/types.js';
+import { canonicalJson } from './canonical-json.js';
+
+/** True when the input would change what the latest version says (provenance alone is not a change). */
+export function recordChanged(latest: CanonicalRecord, input: RecordInput): boolean {
+  return canonicalJson(comparable(latest)) !== canonicalJson(comparable(input));
+}
+
+function comparable(r: RecordInput | CanonicalRecord): unknown {
+  const { id: _ignored, meta: _meta, ...resource } = r.resource as Record<string, unknown>;
+  return {
+    resource,
+    labels: [...(r.labels ?? [])].sort(),
+    identifiers: [...r.identifiers].map((i) => `${i.system}|${i.value}`).sort(),
+    sharedWith: [...(r.sharedWith ?? [])].sort(),
+    patientId: r.patientId,
+  };
+}
+
+/**
+ * The next version of a record. The FHIR resource gets id and meta.versionId/lastUpdated set,
+ * so what /fhir returns is a proper R4 resource.
+ */
+export function nextVersion(input: RecordInput, id: string, version: number, now: Date = new Date()): CanonicalRecord {
+  const lastUpdated = now.toISOString();
+  return {
+    id,
+    resourceType: input.resourceType,
+    version,
+    modelVersion: MODEL_VERSION,
+    resource: { ...input.resource, id, meta: { versionId: String(version), lastUpdated } },
+    provenance: input.provenance,
+    labels: [...(input.labels ?? [])],
+    identifiers: [...input.identifiers],
+    ...(input.patientId === undefined ? {} : { patientId: input.patientId }),
+    lastUpdated,
+    sharedWith: [...(input.sharedWith ?? [])],
+  };
+}
