@@ -1,0 +1,128 @@
+import { z } from 'zod';
+
+/**
+ * The one config schema: each admin file has its part, and the TypeScript types are inferred from
+ * it. Defaults live here and nowhere else. Objects are strict: an unknown key is an error, because
+ * a misspelt `requireClientCert` silently ignored is a security hole.
+ */
+
+const SECRET_REF = /^(env:[A-Z_][A-Z0-9_]*|file:.+)$/;
+
+/** A secret is always a reference (`env:NAME` or `file:path`), never the value itself. */
+export const secretRef = z.string().regex(SECRET_REF, {
+  message: 'secrets must be references, not values — fix: write env:NAME (an environment variable) or file:path (relative to the config directory)',
+});
+
+const port = z.number({ message: 'expected a port number' }).int().min(0).max(65535);
+const host = z.string().min(1).default('127.0.0.1');
+const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, {
+  message: 'expected a lower-case slug (a-z, 0-9, -), at most 63 characters',
+});
+
+const tlsFiles = z.strictObject({
+  cert: z.string().min(1).describe('certificate chain (PEM), path relative to the config directory'),
+  key: secretRef.describe('private key (PEM)'),
+  ca: z.string().min(1).optional().describe('CA bundle for client certificates'),
+  requireClientCert: z.boolean().default(false),
+});
+
+const storeSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('lmdb'),
+    path: z.string().min(1).default('../data/lmdb'),
+  }),
+  z.strictObject({
+    kind: z.literal('redis'),
+    url: z.union([secretRef, z.string().regex(/^rediss?:\/\/[^@]*$/, { message: 'a redis URL without credentials, or a secret reference' })]),
+    prefix: z.string().min(1).default('passerelle:'),
+    durability: z.enum(['always', 'everysec', 'none']).default('always'),
+  }),
+]);
+
+export const gatewayFileSchema = z.strictObject({
+  name: z.string().min(1).default('passerelle'),
+  http: z.strictObject({
+    host,
+    port: port.default(8080),
+    tls: tlsFiles.optional(),
+  }).prefault({}),
+  store: storeSchema.prefault({ kind: 'lmdb' }),
+  dataKey: z.strictObject({
+    ref: secretRef,
+    generateIfMissing: z.boolean().default(false).describe('development only: create a random key file on first start'),
+  }),
+  limits: z.strictObject({
+    maxBodyBytes: z.number().int().min(1024).max(512 * 1024 * 1024).default(10 * 1024 * 1024),
+  }).prefault({}),
+  log: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).prefault({}),
+});
+
+export const PARTICIPANT_KINDS = ['hospital', 'lab', 'pharmacy', 'professional', 'insurer', 'admin'] as const;
+
+const tokenHash = z.strictObject({
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, {
+    message: 'expected the hex SHA-256 of the token (64 lower-case hex digits) — fix: run `passerelle token` and paste its sha256 line',
+  }),
+  label: z.string().max(64).optional(),
+});
+
+export const participantsFileSchema = z.strictObject({
+  participants: z.array(z.strictObject({
+    id: slug,
+    kind: z.enum(PARTICIPANT_KINDS),
+    name: z.string().min(1),
+    tokens: z.array(tokenHash).default([]),
+  })).min(1),
+});
+
+export const FORMATS = ['hl7v2', 'fhir-r4', 'csv', 'raw'] as const;
+
+export const feedsFileSchema = z.strictObject({
+  feeds: z.array(z.strictObject({
+    name: slug,
+    owner: slug,
+    format: z.enum(FORMATS),
+    maxBodyBytes: z.number().int().min(1).optional(),
+  })).default([]),
+});
+
+export const routesFileSchema = z.strictObject({
+  routes: z.array(z.strictObject({
+    name: slug,
+    when: z.strictObject({
+      resourceType: z.array(z.string().min(1)).optional(),
+      feed: z.array(slug).optional(),
+      fromParticipant: z.array(slug).optional(),
+    }).prefault({}),
+    to: z.array(slug).min(1),
+  })).default([]),
+});
+
+/** Which schema validates which file. Order is the order problems are reported in. */
+export const CONFIG_FILES = {
+  gateway: { file: 'gateway.yaml', schema: gatewayFileSchema },
+  participants: { file: 'participants.yaml', schema: participantsFileSchema },
+  feeds: { file: 'feeds.yaml', schema: feedsFileSchema },
+  routes: { file: 'routes.yaml', schema: routesFileSchema },
+} as const;
+
+export type GatewayFile = z.infer<typeof gatewayFileSchema>;
+export type ParticipantsFile = z.infer<typeof participantsFileSchema>;
+export type FeedsFile = z.infer<typeof feedsFileSchema>;
+export type RoutesFile = z.infer<typeof routesFileSchema>;
+export type Participant = ParticipantsFile['participants'][number];
+export type ParticipantKind = Participant['kind'];
+export type FeedConfig = FeedsFile['feeds'][number];
+export type RouteConfig = RoutesFile['routes'][number];
+
+/** The validated configuration, deep-frozen, passed down explicitly (no global getter). */
+export interface Config {
+  /** Absolute config directory; relative paths in the files resolve against it. */
+  readonly dir: string;
+  readonly gateway: GatewayFile;
+  readonly participants: ParticipantsFile['participants'];
+  readonly feeds: FeedsFile['feeds'];
+  readonly routes: RoutesFile['routes'];
+}

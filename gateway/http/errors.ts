@@ -1,0 +1,53 @@
+import Boom from '@hapi/boom';
+import type { Request, ResponseToolkit, Server } from '@hapi/hapi';
+import { isGatewayError, type ErrorCode } from '../core/errors.js';
+import { operationOutcome, type IssueCode } from '../core/issues.js';
+import type { Logger } from '../log.js';
+
+/** HTTP statuses that hapi itself produces, mapped onto our registry codes. */
+const BOOM_CODES: Record<number, ErrorCode> = {
+  400: 'PSL_BAD_REQUEST', 401: 'PSL_AUTH_REQUIRED', 403: 'PSL_FORBIDDEN', 404: 'PSL_NOT_FOUND',
+  413: 'PSL_PAYLOAD_TOO_LARGE', 415: 'PSL_UNSUPPORTED_MEDIA', 503: 'PSL_SHUTTING_DOWN',
+};
+
+const FHIR_ISSUE: Record<number, IssueCode> = {
+  400: 'structure', 401: 'security', 403: 'forbidden', 404: 'not-found', 413: 'too-long', 415: 'not-supported',
+};
+
+/**
+ * The one HTTP error mapper. FHIR routes answer OperationOutcome; the others `{ error: { code, message } }`.
+ * GatewayError messages name rules and locations, never values, so they are safe to return. Unknown
+ * errors become a generic 500 and are logged with their stack.
+ */
+export function registerErrorMapper(server: Server, log: Logger): void {
+  server.ext('onPreResponse', (request: Request, h: ResponseToolkit) => {
+    const response = request.response;
+    if (!Boom.isBoom(response)) return h.continue;
+    let status: number;
+    let code: ErrorCode;
+    let message: string;
+    if (isGatewayError(response)) {
+      status = response.httpStatus;
+      code = response.code;
+      message = response.message;
+      if (status >= 500) log.warn({ err: response, route: request.route.path }, 'request failed');
+    } else if (response.isServer) {
+      status = 500;
+      code = 'PSL_INTERNAL';
+      message = 'internal error';
+      log.error({ err: response, route: request.route.path }, 'unhandled error');
+    } else {
+      status = response.output.statusCode;
+      code = BOOM_CODES[status] ?? 'PSL_BAD_REQUEST';
+      message = response.message;
+    }
+    const fhir = request.path.startsWith('/fhir/');
+    const body = fhir
+      ? operationOutcome([{ severity: 'error', code: FHIR_ISSUE[status] ?? (status >= 500 ? 'exception' : 'processing'), message: `${code}: ${message}` }])
+      : { error: { code, message } };
+    const out = h.response(body).code(status).type(fhir ? 'application/fhir+json' : 'application/json');
+    const challenge = response.output.headers['WWW-Authenticate'];
+    if (status === 401) out.header('WWW-Authenticate', typeof challenge === 'string' ? challenge : 'Bearer');
+    return out;
+  });
+}

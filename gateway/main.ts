@@ -1,0 +1,73 @@
+import type { Server } from '@hapi/hapi';
+import type { Config } from './config/schema.js';
+import { readSecret } from './config/secrets.js';
+import type { Store } from './core/ports.js';
+import { loadSodium } from './crypto/sodium.js';
+import { createHttpServer } from './http/server.js';
+import type { Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { Intake } from './pipeline/intake.js';
+import { AtRestCipher } from './store/at-rest.js';
+import { loadDataKey } from './store/data-key.js';
+import { LmdbStore } from './store/lmdb-store.js';
+import { RedisStore } from './store/redis-store.js';
+import { isAbsolute, join } from 'node:path';
+
+/** Queues the gateway reports on /metrics. */
+export const QUEUES = ['normalize'] as const;
+
+/** A running gateway: what `stop()` needs to shut it down cleanly. */
+export interface Gateway {
+  readonly http: Server;
+  readonly store: Store;
+  /** Base URL of the HTTP listener, e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Composition root: config → store → pipeline → HTTP. The only place concrete classes are created.
+ * Nothing listens until the store is open; readiness turns on once every listener is up.
+ */
+export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
+  const sodium = await loadSodium();
+  const cipher = new AtRestCipher(sodium, loadDataKey(config, log));
+  const store = await openStore(config, cipher, log);
+  const metrics = new Metrics(store, QUEUES);
+  const intake = new Intake({ store, log: log.child({ component: 'intake' }), metrics });
+  let ready = false;
+  const http = await createHttpServer({ config, store, intake, metrics, log: log.child({ component: 'http' }), isReady: () => ready });
+  try {
+    await http.start();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  ready = true;
+  const url = http.info.uri;
+  log.info({ url, store: store.kind }, 'gateway listening');
+  let stopping: Promise<void> | undefined;
+  return {
+    http, store, url,
+    stop() {
+      stopping ??= (async () => {
+        ready = false;
+        await http.stop({ timeout: 10_000 });
+        await store.close();
+        log.info('gateway stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function openStore(config: Config, cipher: AtRestCipher, log: Logger): Promise<Store> {
+  const s = config.gateway.store;
+  const storeLog = log.child({ component: 'store' });
+  if (s.kind === 'lmdb') {
+    const path = isAbsolute(s.path) ? s.path : join(config.dir, s.path);
+    return LmdbStore.open({ path, cipher, log: storeLog });
+  }
+  const url = s.url.startsWith('env:') || s.url.startsWith('file:') ? readSecret(s.url, config.dir) : s.url;
+  return RedisStore.open({ url, prefix: s.prefix, cipher, durability: s.durability, log: storeLog });
+}

@@ -1,0 +1,63 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Store } from './core/ports.js';
+
+/** The gateway's Prometheus metrics, on a registry of its own (no global state across instances). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: 'passerelle_http_requests_total', help: 'HTTP requests by route and status',
+    labelNames: ['method', 'route', 'status'] as const, registers: [this.registry],
+  });
+  readonly rawStored = new Counter({
+    name: 'passerelle_raw_stored_total', help: 'raw messages accepted, by feed and outcome (stored | duplicate)',
+    labelNames: ['feed', 'format', 'outcome'] as const, registers: [this.registry],
+  });
+  readonly rawRejected = new Counter({
+    name: 'passerelle_raw_rejected_total', help: 'raw messages refused before storage, by feed and error code',
+    labelNames: ['feed', 'code'] as const, registers: [this.registry],
+  });
+  readonly storeLatency = new Histogram({
+    name: 'passerelle_store_latency_seconds', help: 'store operation latency',
+    labelNames: ['op'] as const, registers: [this.registry],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  });
+
+  /**
+   * @param store - queried on each scrape for queue depth and oldest age
+   * @param queues - the queue names to report
+   */
+  constructor(store: Store, queues: readonly string[]) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'passerelle_process_' });
+    const depth = new Gauge({ name: 'passerelle_queue_depth', help: 'items waiting per queue', labelNames: ['queue'] as const, registers: [this.registry] });
+    const oldest = new Gauge({ name: 'passerelle_queue_oldest_age_seconds', help: 'age of the oldest waiting item per queue', labelNames: ['queue'] as const, registers: [this.registry] });
+    const dead = new Gauge({ name: 'passerelle_queue_dead_letters', help: 'dead-lettered items per queue', labelNames: ['queue'] as const, registers: [this.registry] });
+    const inFlight = new Gauge({ name: 'passerelle_queue_in_flight', help: 'claimed, not yet completed items per queue', labelNames: ['queue'] as const, registers: [this.registry] });
+    new Gauge({
+      name: 'passerelle_queue_scrape_ok', help: '1 when queue statistics could be read on this scrape', registers: [this.registry],
+      async collect() {
+        try {
+          for (const queue of queues) {
+            const s = await store.queueStats(queue);
+            depth.set({ queue }, s.depth);
+            oldest.set({ queue }, s.oldestAgeMs / 1000);
+            dead.set({ queue }, s.dead);
+            inFlight.set({ queue }, s.inFlight);
+          }
+          this.set(1);
+        } catch {
+          this.set(0);
+        }
+      },
+    });
+  }
+
+  /** Times a store call into the latency histogram. */
+  async timeStore<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    const end = this.storeLatency.startTimer({ op });
+    try {
+      return await fn();
+    } finally {
+      end();
+    }
+  }
+}

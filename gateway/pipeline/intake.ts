@@ -1,0 +1,58 @@
+import type { Store, PutRawResult } from '../core/ports.js';
+import type { Format, RawMessage } from '../core/types.js';
+import { newId, sha256Hex } from '../core/ids.js';
+import { GatewayError, isGatewayError } from '../core/errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+
+/** What an adapter knows about bytes it just framed. */
+export interface IntakeRequest {
+  feed: string;
+  participant: string;
+  format: Format;
+  body: Uint8Array;
+  sourceRef?: string;
+  contentType?: string;
+}
+
+/**
+ * Intake: the only path from a feed into the store. Resolves once the raw is durable (or known to be a
+ * duplicate); only then may an adapter acknowledge. Store failures surface as retryable GatewayErrors.
+ */
+export class Intake {
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+
+  constructor(options: { store: Store; log: Logger; metrics: Metrics }) {
+    this.#store = options.store;
+    this.#log = options.log;
+    this.#metrics = options.metrics;
+  }
+
+  async accept(req: IntakeRequest): Promise<PutRawResult & { sha256: string }> {
+    if (req.body.length === 0) throw new GatewayError('PSL_PAYLOAD_EMPTY');
+    const raw: RawMessage = {
+      id: newId('raw'),
+      feed: req.feed,
+      participant: req.participant,
+      format: req.format,
+      receivedAt: new Date(),
+      body: req.body,
+      sha256: sha256Hex(req.body),
+      ...(req.sourceRef === undefined ? {} : { sourceRef: req.sourceRef }),
+      ...(req.contentType === undefined ? {} : { contentType: req.contentType }),
+    };
+    let result: PutRawResult;
+    try {
+      result = await this.#metrics.timeStore('putRaw', () => this.#store.putRaw(raw));
+    } catch (err) {
+      this.#metrics.rawRejected.inc({ feed: req.feed, code: 'PSL_STORE_UNAVAILABLE' });
+      this.#log.error({ err, feed: req.feed, sha256: raw.sha256 }, 'raw not stored');
+      throw isGatewayError(err) && err.retryable ? err : new GatewayError('PSL_STORE_UNAVAILABLE', undefined, { cause: err });
+    }
+    this.#metrics.rawStored.inc({ feed: req.feed, format: req.format, outcome: result.status });
+    this.#log.debug({ rawId: result.rawId, feed: req.feed, bytes: req.body.length, sha256: raw.sha256, outcome: result.status }, 'raw stored');
+    return { ...result, sha256: raw.sha256 };
+  }
+}
