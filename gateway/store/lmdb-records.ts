@@ -1,0 +1,145 @@
+import type { CanonicalRecord, Identifier, PutRecordResult, RecordInput } from '../core/types.js';
+import { GatewayError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { AtRestCipher } from './at-rest.js';
+import { nextVersion, recordChanged } from './record-version.js';
+import { HIGH, identifierHash, type LmdbDbs, type RecordHead } from './lmdb-schema.js';
+
+const slot = (id: string, version: number): string => `rec:${id}:${version}`;
+
+/**
+ * Canonical records in LMDB: versions sealed under `rec:<id>:<version>`, a clear-text head per
+ * record (latest version, type, time, identifier hashes) and index keys that point at record ids.
+ * Every write runs inside one lmdb-js transaction callback, so matching an existing record and
+ * writing the new version are atomic with respect to any other store write.
+ */
+export class LmdbRecords {
+  readonly #dbs: LmdbDbs;
+  readonly #cipher: AtRestCipher;
+
+  /**
+   * @param dbs - the opened environment (openLmdb)
+   * @param cipher - seals record contents at rest
+   */
+  constructor(dbs: LmdbDbs, cipher: AtRestCipher) {
+    this.#dbs = dbs;
+    this.#cipher = cipher;
+  }
+
+  /** See Store.putRecord. Resolves once the new version (if any) is committed and synced. */
+  put(input: RecordInput): Promise<PutRecordResult> {
+    const hashes = input.identifiers.map(identifierHash);
+    return this.#dbs.env.transaction(() => this.#putInTxn(input, hashes));
+  }
+
+  #putInTxn(input: RecordInput, identHashes: string[]): PutRecordResult {
+    const id = input.id ?? this.#matchInTxn(input.resourceType, identHashes);
+    const head = id === undefined ? undefined : this.#dbs.head.get(id);
+    if (input.id !== undefined && head === undefined) {
+      throw new GatewayError('PSL_NOT_FOUND', `record ${input.id} does not exist`);
+    }
+    if (id === undefined || head === undefined) {
+      const created = nextVersion(input, newId('rec'), 1);
+      this.#write(created, undefined, identHashes);
+      return { status: 'created', id: created.id, version: 1 };
+    }
+    if (head.resourceType !== input.resourceType) {
+      throw new GatewayError('PSL_BAD_REQUEST', `record ${id} is a ${head.resourceType}, not a ${input.resourceType}`);
+    }
+    const latest = this.#open(id, head.version);
+    if (!recordChanged(latest, input)) return { status: 'unchanged', id, version: head.version };
+    const next = nextVersion(input, id, head.version + 1, this.#after(head.lastUpdated));
+    this.#write(next, head, identHashes);
+    return { status: 'updated', id, version: next.version };
+  }
+
+  /** First record of this type holding one of the identifiers, in the input's identifier order. */
+  #matchInTxn(resourceType: string, identHashes: readonly string[]): string | undefined {
+    for (const h of identHashes) {
+      for (const key of this.#dbs.idx.getKeys({ start: ['i', h, resourceType], end: ['i', h, resourceType, HIGH], limit: 1 })) {
+        return key[3];
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * lastUpdated must move forward even if the wall clock steps back or two versions land in the
+   * same millisecond, or findByType(since) would miss or misorder the update.
+   */
+  #after(previous: string): Date {
+    const now = Date.now();
+    const prev = Date.parse(previous);
+    return new Date(now > prev ? now : prev + 1);
+  }
+
+  #write(record: CanonicalRecord, old: RecordHead | undefined, identHashes: string[]): void {
+    const { idx, head, rec } = this.#dbs;
+    const id = record.id;
+    if (old) {
+      for (const h of old.identHashes) idx.remove(['i', h, old.resourceType, id]);
+      if (old.patientId !== undefined) idx.remove(['p', old.patientId, old.resourceType, id]);
+      idx.remove(['t', old.resourceType, old.lastUpdated, id]);
+    }
+    rec.put([id, record.version], this.#cipher.sealJson(record, slot(id, record.version)));
+    const unique = [...new Set(identHashes)];
+    head.put(id, {
+      version: record.version,
+      resourceType: record.resourceType,
+      lastUpdated: record.lastUpdated,
+      ...(record.patientId === undefined ? {} : { patientId: record.patientId }),
+      identHashes: unique,
+    });
+    for (const h of unique) idx.put(['i', h, record.resourceType, id], true);
+    if (record.patientId !== undefined) idx.put(['p', record.patientId, record.resourceType, id], true);
+    idx.put(['t', record.resourceType, record.lastUpdated, id], true);
+  }
+
+  #open(id: string, version: number): CanonicalRecord {
+    const sealed = this.#dbs.rec.get([id, version]);
+    if (sealed === undefined) throw new GatewayError('PSL_STORE_CORRUPT', `record ${id} version ${version} is missing`);
+    return this.#cipher.openJson<CanonicalRecord>(sealed, slot(id, version));
+  }
+
+  /** See Store.getRecord. */
+  get(id: string, version?: number): CanonicalRecord | undefined {
+    const head = this.#dbs.head.get(id);
+    if (head === undefined) return undefined;
+    const v = version ?? head.version;
+    if (!Number.isInteger(v) || v < 1 || v > head.version) return undefined;
+    return this.#open(id, v);
+  }
+
+  /** See Store.findByIdentifier. */
+  findByIdentifier(identifier: Identifier, resourceType?: string): CanonicalRecord[] {
+    const h = identifierHash(identifier);
+    return this.#latest(resourceType === undefined ? ['i', h] : ['i', h, resourceType], 3);
+  }
+
+  /** See Store.findByPatient. */
+  findByPatient(patientId: string, resourceType?: string): CanonicalRecord[] {
+    return this.#latest(resourceType === undefined ? ['p', patientId] : ['p', patientId, resourceType], 3);
+  }
+
+  /** See Store.findByType: oldest lastUpdated first, `since` inclusive. */
+  findByType(resourceType: string, options: { since?: string; limit?: number } = {}): CanonicalRecord[] {
+    const range = {
+      start: ['t', resourceType, options.since ?? ''],
+      end: ['t', resourceType, HIGH],
+      ...(options.limit === undefined ? {} : { limit: options.limit }),
+    };
+    return this.#latest(range, 3);
+  }
+
+  /** Latest versions of the record ids found at `idPos` of the index keys under a prefix or in a range. */
+  #latest(prefixOrRange: string[] | { start: string[]; end: string[]; limit?: number }, idPos: number): CanonicalRecord[] {
+    const range = Array.isArray(prefixOrRange) ? { start: prefixOrRange, end: [...prefixOrRange, HIGH] } : prefixOrRange;
+    const out: CanonicalRecord[] = [];
+    for (const key of this.#dbs.idx.getKeys(range)) {
+      const id = key[idPos];
+      const record = id === undefined ? undefined : this.get(id);
+      if (record) out.push(record);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { AuditEntry, Identifier, QueueItem } from '../core/types.js';
+
+/**
+ * The LMDB layout of LmdbStore: one environment, named sub-databases. Keys are ordered-binary
+ * arrays, so ranges sort by their elements. Nothing here holds content in clear: raw bodies and
+ * record contents are AtRestCipher blobs; index keys hold ids, hashes, type names and times.
+ * Patient identifiers and sourceRefs appear only as SHA-256 hashes (see lookupHash).
+ *
+ * | db      | key                                          | value                       |
+ * |---------|----------------------------------------------|-----------------------------|
+ * | raw     | rawId                                        | StoredRaw (body sealed)     |
+ * | dedupe  | ['s', feed, sha256] / ['r', feed, refHash]   | rawId                       |
+ * | rec     | [recId, version]                             | sealed CanonicalRecord JSON |
+ * | head    | recId                                        | RecordHead                  |
+ * | idx     | ['i', identHash, type, recId]                | true                        |
+ * |         | ['p', patientId, type, recId]                | true                        |
+ * |         | ['t', type, lastUpdated, recId]              | true                        |
+ * | queue   | ['i', queue, itemId]                         | QueueEntry                  |
+ * |         | ['d', queue, dueAt, seq, itemId]             | DueMark (ready or leased)   |
+ * |         | ['x', queue, seq, itemId]                    | true (dead letters)         |
+ * |         | ['seq']                                      | last queue sequence number  |
+ * | audit   | seq                                          | AuditEntry                  |
+ */
+export interface LmdbDbs {
+  readonly env: RootDatabase;
+  readonly raw: Database<StoredRaw, string>;
+  readonly dedupe: Database<string, [string, string, string]>;
+  readonly rec: Database<Uint8Array, [string, number]>;
+  readonly head: Database<RecordHead, string>;
+  readonly idx: Database<true, Array<string>>;
+  readonly queue: Database<QueueEntry | DueMark | number | true, Array<string | number>>;
+  readonly audit: Database<AuditEntry, number>;
+}
+
+/** A raw message as stored: metadata in clear (ids, hashes, names from config), body sealed. */
+export interface StoredRaw {
+  feed: string;
+  participant: string;
+  format: string;
+  /** epoch ms */
+  receivedAt: number;
+  sha256: string;
+  sourceRef?: string;
+  contentType?: string;
+  bytes: number;
+  /** AtRestCipher blob, slot `raw:<id>` */
+  sealed: Uint8Array;
+}
+
+/** What the indexes need about a record's latest version, without decrypting it. */
+export interface RecordHead {
+  version: number;
+  resourceType: string;
+  lastUpdated: string;
+  patientId?: string;
+  /** lookupHash of each identifier of the latest version */
+  identHashes: string[];
+}
+
+/** A queue item's state. `leased` items carry the token of their current lease. */
+export interface QueueEntry {
+  item: QueueItem;
+  attempt: number;
+  /** epoch ms the item was enqueued: what oldestAgeMs measures */
+  enqueuedAt: number;
+  /** epoch ms: ready at (waiting) or lease end (leased) */
+  dueAt: number;
+  seq: number;
+  state: 'waiting' | 'leased' | 'dead';
+  token?: string;
+  reason?: string;
+  deadSeq?: number;
+}
+
+/** Value of a `d` key: enough for queueStats without reading the entry. */
+export interface DueMark {
+  leased: boolean;
+  enqueuedAt: number;
+}
+
+/**
+ * Opens (or creates) the environment at `path`.
+ *
+ * Durability: `overlappingSync: false` makes every commit fsync before lmdb-js resolves the write's
+ * promise, so "resolved" means "on disk". The default (true on Linux) resolves at commit and flushes
+ * later, which would let us ACK before the data is durable. lmdb-js still batches every write
+ * queued in the same event turn into one transaction, so N concurrent puts cost one fsync
+ * (group commit). noSync, noMetaSync, useWritemap and noMemInit stay off: they trade crash safety,
+ * or (noMemInit) leave stale heap bytes in file pages.
+ * @param path - directory holding data.mdb and lock.mdb
+ */
+export function openLmdb(path: string): LmdbDbs {
+  const env = open({ path, overlappingSync: false, maxDbs: 12 });
+  return {
+    env,
+    raw: env.openDB('raw', { encoding: 'msgpack' }),
+    dedupe: env.openDB('dedupe', { encoding: 'string' }),
+    rec: env.openDB('rec', { encoding: 'binary' }),
+    head: env.openDB('head', { encoding: 'msgpack' }),
+    idx: env.openDB('idx', { encoding: 'msgpack' }),
+    queue: env.openDB('queue', { encoding: 'msgpack' }),
+    audit: env.openDB('audit', { encoding: 'msgpack' }),
+  };
+}
+
+/** Above every string an ordered-binary key element can hold here: closes a prefix range. */
+export const HIGH = '\uffff';
+
+/**
+ * SHA-256 of a lookup value (identifier system|value, sourceRef) so index keys never hold it in
+ * clear. Unkeyed: it hides values from a casual look at the file, not from a dictionary attack.
+ */
+export function lookupHash(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/** lookupHash of an identifier; system and value both count. */
+export function identifierHash(identifier: Identifier): string {
+  return lookupHash(`${identifier.system}|${identifier.value}`);
+}

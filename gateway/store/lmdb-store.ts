@@ -1,0 +1,240 @@
+import type { Logger } from 'pino';
+import type { PutRawResult, Store } from '../core/ports.js';
+import type {
+  AuditEntry, AuditEvent, CanonicalRecord, Format, Identifier, Lease, PutRecordResult, QueueItem, QueueStats,
+  RawMessage, RawMeta, RecordInput,
+} from '../core/types.js';
+import { GatewayError, isGatewayError } from '../core/errors.js';
+import type { AtRestCipher } from './at-rest.js';
+import { chainAudit, firstBrokenLink } from './audit-chain.js';
+import { LmdbQueues } from './lmdb-queue.js';
+import { LmdbRecords } from './lmdb-records.js';
+import { lookupHash, openLmdb, type LmdbDbs, type StoredRaw } from './lmdb-schema.js';
+
+/** Options for LmdbStore.open. */
+export interface LmdbStoreOptions {
+  /** Directory for data.mdb / lock.mdb; created when missing. */
+  path: string;
+  /** Seals raw bodies and record contents at rest. */
+  cipher: AtRestCipher;
+  log?: Logger;
+}
+
+const rawSlot = (id: string): string => `raw:${id}`;
+
+/**
+ * The embedded Store: LMDB through lmdb-js. Durable means the write transaction committed with
+ * fsync (see openLmdb); every promise resolves after that. Writes are lmdb-js transaction
+ * callbacks: they run on the main thread inside the batch's write transaction, so a check and
+ * the write it guards (dedupe, lease ownership, audit seq) are atomic, and all callbacks queued in
+ * one event turn share one commit and one fsync.
+ */
+export class LmdbStore implements Store {
+  readonly kind = 'lmdb' as const;
+  readonly #dbs: LmdbDbs;
+  readonly #cipher: AtRestCipher;
+  readonly #log: Logger | undefined;
+  readonly #records: LmdbRecords;
+  readonly #queues: LmdbQueues;
+  #closed = false;
+
+  private constructor(dbs: LmdbDbs, cipher: AtRestCipher, log: Logger | undefined) {
+    this.#dbs = dbs;
+    this.#cipher = cipher;
+    this.#log = log;
+    this.#records = new LmdbRecords(dbs, cipher);
+    this.#queues = new LmdbQueues(dbs);
+  }
+
+  /**
+   * Opens (or creates) the store at options.path.
+   * @param options - path, at-rest cipher and an optional logger
+   */
+  static async open(options: LmdbStoreOptions): Promise<LmdbStore> {
+    let dbs: LmdbDbs;
+    try {
+      dbs = openLmdb(options.path);
+    } catch (cause) {
+      throw new GatewayError('PSL_STORE_UNAVAILABLE', 'lmdb environment could not be opened', { cause });
+    }
+    const store = new LmdbStore(dbs, options.cipher, options.log);
+    await store.ping();
+    options.log?.info({ component: 'lmdb-store' }, 'store opened');
+    return store;
+  }
+
+  async putRaw(raw: RawMessage): Promise<PutRawResult> {
+    this.#assertOpen();
+    // Seal before the transaction so the write lock is held for lookups and puts only.
+    const value: StoredRaw = {
+      feed: raw.feed,
+      participant: raw.participant,
+      format: raw.format,
+      receivedAt: raw.receivedAt.getTime(),
+      sha256: raw.sha256,
+      ...(raw.sourceRef === undefined ? {} : { sourceRef: raw.sourceRef }),
+      ...(raw.contentType === undefined ? {} : { contentType: raw.contentType }),
+      bytes: raw.body.length,
+      sealed: this.#cipher.seal(raw.body, rawSlot(raw.id)),
+    };
+    const shaKey: [string, string, string] = ['s', raw.feed, raw.sha256];
+    const refKey: [string, string, string] | undefined =
+      raw.sourceRef === undefined ? undefined : ['r', raw.feed, lookupHash(raw.sourceRef)];
+    const { dedupe, raw: rawDb } = this.#dbs;
+    const result = await this.#write(() => {
+      const original = (refKey && dedupe.get(refKey)) ?? dedupe.get(shaKey) ?? (rawDb.doesExist(raw.id) ? raw.id : undefined);
+      if (original !== undefined) return { status: 'duplicate', rawId: original } satisfies PutRawResult;
+      rawDb.put(raw.id, value);
+      dedupe.put(shaKey, raw.id);
+      if (refKey) dedupe.put(refKey, raw.id);
+      return { status: 'stored', rawId: raw.id } satisfies PutRawResult;
+    });
+    this.#log?.debug({ rawId: result.rawId, sha256: raw.sha256, feed: raw.feed, status: result.status }, 'raw put');
+    return result;
+  }
+
+  async getRaw(id: string): Promise<RawMessage | undefined> {
+    const stored = this.#read(() => this.#dbs.raw.get(id));
+    if (stored === undefined) return undefined;
+    return { ...this.#meta(id, stored), body: this.#cipher.open(stored.sealed, rawSlot(id)) };
+  }
+
+  async getRawMeta(id: string): Promise<RawMeta | undefined> {
+    const stored = this.#read(() => this.#dbs.raw.get(id));
+    if (stored === undefined) return undefined;
+    return { ...this.#meta(id, stored), bytes: stored.bytes };
+  }
+
+  #meta(id: string, s: StoredRaw): Omit<RawMessage, 'body'> {
+    return {
+      id,
+      feed: s.feed,
+      participant: s.participant,
+      format: s.format as Format,
+      receivedAt: new Date(s.receivedAt),
+      sha256: s.sha256,
+      ...(s.sourceRef === undefined ? {} : { sourceRef: s.sourceRef }),
+      ...(s.contentType === undefined ? {} : { contentType: s.contentType }),
+    };
+  }
+
+  putRecord(input: RecordInput): Promise<PutRecordResult> {
+    this.#assertOpen();
+    return this.#guard(this.#records.put(input));
+  }
+
+  async getRecord(id: string, version?: number): Promise<CanonicalRecord | undefined> {
+    return this.#read(() => this.#records.get(id, version));
+  }
+
+  async findByIdentifier(identifier: Identifier, resourceType?: string): Promise<CanonicalRecord[]> {
+    return this.#read(() => this.#records.findByIdentifier(identifier, resourceType));
+  }
+
+  async findByPatient(patientId: string, resourceType?: string): Promise<CanonicalRecord[]> {
+    return this.#read(() => this.#records.findByPatient(patientId, resourceType));
+  }
+
+  async findByType(resourceType: string, options?: { since?: string; limit?: number }): Promise<CanonicalRecord[]> {
+    return this.#read(() => this.#records.findByType(resourceType, options));
+  }
+
+  enqueue(queue: string, item: QueueItem, options?: { availableAt?: number }): Promise<void> {
+    this.#assertOpen();
+    return this.#guard(this.#queues.enqueue(queue, item, options));
+  }
+
+  claim(queue: string, leaseMs: number): Promise<Lease | undefined> {
+    this.#assertOpen();
+    return this.#guard(this.#queues.claim(queue, leaseMs));
+  }
+
+  complete(lease: Lease): Promise<void> {
+    this.#assertOpen();
+    return this.#guard(this.#queues.complete(lease));
+  }
+
+  fail(lease: Lease, options: { retryAt: number; reason: string }): Promise<void> {
+    this.#assertOpen();
+    return this.#guard(this.#queues.fail(lease, options));
+  }
+
+  deadLetter(lease: Lease, reason: string): Promise<void> {
+    this.#assertOpen();
+    return this.#guard(this.#queues.deadLetter(lease, reason));
+  }
+
+  async queueStats(queue: string): Promise<QueueStats> {
+    return this.#read(() => this.#queues.stats(queue));
+  }
+
+  async deadLetters(queue: string): Promise<Array<{ item: QueueItem; reason: string; attempt: number }>> {
+    return this.#read(() => this.#queues.deadLetters(queue));
+  }
+
+  /** Seq allocation happens inside the write transaction, so concurrent appends chain in commit order. */
+  appendAudit(event: AuditEvent): Promise<AuditEntry> {
+    this.#assertOpen();
+    const { audit } = this.#dbs;
+    return this.#write(() => {
+      let last: AuditEntry | undefined;
+      for (const { value } of audit.getRange({ reverse: true, limit: 1 })) last = value;
+      const entry = chainAudit(event, last);
+      audit.put(entry.seq, entry);
+      return entry;
+    });
+  }
+
+  async readAudit(options: { fromSeq?: number; limit?: number } = {}): Promise<AuditEntry[]> {
+    return this.#read(() => audit(this.#dbs, options));
+  }
+
+  async verifyAudit(): Promise<number | undefined> {
+    return this.#read(() => firstBrokenLink(audit(this.#dbs, {})));
+  }
+
+  async ping(): Promise<void> {
+    this.#read(() => this.#dbs.env.getStats());
+  }
+
+  /** Waits for queued writes to commit, then closes the environment. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#dbs.env.close();
+    this.#log?.info({ component: 'lmdb-store' }, 'store closed');
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new GatewayError('PSL_SHUTTING_DOWN', 'lmdb store is closed');
+  }
+
+  #write<T>(fn: () => T): Promise<T> {
+    return this.#guard(this.#dbs.env.transaction(fn));
+  }
+
+  /** GatewayErrors pass through; lmdb failures become PSL_STORE_UNAVAILABLE (retryable) with the cause. */
+  async #guard<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (err) {
+      if (isGatewayError(err)) throw err;
+      throw new GatewayError('PSL_STORE_UNAVAILABLE', 'lmdb write failed', { cause: err });
+    }
+  }
+
+  #read<T>(fn: () => T): T {
+    this.#assertOpen();
+    try {
+      return fn();
+    } catch (err) {
+      if (isGatewayError(err)) throw err;
+      throw new GatewayError('PSL_STORE_UNAVAILABLE', 'lmdb read failed', { cause: err });
+    }
+  }
+}
+
+function audit(dbs: LmdbDbs, options: { fromSeq?: number; limit?: number }): AuditEntry[] {
+  const range = { start: options.fromSeq ?? 1, ...(options.limit === undefined ? {} : { limit: options.limit }) };
+  return [...dbs.audit.getRange(range)].map(({ value }) => value);
+}
