@@ -28,27 +28,29 @@ export class Metrics {
    */
   constructor(store: Store, queues: readonly string[]) {
     collectDefaultMetrics({ register: this.registry, prefix: 'passerelle_process_' });
-    const depth = new Gauge({ name: 'passerelle_queue_depth', help: 'items waiting per queue', labelNames: ['queue'] as const, registers: [this.registry] });
-    const oldest = new Gauge({ name: 'passerelle_queue_oldest_age_seconds', help: 'age of the oldest waiting item per queue', labelNames: ['queue'] as const, registers: [this.registry] });
-    const dead = new Gauge({ name: 'passerelle_queue_dead_letters', help: 'dead-lettered items per queue', labelNames: ['queue'] as const, registers: [this.registry] });
-    const inFlight = new Gauge({ name: 'passerelle_queue_in_flight', help: 'claimed, not yet completed items per queue', labelNames: ['queue'] as const, registers: [this.registry] });
+    // Gauges serialize in registration order, so the one that collects comes first and sets the others.
+    const scrapeOk = new Gauge({ name: 'passerelle_queue_scrape_ok', help: '1 when queue statistics could be read on the last scrape', registers: [this.registry] });
+    const oldest = new Gauge({ name: 'passerelle_queue_oldest_age_seconds', help: 'age of the oldest waiting item per queue', labelNames: ['queue'] as const, registers: [] });
+    const dead = new Gauge({ name: 'passerelle_queue_dead_letters', help: 'dead-lettered items per queue', labelNames: ['queue'] as const, registers: [] });
+    const inFlight = new Gauge({ name: 'passerelle_queue_in_flight', help: 'claimed, not yet completed items per queue', labelNames: ['queue'] as const, registers: [] });
     new Gauge({
-      name: 'passerelle_queue_scrape_ok', help: '1 when queue statistics could be read on this scrape', registers: [this.registry],
+      name: 'passerelle_queue_depth', help: 'items waiting per queue', labelNames: ['queue'] as const, registers: [this.registry],
       async collect() {
         try {
           for (const queue of queues) {
             const s = await store.queueStats(queue);
-            depth.set({ queue }, s.depth);
+            this.set({ queue }, s.depth);
             oldest.set({ queue }, s.oldestAgeMs / 1000);
             dead.set({ queue }, s.dead);
             inFlight.set({ queue }, s.inFlight);
           }
-          this.set(1);
+          scrapeOk.set(1);
         } catch {
-          this.set(0);
+          scrapeOk.set(0);
         }
       },
     });
+    for (const gauge of [oldest, dead, inFlight]) this.registry.registerMetric(gauge);
   }
 
   /** Times a store call into the latency histogram. */

@@ -52,16 +52,18 @@ export function registerAuth(server: Server, tokens: TokenTable): void {
       const raw: unknown = request.headers.authorization;
       const header = typeof raw === 'string' ? raw : undefined;
       const token = bearerToken(header);
-      if (token === undefined) {
-        throw Boom.unauthorized(header ? 'malformed bearer token' : 'bearer token required', 'Bearer');
-      }
-      const caller = tokens.identify(token);
-      if (!caller) throw Boom.unauthorized('token not recognised', 'Bearer');
+      if (token === undefined && !header) throw unauthorized('bearer token required', 'PSL_AUTH_REQUIRED');
+      const caller = token === undefined ? undefined : tokens.identify(token);
+      if (!caller) throw unauthorized('bearer token not recognised', 'PSL_AUTH_INVALID');
       return h.authenticated({ credentials: { ...caller } });
     },
   }));
   server.auth.strategy('bearer', AUTH_SCHEME);
   server.auth.default('bearer');
+}
+
+function unauthorized(message: string, code: 'PSL_AUTH_REQUIRED' | 'PSL_AUTH_INVALID'): Boom.Boom {
+  return Object.assign(Boom.unauthorized(message), { data: { code } });
 }
 
 /** The authenticated caller of a request (routes behind the default strategy always have one). */

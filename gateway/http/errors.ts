@@ -38,7 +38,8 @@ export function registerErrorMapper(server: Server, log: Logger): void {
       log.error({ err: response, route: request.route.path }, 'unhandled error');
     } else {
       status = response.output.statusCode;
-      code = BOOM_CODES[status] ?? 'PSL_BAD_REQUEST';
+      const data = response.data as { code?: ErrorCode } | null;
+      code = data?.code ?? BOOM_CODES[status] ?? 'PSL_BAD_REQUEST';
       message = response.message;
     }
     const fhir = request.path.startsWith('/fhir/');
@@ -46,8 +47,8 @@ export function registerErrorMapper(server: Server, log: Logger): void {
       ? operationOutcome([{ severity: 'error', code: FHIR_ISSUE[status] ?? (status >= 500 ? 'exception' : 'processing'), message: `${code}: ${message}` }])
       : { error: { code, message } };
     const out = h.response(body).code(status).type(fhir ? 'application/fhir+json' : 'application/json');
-    const challenge = response.output.headers['WWW-Authenticate'];
-    if (status === 401) out.header('WWW-Authenticate', typeof challenge === 'string' ? challenge : 'Bearer');
+    // RFC 6750 section 3: a bare challenge when no token came, invalid_token when one did.
+    if (status === 401) out.header('WWW-Authenticate', code === 'PSL_AUTH_INVALID' ? 'Bearer error="invalid_token"' : 'Bearer');
     return out;
   });
 }

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { formatProblem } from '../../../../gateway/config/problems.js';
 import { REPO_ROOT } from '../../../helpers/corpus.js';
 
 /** A private copy of the example config that a test may break. */
-function exampleCopy(t: Tap.Test): string {
+function exampleCopy(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'passerelle-config-'));
   cpSync(join(REPO_ROOT, 'config'), dir, { recursive: true });
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,9 +21,6 @@ function edit(dir: string, file: string, from: string | RegExp, to: string): voi
   if (after === before) throw new Error(`edit had no effect on ${file}`);
   writeFileSync(path, after);
 }
-
-type Tap = typeof t;
-declare namespace Tap { type Test = Parameters<Parameters<Tap['test']>[1] & ((t: never) => unknown)>[0] }
 
 t.test('the example config is valid and deep-frozen', async (t) => {
   const result = loadConfig(join(REPO_ROOT, 'config'));
