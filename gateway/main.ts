@@ -63,7 +63,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
 async function openStore(config: Config, cipher: AtRestCipher, log: Logger): Promise<Store> {
   const s = config.gateway.store;
-  const storeLog = log.child({ component: 'store' });
+  const storeLog = log; // each store names its own component
   if (s.kind === 'lmdb') {
     const path = isAbsolute(s.path) ? s.path : join(config.dir, s.path);
     return LmdbStore.open({ path, cipher, log: storeLog });
