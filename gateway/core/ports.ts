@@ -1,7 +1,36 @@
+import type { Issue } from './issues.js';
 import type {
-  AuditEntry, AuditEvent, CanonicalRecord, Identifier, Lease, PutRecordResult, QueueItem, QueueStats,
+  AuditEntry, AuditEvent, CanonicalRecord, Format, Identifier, Lease, PutRecordResult, QueueItem, QueueStats,
   RawMessage, RawMeta, RecordInput,
 } from './types.js';
+
+/** Prefix of a reference between records of one normalized message, before they have canonical ids. */
+export const LOCAL_REF_PREFIX = 'urn:passerelle:local:';
+
+/**
+ * A record produced by a normalizer. Records of one message refer to each other with
+ * `{ reference: LOCAL_REF_PREFIX + localRef }`; the normalize worker stores them in order and
+ * rewrites those references to `Type/id` once each target has its canonical id.
+ */
+export interface NormalizedRecord extends RecordInput {
+  /** Unique within the message, e.g. `patient`, `obs-3`. */
+  localRef: string;
+  /** localRef of the Patient record this one is about, if any (becomes patientId). */
+  patientRef?: string;
+}
+
+/** Data problems are values: a message that cannot be mapped yields issues, never an exception. */
+export type Normalized =
+  | { ok: true; records: NormalizedRecord[]; issues: Issue[] }
+  | { ok: false; issues: Issue[] };
+
+/** Pure and synchronous: the same raw always gives the same records. */
+export interface Normalizer {
+  readonly format: Format;
+  /** name@version, recorded in each record's provenance.mapping. */
+  readonly name: string;
+  normalize(raw: RawMessage): Normalized;
+}
 
 export type PutRawResult = { status: 'stored' | 'duplicate'; rawId: string };
 

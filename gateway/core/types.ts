@@ -31,8 +31,10 @@ export interface Provenance {
   /** normalizer name + version, e.g. `hl7v2-adt@1`. */
   mapping: string;
   receivedAt: string;
-  /** Populated source fields the mapping did not use (names only), for coverage figures. */
+  /** Populated source fields the mapping did not use (locations only, e.g. `PID-11`), for coverage figures. */
   unmapped?: string[];
+  /** Populated source fields of the message vs those the mapping used. */
+  coverage?: { populated: number; mapped: number };
 }
 
 /** A FHIR R4 resource as plain JSON. */
