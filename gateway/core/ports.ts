@@ -87,3 +87,44 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Who is calling, once authenticated (bearer token, client certificate or bound source address). */
+export interface Caller {
+  participant: string;
+  kind: 'hospital' | 'lab' | 'pharmacy' | 'professional' | 'insurer' | 'admin';
+}
+
+/** What an adapter knows about bytes it just framed. */
+export interface IntakeRequest {
+  feed: string;
+  participant: string;
+  format: Format;
+  body: Uint8Array;
+  /** MSH-10, Bundle.id, `file.csv#row=12`: identifiers, never content. */
+  sourceRef?: string;
+  contentType?: string;
+}
+
+/**
+ * The only way from a feed into the store. `accept` resolves once the raw is durable (or known to
+ * be a duplicate) and queued for normalization; only then may an adapter acknowledge. Store failures
+ * reject with a retryable GatewayError (PSL_STORE_UNAVAILABLE).
+ */
+export interface IntakePort {
+  accept(req: IntakeRequest): Promise<PutRawResult & { sha256: string }>;
+}
+
+/** The outcome of normalizing one raw, published by the normalize worker. */
+export interface NormalizationOutcome {
+  rawId: string;
+  ok: boolean;
+  issues: Issue[];
+  /** Canonical ids written for this raw. */
+  recordIds: string[];
+}
+
+/** Subscribe to normalization outcomes (enhanced-mode application ACKs wait on these). */
+export interface NormalizationEvents {
+  /** Returns the unsubscribe function. */
+  subscribe(listener: (outcome: NormalizationOutcome) => void): () => void;
+}

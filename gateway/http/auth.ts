@@ -1,13 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Boom from '@hapi/boom';
 import type { Server } from '@hapi/hapi';
-import type { Participant, ParticipantKind } from '../config/schema.js';
+import type { Participant } from '../config/schema.js';
+import type { Caller } from '../core/ports.js';
 
-/** Who a request is from, after bearer-token authentication. */
-export interface Caller {
-  participant: string;
-  kind: ParticipantKind;
-}
+export type { Caller } from '../core/ports.js';
 
 declare module '@hapi/hapi' {
   interface UserCredentials extends Caller {}

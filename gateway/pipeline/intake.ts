@@ -1,25 +1,15 @@
-import type { Store, PutRawResult } from '../core/ports.js';
-import type { Format, RawMessage } from '../core/types.js';
+import type { IntakePort, IntakeRequest, PutRawResult, Store } from '../core/ports.js';
+import type { RawMessage } from '../core/types.js';
 import { newId, sha256Hex } from '../core/ids.js';
 import { GatewayError, isGatewayError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 
-/** What an adapter knows about bytes it just framed. */
-export interface IntakeRequest {
-  feed: string;
-  participant: string;
-  format: Format;
-  body: Uint8Array;
-  sourceRef?: string;
-  contentType?: string;
-}
-
 /**
  * Intake: the only path from a feed into the store. Resolves once the raw is durable (or known to be a
  * duplicate); only then may an adapter acknowledge. Store failures surface as retryable GatewayErrors.
  */
-export class Intake {
+export class Intake implements IntakePort {
   readonly #store: Store;
   readonly #log: Logger;
   readonly #metrics: Metrics;
