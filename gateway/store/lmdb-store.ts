@@ -82,7 +82,7 @@ export class LmdbStore implements Store {
       raw.sourceRef === undefined ? undefined : ['r', raw.feed, lookupHash(raw.sourceRef)];
     const { dedupe, raw: rawDb } = this.#dbs;
     const result = await this.#write(() => {
-      const original = (refKey && dedupe.get(refKey)) ?? dedupe.get(shaKey) ?? (rawDb.doesExist(raw.id) ? raw.id : undefined);
+      const original = (refKey && dedupe.get(refKey)) ?? dedupe.get(shaKey);
       if (original !== undefined) return { status: 'duplicate', rawId: original } satisfies PutRawResult;
       rawDb.put(raw.id, value);
       dedupe.put(shaKey, raw.id);
