@@ -45,6 +45,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   }
   ready = true;
   const url = http.info.uri;
+  await store.appendAudit({ action: 'gateway.start', actor: 'gateway', detail: { store: store.kind, feeds: config.feeds.length, participants: config.participants.length } });
   log.info({ url, store: store.kind }, 'gateway listening');
   let stopping: Promise<void> | undefined;
   return {
@@ -53,6 +54,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       stopping ??= (async () => {
         ready = false;
         await http.stop({ timeout: 10_000 });
+        await store.appendAudit({ action: 'gateway.stop', actor: 'gateway' });
         await store.close();
         log.info('gateway stopped');
       })();
