@@ -39,6 +39,43 @@ const storeSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
+const B64URL_32 = /^[A-Za-z0-9_-]{43}$/;
+
+/** A gateway-held Ed25519 key (directory or service key): a 32-byte seed behind a secret reference. */
+const gatewayKeyRef = z.strictObject({
+  ref: secretRef,
+  generateIfMissing: z.boolean().default(false).describe('development only: create a random seed file on first start'),
+});
+
+const policyParty = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'expected a participant kind or a participant id' });
+
+/**
+ * Secure messaging (gateway/directory, gateway/relay): gateway keys, suites, limits, and the
+ * write policy. Absent means the relay and the key directory are off.
+ */
+export const messagingSchema = z.strictObject({
+  directoryKey: gatewayKeyRef.describe('signs directory log heads'),
+  serviceKey: gatewayKeyRef.describe('signs accepted and delivered receipts'),
+  suites: z.array(z.enum(['x25519.xchacha20poly1305.ed25519.blake2b', 'xwing+x25519.xchacha20poly1305.ed25519.blake2b']))
+    .min(1).default(['x25519.xchacha20poly1305.ed25519.blake2b', 'xwing+x25519.xchacha20poly1305.ed25519.blake2b']),
+  blobDir: z.string().min(1).default('../data/blobs'),
+  limits: z.strictObject({
+    maxEnvelopeBytes: z.number().int().min(4096).max(16 * 1024 * 1024).default(2 * 1024 * 1024),
+    maxBlobBytes: z.number().int().min(1024).max(4 * 1024 ** 3).default(512 * 1024 * 1024),
+    messagesPerMinute: z.number().int().min(1).default(600),
+    bytesPerMinute: z.number().int().min(4096).default(256 * 1024 * 1024),
+    heartbeatMs: z.number().int().min(1000).default(30_000),
+    leaseMs: z.number().int().min(1000).default(60_000),
+    wsHighWaterBytes: z.number().int().min(16 * 1024).default(1024 * 1024),
+  }).prefault({}),
+  /** Default deny: a sender may write only where a rule allows it (and always to itself). */
+  policy: z.array(z.strictObject({
+    from: z.array(policyParty).min(1),
+    to: z.array(policyParty).min(1),
+    both: z.boolean().default(false).describe('also allow the reverse direction'),
+  })).default([]),
+});
+
 export const gatewayFileSchema = z.strictObject({
   name: z.string().min(1).default('passerelle'),
   http: z.strictObject({
@@ -56,7 +93,7 @@ export const gatewayFileSchema = z.strictObject({
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  }).prefault({}),
+  }).prefault({}),  messaging: messagingSchema.optional(),
 });
 
 export const PARTICIPANT_KINDS = ['hospital', 'lab', 'pharmacy', 'professional', 'insurer', 'admin'] as const;
@@ -74,6 +111,8 @@ export const participantsFileSchema = z.strictObject({
     kind: z.enum(PARTICIPANT_KINDS),
     name: z.string().min(1),
     tokens: z.array(tokenHash).default([]),
+    identityKey: z.string().regex(B64URL_32, { message: 'expected an Ed25519 public key as 43 base64url characters (no padding)' }).optional()
+      .describe('long-term Ed25519 identity key (messaging); changing it needs a signed rotation entry'),
   })).min(1),
 });
 
@@ -116,6 +155,7 @@ export type Participant = ParticipantsFile['participants'][number];
 export type ParticipantKind = Participant['kind'];
 export type FeedConfig = FeedsFile['feeds'][number];
 export type RouteConfig = RoutesFile['routes'][number];
+export type MessagingConfig = z.infer<typeof messagingSchema>;
 
 /** The validated configuration, deep-frozen, passed down explicitly (no global getter). */
 export interface Config {
