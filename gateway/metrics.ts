@@ -22,6 +22,19 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
   });
 
+  readonly normalizeOutcomes = new Counter({
+    name: 'passerelle_normalize_total', help: 'normalize queue items by format and outcome (ok | rejected | retry | dead | lease-lost)',
+    labelNames: ['format', 'outcome'] as const, registers: [this.registry],
+  });
+  readonly normalizeRecords = new Counter({
+    name: 'passerelle_normalize_records_total', help: 'canonical records written by the normalize worker, by type and status (created | updated | unchanged)',
+    labelNames: ['type', 'status'] as const, registers: [this.registry],
+  });
+  readonly normalizeSeconds = new Histogram({
+    name: 'passerelle_normalize_seconds', help: 'time from claim to outcome per normalized raw (normalize + store writes)',
+    registers: [this.registry], buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+  });
+
   /**
    * @param store - queried on each scrape for queue depth and oldest age
    * @param queues - the queue names to report

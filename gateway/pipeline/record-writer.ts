@@ -1,0 +1,126 @@
+import type { NormalizedRecord, Store } from '../core/ports.js';
+import type { Identifier, PutRecordResult, RawMessage, RecordInput } from '../core/types.js';
+import { operationOutcome, type Issue } from '../core/issues.js';
+import { rewriteLocalReferences } from './reference-rewrite.js';
+
+/**
+ * Index identifier of a record that carries no business identifier: `<rawId>#<localRef>`. It makes
+ * re-normalizing the same raw (after a crash, or when a mapping improves) land on the same record
+ * instead of creating a twin. Kept in the record's index only, never in the FHIR resource.
+ */
+export const SOURCE_SYSTEM = 'urn:passerelle:source';
+
+/**
+ * Index identifier of the OperationOutcome that keeps a raw's normalization issues; its value is
+ * the rawId. Readable through `GET /fhir/r4/OperationOutcome?identifier=<this>|<rawId>`.
+ */
+export const OUTCOME_SYSTEM = 'urn:passerelle:normalization-outcome';
+
+/** Label on outcome records, so routing can leave them out. */
+export const OUTCOME_LABEL = 'normalization-outcome';
+
+/** One stored record of a message. */
+export interface WrittenRecord {
+  localRef: string;
+  resourceType: string;
+  id: string;
+  version: number;
+  status: PutRecordResult['status'];
+}
+
+/** What writing a message's records produced. */
+export interface WriteResult {
+  records: WrittenRecord[];
+  /** Problems found while linking records (never values, only locations and rules). */
+  issues: Issue[];
+}
+
+/**
+ * Stores a message's records in order. Each record's local references are rewritten to
+ * `Type/id` of the record already stored for that localRef, and patientRef becomes patientId.
+ * Provenance feed, participant, rawId and receivedAt come from the raw, not from the normalizer:
+ * access control reads provenance.participant, so a mapping bug must not be able to change it.
+ * Store errors propagate (the worker retries the whole message; putRecord's matching makes the
+ * replay idempotent).
+ * @param store - where records go
+ * @param raw - the message the records come from
+ * @param mapping - normalizer name@version, used when a record's provenance has no mapping
+ * @param records - in the normalizer's order: targets before the records that refer to them
+ */
+export async function writeRecords(store: Store, raw: RawMessage, mapping: string, records: readonly NormalizedRecord[]): Promise<WriteResult> {
+  const targets = new Map<string, string>();
+  const owners = new Map<string, string>();
+  const written: WrittenRecord[] = [];
+  const issues: Issue[] = [];
+  for (const record of records) {
+    // id and patientId are canonical ids a pure normalizer cannot know: never taken from it.
+    const { localRef, patientRef, id: _id, patientId: _patientId, ...rest } = record;
+    const where = record.provenance?.location || record.resourceType;
+    if (targets.has(localRef)) {
+      issues.push({ severity: 'error', code: 'duplicate', where, message: 'two records of the message share one localRef; the later one is not referable' });
+    }
+    const rewritten = rewriteLocalReferences(record.resource, (ref) => targets.get(ref));
+    if (rewritten.unresolved.length > 0) {
+      issues.push({ severity: 'error', code: 'invariant', where, message: `${rewritten.unresolved.length} local reference(s) have no earlier record in the message; removed` });
+    }
+    let patientId: string | undefined;
+    if (patientRef !== undefined && patientRef !== localRef) {
+      const target = targets.get(patientRef);
+      if (target?.startsWith('Patient/')) patientId = target.slice('Patient/'.length);
+      else issues.push({ severity: 'error', code: 'invariant', where, message: 'patientRef names no Patient stored earlier in the message' });
+    }
+    const input: RecordInput = {
+      ...rest,
+      resource: rewritten.resource,
+      identifiers: record.identifiers.length > 0 ? record.identifiers : [sourceIdentifier(raw.id, localRef)],
+      provenance: {
+        ...record.provenance,
+        feed: raw.feed,
+        participant: raw.participant,
+        rawId: raw.id,
+        receivedAt: raw.receivedAt.toISOString(),
+        mapping: record.provenance?.mapping || mapping,
+      },
+      ...(patientId === undefined ? {} : { patientId }),
+    };
+    const result = await store.putRecord(input);
+    const previous = owners.get(result.id);
+    if (previous !== undefined && previous !== localRef) {
+      issues.push({ severity: 'warning', code: 'duplicate', where, message: 'record matched the same canonical record as an earlier record of the message (shared identifier)' });
+    }
+    owners.set(result.id, localRef);
+    if (!targets.has(localRef)) targets.set(localRef, `${record.resourceType}/${result.id}`);
+    written.push({ localRef, resourceType: record.resourceType, id: result.id, version: result.version, status: result.status });
+  }
+  return { records: written, issues };
+}
+
+/** The index identifier a record without business identifiers gets. */
+export function sourceIdentifier(rawId: string, localRef: string): Identifier {
+  return { system: SOURCE_SYSTEM, value: `${rawId}#${localRef}` };
+}
+
+/**
+ * Keeps a raw's normalization issues as an OperationOutcome record (created when there are issues,
+ * and updated when a later run of the same raw changes them, including to "no issues").
+ * Issue messages name rules and locations, never values, so the record holds no message content.
+ * @returns the outcome record id, or undefined when there was nothing to keep
+ */
+export async function writeOutcome(store: Store, raw: RawMessage, mapping: string, issues: readonly Issue[]): Promise<string | undefined> {
+  const identifier: Identifier = { system: OUTCOME_SYSTEM, value: raw.id };
+  if (issues.length === 0 && (await store.findByIdentifier(identifier, 'OperationOutcome')).length === 0) return undefined;
+  const shown: Issue[] = issues.length > 0
+    ? [...issues]
+    : [{ severity: 'information', code: 'informational', message: 'normalized without issues' }];
+  const result = await store.putRecord({
+    resourceType: 'OperationOutcome',
+    resource: { ...operationOutcome(shown), extension: [{ url: 'urn:passerelle:raw', valueString: raw.id }] },
+    identifiers: [identifier],
+    labels: [OUTCOME_LABEL],
+    provenance: {
+      feed: raw.feed, participant: raw.participant, rawId: raw.id, location: 'message', mapping,
+      receivedAt: raw.receivedAt.toISOString(),
+    },
+  });
+  return result.id;
+}
