@@ -1,0 +1,220 @@
+/**
+ * RedisStore: the scale-out Store. N gateway processes share one Redis; every multi-key step is one
+ * Lua script (or a compare-and-set script), so any process may crash without leaving half a write.
+ *
+ * Durability. A write resolves only after Redis answered it; what that answer is worth depends on
+ * the server, which RedisStore.open reads (CONFIG GET) and compares with the configured `durability`:
+ *   appendonly yes + appendfsync always   → no acknowledged write is lost (fsync before the reply)
+ *   appendonly yes + appendfsync everysec → up to ~1 s of acknowledged writes lost on power loss
+ *   appendonly no, or appendfsync no      → everything since the last RDB snapshot lost on restart
+ * A mismatch is logged as a warning and never fails the open (dev servers run without AOF).
+ *
+ * At rest. Raw bodies, raw metadata and record versions are sealed with AtRestCipher; index keys
+ * carry SHA-256 of identifiers, never the values. Key layout: redis-keys.ts. Scripts:
+ * redis-scripts.ts and redis-queue-scripts.ts.
+ */
+import type { Logger } from 'pino';
+import { GatewayError, isGatewayError } from '../core/errors.js';
+import type { Store, PutRawResult } from '../core/ports.js';
+import type {
+  AuditEntry, AuditEvent, CanonicalRecord, Identifier, Lease, PutRecordResult, QueueItem, QueueStats,
+  RawMessage, RawMeta, RecordInput,
+} from '../core/types.js';
+import type { AtRestCipher } from './at-rest.js';
+import { RedisAudit } from './redis-audit.js';
+import { AS_BUFFERS, createConn, toArg, type RedisConn } from './redis-conn.js';
+import { checkDurability, type Durability } from './redis-durability.js';
+import { RedisKeys } from './redis-keys.js';
+import { RedisQueues } from './redis-queue.js';
+import { RedisRecords } from './redis-records.js';
+import { RAW_PUT } from './redis-scripts.js';
+
+/** How to open a RedisStore. */
+export interface RedisStoreOptions {
+  /** `redis://host:port/db` (or rediss:// for TLS). */
+  url: string;
+  /** Namespace for every key, e.g. `passerelle:`; two stores with different prefixes never meet. */
+  prefix: string;
+  /** Seals raw bodies and record contents. */
+  cipher: AtRestCipher;
+  /** What the admin expects from the server; see the top of this file. */
+  durability: Durability;
+  log?: Logger;
+}
+
+type SealedMeta = Omit<RawMeta, 'receivedAt'> & { receivedAt: string };
+
+/** The Redis implementation of Store (DESIGN.md section 6). */
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+  readonly #conn: RedisConn;
+  readonly #keys: RedisKeys;
+  readonly #cipher: AtRestCipher;
+  readonly #records: RedisRecords;
+  readonly #queues: RedisQueues;
+  readonly #audit: RedisAudit;
+  #closed = false;
+
+  private constructor(conn: RedisConn, options: RedisStoreOptions) {
+    this.#conn = conn;
+    this.#keys = new RedisKeys(options.prefix);
+    this.#cipher = options.cipher;
+    this.#records = new RedisRecords(conn, this.#keys, options.cipher);
+    this.#queues = new RedisQueues(conn, this.#keys);
+    this.#audit = new RedisAudit(conn, this.#keys);
+  }
+
+  /**
+   * Connects, checks the server's persistence settings against `durability`, and returns the store.
+   * @param options - url, prefix, cipher, durability, log
+   */
+  static async open(options: RedisStoreOptions): Promise<RedisStore> {
+    if (typeof options.prefix !== 'string' || options.prefix.length === 0) {
+      throw new GatewayError('PSL_CONFIG_INVALID', 'store.redis.prefix must be a non-empty string');
+    }
+    if (!['always', 'everysec', 'none'].includes(options.durability)) {
+      throw new GatewayError('PSL_CONFIG_INVALID', 'store.redis.durability must be always, everysec or none');
+    }
+    const log = options.log;
+    const conn = createConn(options.url);
+    // Without a listener node-redis would crash the process on a dropped socket; it reconnects itself.
+    conn.on('error', (err: unknown) => log?.warn({ err: { name: (err as Error).name, code: (err as { code?: unknown }).code } },
+      'redis connection error'));
+    try {
+      await conn.connect();
+    } catch (cause) {
+      throw new GatewayError('PSL_STORE_UNAVAILABLE', 'cannot connect to redis', { cause });
+    }
+    await checkDurability(conn, options.durability, log);
+    return new RedisStore(conn, options);
+  }
+
+  putRaw(raw: RawMessage): Promise<PutRawResult> {
+    return this.#guard('putRaw', async () => {
+      const meta: SealedMeta = {
+        id: raw.id, feed: raw.feed, participant: raw.participant, format: raw.format,
+        receivedAt: raw.receivedAt.toISOString(), sha256: raw.sha256, bytes: raw.body.byteLength,
+        ...(raw.sourceRef === undefined ? {} : { sourceRef: raw.sourceRef }),
+        ...(raw.contentType === undefined ? {} : { contentType: raw.contentType }),
+      };
+      const bySha = this.#keys.rawBySha(raw.feed, raw.sha256);
+      const byRef = raw.sourceRef === undefined ? bySha : this.#keys.rawByRef(raw.feed, raw.sourceRef);
+      const original = await RAW_PUT.run<string | null>(this.#conn, [bySha, byRef, this.#keys.raw(raw.id)], [
+        raw.id, toArg(this.#cipher.sealJson(meta, metaSlot(raw.id))), toArg(this.#cipher.seal(raw.body, bodySlot(raw.id))),
+      ]);
+      return original === null ? { status: 'stored', rawId: raw.id } : { status: 'duplicate', rawId: original };
+    });
+  }
+
+  getRaw(id: string): Promise<RawMessage | undefined> {
+    return this.#guard('getRaw', async () => {
+      const [m, b] = await this.#conn.withTypeMapping(AS_BUFFERS).hmGet(this.#keys.raw(id), ['m', 'b']);
+      if (!m || !b) return undefined;
+      const { bytes: _bytes, ...meta } = this.#openMeta(id, m);
+      return { ...meta, body: this.#cipher.open(b, bodySlot(id)) };
+    });
+  }
+
+  getRawMeta(id: string): Promise<RawMeta | undefined> {
+    return this.#guard('getRawMeta', async () => {
+      const m = await this.#conn.withTypeMapping(AS_BUFFERS).hGet(this.#keys.raw(id), 'm');
+      return m ? this.#openMeta(id, m) : undefined;
+    });
+  }
+
+  putRecord(input: RecordInput): Promise<PutRecordResult> {
+    return this.#guard('putRecord', () => this.#records.put(input));
+  }
+
+  getRecord(id: string, version?: number): Promise<CanonicalRecord | undefined> {
+    return this.#guard('getRecord', () => this.#records.get(id, version));
+  }
+
+  findByIdentifier(identifier: Identifier, resourceType?: string): Promise<CanonicalRecord[]> {
+    return this.#guard('findByIdentifier', () => this.#records.findByIdentifier(identifier, resourceType));
+  }
+
+  findByPatient(patientId: string, resourceType?: string): Promise<CanonicalRecord[]> {
+    return this.#guard('findByPatient', () => this.#records.findByPatient(patientId, resourceType));
+  }
+
+  findByType(resourceType: string, options?: { since?: string; limit?: number }): Promise<CanonicalRecord[]> {
+    return this.#guard('findByType', () => this.#records.findByType(resourceType, options));
+  }
+
+  enqueue(queue: string, item: QueueItem, options?: { availableAt?: number }): Promise<void> {
+    return this.#guard('enqueue', () => this.#queues.enqueue(queue, item, options?.availableAt));
+  }
+
+  claim(queue: string, leaseMs: number): Promise<Lease | undefined> {
+    return this.#guard('claim', () => this.#queues.claim(queue, leaseMs));
+  }
+
+  complete(lease: Lease): Promise<void> {
+    return this.#guard('complete', () => this.#queues.complete(lease));
+  }
+
+  fail(lease: Lease, options: { retryAt: number; reason: string }): Promise<void> {
+    return this.#guard('fail', () => this.#queues.fail(lease, options.retryAt));
+  }
+
+  deadLetter(lease: Lease, reason: string): Promise<void> {
+    return this.#guard('deadLetter', () => this.#queues.deadLetter(lease, reason));
+  }
+
+  queueStats(queue: string): Promise<QueueStats> {
+    return this.#guard('queueStats', () => this.#queues.stats(queue));
+  }
+
+  deadLetters(queue: string): Promise<Array<{ item: QueueItem; reason: string; attempt: number }>> {
+    return this.#guard('deadLetters', () => this.#queues.deadLetters(queue));
+  }
+
+  appendAudit(event: AuditEvent): Promise<AuditEntry> {
+    return this.#guard('appendAudit', () => this.#audit.append(event));
+  }
+
+  readAudit(options?: { fromSeq?: number; limit?: number }): Promise<AuditEntry[]> {
+    return this.#guard('readAudit', () => this.#audit.read(options));
+  }
+
+  verifyAudit(): Promise<number | undefined> {
+    return this.#guard('verifyAudit', () => this.#audit.verify());
+  }
+
+  ping(): Promise<void> {
+    return this.#guard('ping', async () => {
+      await this.#conn.ping();
+    });
+  }
+
+  /** Waits for commands in flight, then closes the connection. Safe to call twice. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#conn.isOpen) await this.#conn.close();
+  }
+
+  #openMeta(id: string, sealed: Uint8Array): RawMeta {
+    const meta = this.#cipher.openJson<SealedMeta>(sealed, metaSlot(id));
+    return { ...meta, receivedAt: new Date(meta.receivedAt) };
+  }
+
+  // Infrastructure failures surface as one retryable code; the cause keeps the driver's error.
+  async #guard<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new GatewayError('PSL_SHUTTING_DOWN', `redis store is closed (${op})`);
+    try {
+      return await fn();
+    } catch (err) {
+      if (isGatewayError(err)) throw err;
+      throw new GatewayError('PSL_STORE_UNAVAILABLE', `redis store ${op} failed`, { cause: err });
+    }
+  }
+}
+
+function bodySlot(id: string): string {
+  return `raw:${id}`;
+}
+
+function metaSlot(id: string): string {
+  return `raw:${id}:meta`;
+}
