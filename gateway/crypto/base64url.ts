@@ -7,11 +7,25 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const DECODE = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 
+// Node's Buffer is ~10x faster on megabyte payloads; the pure loops serve browsers (future client/).
+// Buffer's decoder is lenient, so input is validated here before it is handed over.
+const NodeBuffer = typeof Buffer === 'function' ? Buffer : undefined;
+const BASE64URL_TEXT = /^[A-Za-z0-9_-]*$/;
+
 /**
  * Encode bytes as unpadded base64url.
  * @param bytes - input bytes
  */
 export function toBase64Url(bytes: Uint8Array): string {
+  if (NodeBuffer !== undefined) return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
+  return toBase64UrlPortable(bytes);
+}
+
+/**
+ * The pure-JS encoder (used where Buffer is absent); same contract as toBase64Url.
+ * @param bytes - input bytes
+ */
+export function toBase64UrlPortable(bytes: Uint8Array): string {
   let out = '';
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {
@@ -37,6 +51,25 @@ export function toBase64Url(bytes: Uint8Array): string {
  * @returns the bytes, or undefined when `text` is not canonical base64url
  */
 export function fromBase64Url(text: string): Uint8Array | undefined {
+  const len = text.length;
+  if (len % 4 === 1) return undefined;
+  if (NodeBuffer !== undefined) {
+    if (!BASE64URL_TEXT.test(text)) return undefined;
+    // Canonical: the spare low bits of the last character must be zero (2 bits for 2 bytes, 4 for 1).
+    const spare = len % 4 === 2 ? 15 : len % 4 === 3 ? 3 : 0;
+    if (spare !== 0 && (DECODE[text.charCodeAt(len - 1)]! & spare) !== 0) return undefined;
+    const b = NodeBuffer.from(text, 'base64url');
+    // Small Buffers live in a shared pool; copy them so keys never alias unrelated memory.
+    return b.length < 4096 ? Uint8Array.from(b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  }
+  return fromBase64UrlPortable(text);
+}
+
+/**
+ * The pure-JS decoder (used where Buffer is absent); same contract as fromBase64Url.
+ * @param text - the encoded string
+ */
+export function fromBase64UrlPortable(text: string): Uint8Array | undefined {
   const len = text.length;
   if (len % 4 === 1) return undefined;
   const out = new Uint8Array(Math.floor((len * 3) / 4));

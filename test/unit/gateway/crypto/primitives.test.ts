@@ -1,7 +1,7 @@
 // Building blocks: base64url, PAE, sizes, key checks, kid, safety numbers, seal input checks.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { fromBase64Url, toBase64Url } from '../../../../gateway/crypto/base64url.js';
+import { fromBase64Url, fromBase64UrlPortable, toBase64Url, toBase64UrlPortable } from '../../../../gateway/crypto/base64url.js';
 import { be64, le64, pae } from '../../../../gateway/crypto/pae.js';
 import { cryptoReady, SIZES, SODIUM_FUNCTIONS } from '../../../../gateway/crypto/primitives.js';
 import { checkEd25519PublicKey, checkX25519PublicKey, checkXWingPublicKey, generateDeviceKeys, kidOf } from '../../../../gateway/crypto/keys.js';
@@ -21,8 +21,13 @@ t.test('base64url matches Node for every length and refuses non-canonical text',
     const enc = toBase64Url(b);
     t.equal(enc, b.toString('base64url'));
     t.same(fromBase64Url(enc), new Uint8Array(b));
+    t.equal(toBase64UrlPortable(b), enc, 'portable encoder agrees');
+    t.same(fromBase64UrlPortable(enc), new Uint8Array(b), 'portable decoder agrees');
   }
-  for (const bad of ['A', 'AB=', 'AB==', 'A+B', 'A/B', 'AB C', 'AÉ', 'AB\n', 'AR', 'AAB']) t.equal(fromBase64Url(bad), undefined, JSON.stringify(bad));
+  for (const bad of ['A', 'AB=', 'AB==', 'A+B', 'A/B', 'AB C', 'AÉ', 'AB\n', 'AR', 'AAB']) {
+    t.equal(fromBase64Url(bad), undefined, JSON.stringify(bad));
+    t.equal(fromBase64UrlPortable(bad), undefined, `portable ${JSON.stringify(bad)}`);
+  }
   t.same(fromBase64Url(''), new Uint8Array(0));
 });
 
