@@ -29,14 +29,16 @@ export function parseHl7(input: Uint8Array | string, options: ParseHl7Options = 
   const issues: Issue[] = [];
   let text: string;
   let encoding: Hl7Message['encoding'] = 'string';
+  let bom: boolean;
   if (typeof input === 'string') {
-    text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
+    bom = input.charCodeAt(0) === 0xfeff;
+    text = bom ? input.slice(1) : input;
   } else {
     const decoded = decodeHl7Bytes(input, options.encoding);
-    text = decoded.text;
+    ({ text, bom } = decoded);
     encoding = decoded.encoding;
-    if (decoded.bom) issues.push({ severity: 'warning', code: 'value', where: 'MSH', message: 'a UTF-8 byte order mark precedes MSH and was ignored' });
   }
+  if (bom) issues.push({ severity: 'warning', code: 'value', where: 'MSH', message: 'a byte order mark precedes MSH and was ignored' });
   let start = 0;
   while (start < text.length && isBlank(text.charCodeAt(start))) start++;
   if (start > 0) text = text.slice(start);
