@@ -5,6 +5,7 @@
  */
 import type { Sodium } from './sodium.js';
 import { signedBytes, DEFAULT_TTL_MS, MAX_FUTURE_SKEW_MS } from './envelope-core.js';
+import { decodeEnvelope } from './envelope-codec.js';
 import type { Envelope, Suite } from './envelope-types.js';
 import { kidOf } from './keys.js';
 import { cryptoReady, equalBytes } from './primitives.js';
@@ -95,13 +96,16 @@ export async function checkOuter(s: Sodium, env: Envelope, lookup: SenderKeyLook
 }
 
 /**
- * Gateway-side check of an envelope without any private key: suite allow-list, sender device valid
- * and not revoked at `receivedAt`, signature over the canonical bytes, ts window.
- * @param env - decoded envelope (decodeEnvelope has checked its structure)
+ * Gateway-side check of an envelope without any private key: structure (when given bytes or text),
+ * suite allow-list, sender device valid and not revoked at `receivedAt`, signature over the
+ * canonical bytes, ts window.
+ * @param input - decoded envelope, or the wire bytes / text to decode first
  * @param lookup - sender directory
  * @param opts - allow-list, receive time, clock and windows
+ * @throws GatewayError PSL_ENVELOPE_MALFORMED when bytes or text do not decode
  */
-export async function verifyOuter(env: Envelope, lookup: SenderKeyLookup, opts: OuterCheckOptions): Promise<OuterOk | Refused> {
+export async function verifyOuter(input: Envelope | Uint8Array | string, lookup: SenderKeyLookup, opts: OuterCheckOptions): Promise<OuterOk | Refused> {
+  const env = typeof input === 'string' || input instanceof Uint8Array ? decodeEnvelope(input) : input;
   return checkOuter(await cryptoReady(), env, lookup, opts);
 }
 

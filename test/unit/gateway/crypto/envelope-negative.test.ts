@@ -7,6 +7,7 @@ import { openEnvelope, type OpenOptions } from '../../../../gateway/crypto/envel
 import { verifyOuter, MemoryReplayCache, OPEN_FAILURES, type OpenFailure, type SenderDevice } from '../../../../gateway/crypto/envelope-verify.js';
 import type { Envelope } from '../../../../gateway/crypto/envelope-types.js';
 import { cryptoReady } from '../../../../gateway/crypto/primitives.js';
+import { encodeEnvelope } from '../../../../gateway/crypto/envelope-codec.js';
 import { toBase64Url } from '../../../../gateway/crypto/base64url.js';
 import { ALL_SUITES, DAY, device, directory, flip, NOW, type Device } from './fixtures.js';
 import { craft, resign } from './craft.js';
@@ -55,6 +56,9 @@ for (const suite of ALL_SUITES) {
     t.equal(await reason(env, a, { replay: cache }), 'replay', 'same (sender, id) twice');
     const v = await verifyOuter({ ...env, sig: flip(env.sig, 40) }, lookup, { suites: ALL_SUITES, receivedAt: NOW, now: NOW });
     t.same(v, { ok: false, reason: 'signature' }, 'verifyOuter refuses too');
+    const wire = encodeEnvelope(env);
+    t.equal((await verifyOuter(wire, lookup, { suites: ALL_SUITES, receivedAt: NOW, now: NOW })).ok, true, 'verifyOuter on wire bytes');
+    await t.rejects(verifyOuter(wire.subarray(0, 50), lookup, { suites: ALL_SUITES, receivedAt: NOW, now: NOW }), { code: 'PSL_ENVELOPE_MALFORMED' });
   });
 
   t.test(`${suite}: every outer byte is covered by the signature`, async (t) => {
