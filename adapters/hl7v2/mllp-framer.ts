@@ -37,6 +37,7 @@ export interface MllpFramerOptions {
   keepNoiseRuns?: number;
 }
 
+/** Defaults applied by {@link MllpFramer}: 1 MiB cap, 16 noise runs kept. */
 export const MLLP_FRAMER_DEFAULTS = { maxFrameBytes: 1024 * 1024, keepNoiseRuns: 16 } as const;
 
 /**
