@@ -1,12 +1,15 @@
 import type { Server } from '@hapi/hapi';
 import type { Config } from './config/schema.js';
 import { readSecret } from './config/secrets.js';
-import type { Store } from './core/ports.js';
+import type { NormalizationEvents, Normalizer, Store } from './core/ports.js';
+import type { Format } from './core/types.js';
 import { loadSodium } from './crypto/sodium.js';
 import { createHttpServer } from './http/server.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Intake } from './pipeline/intake.js';
+import { NormalizationEventBus } from './pipeline/normalization-events.js';
+import { NormalizeWorker } from './pipeline/normalize-worker.js';
 import { AtRestCipher } from './store/at-rest.js';
 import { loadDataKey } from './store/data-key.js';
 import { LmdbStore } from './store/lmdb-store.js';
@@ -22,6 +25,8 @@ export interface Gateway {
   readonly store: Store;
   /** Base URL of the HTTP listener, e.g. http://127.0.0.1:8080 */
   readonly url: string;
+  /** Outcome of each normalized raw (enhanced-mode ACKs, tests). */
+  readonly normalized: NormalizationEvents;
   stop(): Promise<void>;
 }
 
@@ -43,17 +48,21 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await store.close();
     throw err;
   }
+  const events = new NormalizationEventBus({ log: log.child({ component: 'normalize' }) });
+  const worker = new NormalizeWorker({ store, normalizers: normalizers(), events, metrics, concurrency: 2, log: log.child({ component: 'normalize' }) });
+  worker.start();
   ready = true;
   const url = http.info.uri;
   await store.appendAudit({ action: 'gateway.start', actor: 'gateway', detail: { store: store.kind, feeds: config.feeds.length, participants: config.participants.length } });
   log.info({ url, store: store.kind }, 'gateway listening');
   let stopping: Promise<void> | undefined;
   return {
-    http, store, url,
+    http, store, url, normalized: events,
     stop() {
       stopping ??= (async () => {
         ready = false;
         await http.stop({ timeout: 10_000 });
+        await worker.stop();
         await store.appendAudit({ action: 'gateway.stop', actor: 'gateway' });
         await store.close();
         log.info('gateway stopped');
@@ -61,6 +70,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       return stopping;
     },
   };
+}
+
+/** The normalizer per format (gateway/** may not import adapters/**; this file may). */
+function normalizers(): Map<Format, Normalizer> {
+  return new Map<Format, Normalizer>();
 }
 
 async function openStore(config: Config, cipher: AtRestCipher, log: Logger): Promise<Store> {
