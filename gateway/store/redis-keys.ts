@@ -5,7 +5,7 @@ import type { Identifier } from '../core/types.js';
  * Every Redis key RedisStore touches, in one place, all under the configured prefix.
  *
  * Layout (P = prefix):
- *   P raw:<rawId>                      hash  m = sealed meta JSON, b = sealed body
+ *   P raw:<rawId>                      hash  m = meta JSON (no content), b = sealed body
  *   P raw:dup:sha:<h(feed, sha256)>    string → rawId (dedupe on bytes)
  *   P raw:dup:ref:<h(feed, sourceRef)> string → rawId (dedupe on MSH-10 / Bundle.id / file#row)
  *   P rec:<recId>                      hash  v = latest version, t = resourceType, u = lastUpdated ms

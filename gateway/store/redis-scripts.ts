@@ -14,7 +14,7 @@ export const RAW_PUT = new LuaScript('raw-put-3', 3, `
 -- KEYS[2] dedupe key for (feed, sourceRef); same as KEYS[1] when the raw has no sourceRef
 -- KEYS[3] raw hash to create
 -- ARGV[1] raw id
--- ARGV[2] sealed meta
+-- ARGV[2] meta JSON (ids, hashes, sizes; no content)
 -- ARGV[3] sealed body
 -- Returns false when stored, or the id of the original when this is a duplicate.
 local original = redis.call('GET', KEYS[1])

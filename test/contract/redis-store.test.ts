@@ -181,6 +181,7 @@ t.test('another data key cannot open what was written', async (t) => {
   t.teardown(() => other.close());
   await t.rejects(other.getRaw(raw.id), { code: 'PSL_STORE_CORRUPT' });
   await t.rejects(other.getRecord(rec.id), { code: 'PSL_STORE_CORRUPT' });
+  t.match(await other.getRawMeta(raw.id), { id: raw.id, sha256: raw.sha256 }, 'metadata stays readable');
 });
 
 t.test('a script the server has never seen runs through the EVAL fallback', async (t) => {
