@@ -25,25 +25,24 @@ t.test('seal → encode → decode → open for 1..5 devices, both suites, 0..3 
   const sizes = [0, 1, CHUNK_BYTES, CHUNK_BYTES * 2 + 17];
 
   for (const suite of ALL_SUITES) {
-    for (let n = 1; n <= 5; n++) {
-      const nAtt = (n - 1) % 4;
-      const plains = Array.from({ length: nAtt }, (_, i) => randomBytes(sizes[i % sizes.length]!));
+    for (let n = 1; n <= 5; n++) for (let nAtt = 0; nAtt <= 3; nAtt++) {
+      const plains = Array.from({ length: nAtt }, (_, i) => randomBytes(sizes[(i + n) % sizes.length]!));
       const atts: SealAttachment[] = [];
       const blobs: Uint8Array[] = [];
       for (const [i, plain] of plains.entries()) {
-        const enc = await encryptAttachment(`att_${n}_${i}`, pieces(plain, 1000 + i * 7777));
+        const enc = await encryptAttachment(`att_${n}_${nAtt}_${i}`, pieces(plain, 1000 + i * 7777));
         blobs.push(await collect(enc.ciphertext));
         atts.push({ ...enc.finish(), name: `doc-${i}.pdf`, mime: 'application/pdf' });
       }
       const recipients = others.slice(0, n);
       const env = await sealEnvelope({
         suite, sender: sender.asSender, recipients: recipients.map((r) => r.asRecipient), now: NOW,
-        content: { type: 'claim.submit', subject: 'Demande d’accord préalable', body: { resourceType: 'Claim', n } },
+        content: { type: 'claim.submit', subject: 'Demande d’accord préalable', body: { resourceType: 'Claim', n, nAtt } },
         attachments: atts,
       });
       const wire = encodeEnvelope(env);
       const decoded = decodeEnvelope(wire);
-      t.same(encodeEnvelope(decoded), wire, `${suite} n=${n}: codec round trip is byte-identical`);
+      t.same(encodeEnvelope(decoded), wire, `${suite} n=${n} attachments=${nAtt}: codec round trip is byte-identical`);
       t.ok(env.to.every((r) => r.wrap.length === WRAP_BYTES[suite]), 'wrap size per suite');
       t.ok(env.to.every((r, i) => i === 0 || compareKids(env.to[i - 1]!.kid, r.kid) < 0), 'recipients sorted by kid');
       t.equal((env.payload.length - 16) % 256, 0, 'payload padded to 256');
@@ -56,11 +55,12 @@ t.test('seal → encode → decode → open for 1..5 devices, both suites, 0..3 
           suites: ALL_SUITES, senderLookup: lookup, replay: new MemoryReplayCache(), recipient: r.opening, receivedAt: NOW, now: NOW + 1000,
         });
         if (!res.ok) {
-          t.fail(`${suite} n=${n} ${r.device}: refused ${res.reason}`);
+          t.fail(`${suite} n=${n} attachments=${nAtt} ${r.device}: refused ${res.reason}`);
           continue;
         }
         t.equal(res.inner.type, 'claim.submit');
-        t.same(res.inner.body, { resourceType: 'Claim', n });
+        t.equal(res.inner.subject, 'Demande d’accord préalable', 'UTF-8 survives');
+        t.same(res.inner.body, { resourceType: 'Claim', n, nAtt });
         t.equal(res.attachments.length, nAtt);
         for (const [i, a] of res.attachments.entries()) {
           const plain = await collect(decryptAttachment(a, pieces(blobs[i]!, 4096 + i)));
