@@ -179,8 +179,9 @@ export function decryptPayload(s: Sodium, k: Uint8Array, nonce: Uint8Array, aad:
   }
 }
 
-/** Default offline TTL (ENVELOPE.md: e.g. 30 days) and clock skew allowance (5 minutes). */
+/** Default offline TTL (ENVELOPE.md: e.g. 30 days): expires = ts + TTL, and the maximum age of ts. */
 export const DEFAULT_TTL_MS = 30 * 24 * 3600 * 1000;
+/** Largest accepted future skew of the sender's ts (ENVELOPE.md §3 step 4). */
 export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
 
 /** Class default for seal. */
