@@ -35,7 +35,10 @@ import { RAW_PUT } from './redis-scripts.js';
 export interface RedisStoreOptions {
   /** `redis://host:port/db` (or rediss:// for TLS). */
   url: string;
-  /** Namespace for every key, e.g. `passerelle:`; two stores with different prefixes never meet. */
+  /**
+   * Namespace for every key, e.g. `passerelle:`; two stores with different prefixes never meet.
+   * On Redis Cluster use a hash tag (`{passerelle}:`) so every script's keys share one slot.
+   */
   prefix: string;
   /** Seals raw bodies and record contents. */
   cipher: AtRestCipher;
@@ -55,6 +58,7 @@ export class RedisStore implements Store {
   readonly #records: RedisRecords;
   readonly #queues: RedisQueues;
   readonly #audit: RedisAudit;
+  readonly #log: Logger | undefined;
   #closed = false;
 
   private constructor(conn: RedisConn, options: RedisStoreOptions) {
@@ -64,6 +68,7 @@ export class RedisStore implements Store {
     this.#records = new RedisRecords(conn, this.#keys, options.cipher);
     this.#queues = new RedisQueues(conn, this.#keys);
     this.#audit = new RedisAudit(conn, this.#keys);
+    this.#log = options.log;
   }
 
   /**
@@ -157,11 +162,17 @@ export class RedisStore implements Store {
   }
 
   fail(lease: Lease, options: { retryAt: number; reason: string }): Promise<void> {
-    return this.#guard('fail', () => this.#queues.fail(lease, options.retryAt));
+    return this.#guard('fail', async () => {
+      await this.#queues.fail(lease, options.retryAt);
+      this.#log?.debug({ dest: lease.queue, envId: lease.item.id, attempt: lease.attempt, code: options.reason }, 'queue item failed');
+    });
   }
 
   deadLetter(lease: Lease, reason: string): Promise<void> {
-    return this.#guard('deadLetter', () => this.#queues.deadLetter(lease, reason));
+    return this.#guard('deadLetter', async () => {
+      await this.#queues.deadLetter(lease, reason);
+      this.#log?.warn({ dest: lease.queue, envId: lease.item.id, attempt: lease.attempt, code: reason }, 'queue item dead-lettered');
+    });
   }
 
   queueStats(queue: string): Promise<QueueStats> {
