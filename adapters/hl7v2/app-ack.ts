@@ -1,0 +1,66 @@
+import type { NormalizationEvents, NormalizationOutcome } from '../../gateway/core/ports.js';
+
+type Waiter = (outcome: NormalizationOutcome) => void;
+
+/**
+ * Enhanced mode (HL7 v2.5.1 §2.9.3): the application ACK follows normalization. One subscription
+ * per feed; connections register the raws they owe an application ACK for and cancel on close.
+ * Outcomes that arrive before the registration (the worker can be faster than the commit ACK
+ * write) are kept briefly so none is missed.
+ */
+export class AppAckRouter {
+  readonly #waiters = new Map<string, Waiter>();
+  readonly #early = new Map<string, NormalizationOutcome>();
+  readonly #max: number;
+  readonly #unsubscribe: () => void;
+
+  /**
+   * @param events - normalization outcomes from the worker
+   * @param options - `max`: pending registrations and early outcomes kept (oldest dropped). Default 10 000.
+   */
+  constructor(events: NormalizationEvents, options: { max?: number } = {}) {
+    this.#max = options.max ?? 10_000;
+    this.#unsubscribe = events.subscribe((outcome) => this.#deliver(outcome));
+  }
+
+  /**
+   * Call `waiter` once when rawId's outcome is known. Returns a cancel function.
+   * @param rawId - the stored raw
+   * @param waiter - sends the application ACK (must not throw)
+   */
+  expect(rawId: string, waiter: Waiter): () => void {
+    const early = this.#early.get(rawId);
+    if (early) {
+      this.#early.delete(rawId);
+      waiter(early);
+      return () => undefined;
+    }
+    if (this.#waiters.size >= this.#max) this.#waiters.delete(this.#waiters.keys().next().value as string);
+    this.#waiters.set(rawId, waiter);
+    return () => {
+      if (this.#waiters.get(rawId) === waiter) this.#waiters.delete(rawId);
+    };
+  }
+
+  /** Number of application ACKs still owed. */
+  get pending(): number {
+    return this.#waiters.size;
+  }
+
+  close(): void {
+    this.#unsubscribe();
+    this.#waiters.clear();
+    this.#early.clear();
+  }
+
+  #deliver(outcome: NormalizationOutcome): void {
+    const waiter = this.#waiters.get(outcome.rawId);
+    if (waiter) {
+      this.#waiters.delete(outcome.rawId);
+      waiter(outcome);
+      return;
+    }
+    if (this.#early.size >= this.#max) this.#early.delete(this.#early.keys().next().value as string);
+    this.#early.set(outcome.rawId, outcome);
+  }
+}

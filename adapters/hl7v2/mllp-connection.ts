@@ -1,0 +1,200 @@
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { isGatewayError } from '../../gateway/core/errors.js';
+import type { AppAckRouter } from './app-ack.js';
+import type { AuthDecision } from './feed-auth.js';
+import type { Hl7Intake, Hl7Reply } from './hl7-intake.js';
+import { MllpFramer } from './mllp-framer.js';
+
+// MLLP block: <VT> message <FS><CR> (HL7 v2.5.1 Appendix C, C.4.3).
+const VT = Buffer.from([0x0b]);
+const FS_CR = Buffer.from([0x1c, 0x0d]);
+/** Frames waiting behind the one being stored before the socket is paused (back-pressure). */
+const HIGH_WATER = 64;
+/** Noise runs logged per connection before only counting them. */
+const NOISE_LOG_MAX = 8;
+
+/** Counters one connection adds to its feed's totals. */
+export interface ConnectionCounters {
+  frames: number;
+  noiseBytes: number;
+  noiseRuns: number;
+  acks: Record<string, number>;
+}
+
+/** Options for {@link MllpConnection}. */
+export interface MllpConnectionOptions {
+  socket: Socket;
+  auth: AuthDecision;
+  handler: Hl7Intake;
+  appAcks: AppAckRouter | undefined;
+  maxFrameBytes: number;
+  idleTimeoutMs: number;
+  log: Logger;
+  counters: ConnectionCounters;
+}
+
+type Item = { kind: 'frame'; bytes: Uint8Array } | { kind: 'too-large' };
+
+/**
+ * One MLLP connection: frames are handled strictly one at a time, so ACKs go out in the order the
+ * messages came in (Appendix C: the sender waits for each ACK; we never reorder when it does not).
+ * Each ACK is written only after the IntakePort said the raw is durable.
+ */
+export class MllpConnection {
+  readonly #o: MllpConnectionOptions;
+  readonly #framer: MllpFramer;
+  readonly #queue: Item[] = [];
+  readonly #cancels = new Set<() => void>();
+  #busy = false;
+  #peerEnded = false;
+  #closing = false;
+  #noiseRuns = 0;
+  #noiseBytes = 0;
+  #idle: Promise<void> = Promise.resolve();
+  #settleIdle: (() => void) | undefined;
+
+  /** @param options - socket, its authentication verdict and the feed's handler and limits */
+  constructor(options: MllpConnectionOptions) {
+    this.#o = options;
+    this.#framer = new MllpFramer({ maxFrameBytes: options.maxFrameBytes });
+    const s = options.socket;
+    s.setNoDelay(true); // ACKs are small; Nagle plus delayed ACK would add ~40 ms per message.
+    s.setTimeout(options.idleTimeoutMs);
+    s.on('data', (chunk: Buffer) => this.#onData(chunk));
+    s.on('end', () => this.#onEnd());
+    s.on('timeout', () => this.#onTimeout());
+    s.on('error', (err: NodeJS.ErrnoException) => options.log.debug({ code: err.code }, 'MLLP socket error'));
+    s.on('close', () => {
+      for (const cancel of this.#cancels) cancel();
+      this.#cancels.clear();
+      this.#settleIdle?.();
+    });
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  get idle(): Promise<void> {
+    return this.#idle;
+  }
+
+  /** Stop reading, finish what is queued (its ACKs are owed), then close. */
+  shutdown(): void {
+    this.#closing = true;
+    this.#o.socket.pause();
+    if (!this.#busy && this.#queue.length === 0) this.#o.socket.end();
+  }
+
+  /** Close now (after the shutdown grace period). */
+  destroy(): void {
+    this.#o.socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    let frames: Uint8Array[];
+    try {
+      frames = this.#framer.push(chunk);
+    } catch (err) {
+      if (!isGatewayError(err) || err.code !== 'PSL_MLLP_FRAME_TOO_LARGE') throw err;
+      this.#o.log.warn({ code: err.code, limit: this.#o.maxFrameBytes, offset: this.#framer.stats.bytesIn }, 'MLLP frame over the cap; rejecting and closing');
+      this.#o.socket.pause();
+      this.#enqueue({ kind: 'too-large' });
+      return;
+    }
+    this.#logNoise();
+    for (const bytes of frames) this.#enqueue({ kind: 'frame', bytes });
+    if (this.#queue.length > HIGH_WATER) this.#o.socket.pause();
+  }
+
+  #enqueue(item: Item): void {
+    this.#queue.push(item);
+    if (!this.#busy) {
+      this.#idle = new Promise((resolve) => { this.#settleIdle = resolve; });
+      this.#pump().catch((err: unknown) => {
+        this.#o.log.error({ err }, 'MLLP connection failed');
+        this.#o.socket.destroy();
+      });
+    }
+  }
+
+  async #pump(): Promise<void> {
+    this.#busy = true;
+    try {
+      for (let item = this.#queue.shift(); item; item = this.#queue.shift()) {
+        if (this.#queue.length < HIGH_WATER / 2 && !this.#closing && this.#o.socket.isPaused()) this.#o.socket.resume();
+        if (item.kind === 'too-large') {
+          this.#write(this.#o.handler.reject('PSL_MLLP_FRAME_TOO_LARGE', 'MLLP frame exceeds the feed maxFrameBytes'), 'AR');
+          this.#queue.length = 0;
+          this.#o.socket.end();
+          return;
+        }
+        this.#o.counters.frames++;
+        const reply = await this.#o.handler.handle(item.bytes, { auth: this.#o.auth });
+        this.#answer(reply);
+        if (!this.#o.auth.ok) {
+          // One reject tells an unauthenticated peer why; nothing more is read from it.
+          this.#queue.length = 0;
+          this.#o.socket.end();
+          return;
+        }
+      }
+      if (this.#peerEnded || this.#closing) this.#o.socket.end();
+    } finally {
+      this.#busy = false;
+      this.#settleIdle?.();
+    }
+  }
+
+  #answer(reply: Hl7Reply): void {
+    if (reply.bytes) this.#write(reply.bytes, reply.codes.join(','));
+    for (const req of reply.appAcks) {
+      const cancel = this.#o.appAcks?.expect(req.rawId, (outcome) => {
+        this.#cancels.delete(cancel!);
+        const ack = this.#o.handler.appAck(req, outcome);
+        if (!ack) return;
+        if (this.#o.socket.writable) this.#write(ack, outcome.ok ? 'AA' : 'AE');
+        else this.#o.log.info({ rawId: req.rawId }, 'application ACK skipped: connection gone');
+      });
+      if (cancel) this.#cancels.add(cancel);
+    }
+  }
+
+  #write(bytes: Buffer, codes: string): void {
+    for (const c of codes.split(',')) if (c) this.#o.counters.acks[c] = (this.#o.counters.acks[c] ?? 0) + 1;
+    if (!this.#o.socket.writable) {
+      // Stored but unacknowledged: the sender retransmits and gets the original ACK replayed.
+      this.#o.log.info({ bytes: bytes.length }, 'connection gone before the ACK could be written');
+      return;
+    }
+    this.#o.socket.write(Buffer.concat([VT, bytes, FS_CR]));
+  }
+
+  #logNoise(): void {
+    const st = this.#framer.stats;
+    this.#o.counters.noiseBytes += st.noiseBytes - this.#noiseBytes;
+    this.#noiseBytes = st.noiseBytes;
+    const fresh = st.noiseRuns - this.#noiseRuns;
+    if (fresh <= 0) return;
+    this.#o.counters.noiseRuns += fresh;
+    const room = NOISE_LOG_MAX - this.#noiseRuns;
+    // Offsets, lengths and byte classes only: enough to diagnose a peer, never the bytes.
+    for (const run of this.#framer.recentNoise.slice(-fresh).slice(0, Math.max(0, room))) {
+      this.#o.log.warn({ offset: run.offset, bytes: run.length, classes: run.classes, kind: run.kind }, 'MLLP bytes outside a frame skipped');
+    }
+    this.#noiseRuns = st.noiseRuns;
+  }
+
+  #onEnd(): void {
+    this.#peerEnded = true;
+    const { unfinishedBytes } = this.#framer.end();
+    this.#logNoise();
+    if (unfinishedBytes > 0) this.#o.log.warn({ bytes: unfinishedBytes }, 'peer closed mid-frame; partial frame dropped (never acknowledged)');
+    if (!this.#busy && this.#queue.length === 0) this.#o.socket.end();
+  }
+
+  #onTimeout(): void {
+    if (this.#busy || this.#queue.length > 0) return; // waiting on the store is not idleness
+    this.#o.log.info({ ms: this.#o.idleTimeoutMs }, 'MLLP connection idle; closing');
+    this.#o.socket.end();
+    setTimeout(() => this.#o.socket.destroy(), 2_000).unref();
+  }
+}
