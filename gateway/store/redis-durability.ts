@@ -5,10 +5,11 @@ import type { RedisConn } from './redis-conn.js';
  * What the admin asked Redis to guarantee for an acknowledged write:
  * - `always`: AOF on with `appendfsync always`; Redis fsyncs before it replies, so nothing
  *   acknowledged is lost on a crash or power cut.
- * - `everysec`: AOF on with `appendfsync everysec` (or always); up to about one second of
- *   acknowledged writes can be lost on a power cut or kernel crash.
- * - `none`: no AOF (or `appendfsync no`); acknowledged writes live in memory and in the last RDB
- *   snapshot, so a Redis restart loses everything since that snapshot.
+ * - `everysec`: AOF on with `appendfsync everysec` (or always); Redis writes the AOF before it
+ *   replies and fsyncs once a second, so a power cut or kernel crash loses up to about 1 s.
+ * - `none`: no promise. With AOF off, acknowledged writes live in memory and the last RDB
+ *   snapshot, so a Redis restart loses everything since that snapshot; `appendfsync no` leaves the
+ *   flush to the OS.
  */
 export type Durability = 'always' | 'everysec' | 'none';
 

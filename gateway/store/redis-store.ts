@@ -6,14 +6,17 @@
  * the server, which RedisStore.open reads (CONFIG GET) and compares with the configured `durability`:
  *   appendonly yes + appendfsync always   → no acknowledged write is lost (fsync before the reply)
  *   appendonly yes + appendfsync everysec → up to ~1 s of acknowledged writes lost on power loss
- *   appendonly no, or appendfsync no      → everything since the last RDB snapshot lost on restart
- * A mismatch is logged as a warning and never fails the open (dev servers run without AOF).
+ *                                           or kernel crash (a Redis crash alone loses nothing)
+ *   appendonly yes + appendfsync no       → the OS flushes when it likes (~30 s on Linux)
+ *   appendonly no (RDB snapshots only)    → everything since the last snapshot lost on restart
+ * `durability: 'always' | 'everysec' | 'none'` says which of these the admin accepts; a server that
+ * gives less is logged as a warning and never fails the open (dev servers run without AOF).
  *
  * At rest. Raw bodies and record versions are sealed with AtRestCipher; index keys carry SHA-256
  * of identifiers, never the values. Raw metadata (ids, feed, format, sha256, sourceRef, size) is
- * plain JSON, as in LmdbStore: it is what logs may show anyway, and one seal per putRaw instead
- * of two is most of the store's CPU cost (see bench/store-redis.bench.ts). Key layout: redis-keys.ts. Scripts:
- * redis-scripts.ts and redis-queue-scripts.ts.
+ * plain JSON, as in LmdbStore: it is what logs may show anyway, and one seal per putRaw instead of
+ * two is a large share of the store's CPU cost (bench/store-redis.bench.ts).
+ * Key layout: redis-keys.ts. Scripts: redis-scripts.ts, redis-queue-scripts.ts.
  */
 import type { Logger } from 'pino';
 import { GatewayError, isGatewayError } from '../core/errors.js';
