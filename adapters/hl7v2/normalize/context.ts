@@ -1,0 +1,206 @@
+import { LOCAL_REF_PREFIX, type NormalizedRecord } from '../../../gateway/core/ports.js';
+import type { Issue } from '../../../gateway/core/issues.js';
+import type { FhirResource, Identifier, RawMessage } from '../../../gateway/core/types.js';
+import { compact, datePeriod, hdSystem, tableCode, token, type Json } from './datatypes.js';
+import type { Comp, MessageReader, SegReader } from './reader.js';
+
+/** A record under construction: the resource plus the segments it came from. */
+export interface Draft {
+  localRef: string;
+  resource: FhirResource;
+  /** Provenance location, e.g. `OBX[3]`. */
+  location: string;
+  identifiers: Identifier[];
+  patientRef?: string;
+  /** Segments this record maps; their unread fields are reported on this record. */
+  sources: SegReader[];
+}
+
+/** A FHIR Reference to another record of the same message. */
+export function localRef(ref: string, display?: string): Json {
+  return compact({ reference: LOCAL_REF_PREFIX + ref, display });
+}
+
+/**
+ * State of one normalization: the message reader, the records built so far and the issues.
+ * Family modules add drafts; {@link Builder.finish} attaches provenance and coverage.
+ */
+export class Builder {
+  readonly r: MessageReader;
+  readonly raw: RawMessage;
+  readonly mapping: string;
+  readonly issues: Issue[] = [];
+  readonly drafts: Draft[] = [];
+  /** MSH-9.2 trigger event, e.g. `A01`. */
+  readonly event: string;
+  /** MSH-10. */
+  readonly controlId: string;
+  /** Sending facility token for fallback identifier systems. */
+  readonly facility: string;
+  private readonly practitioners = new Map<string, string>();
+
+  constructor(r: MessageReader, raw: RawMessage, family: string) {
+    this.r = r;
+    this.raw = raw;
+    this.mapping = `hl7v2-${family}@1`;
+    const msh = r.segments[0]!;
+    this.event = msh.get(9, 1, 2).toUpperCase();
+    this.controlId = msh.get(10);
+    this.facility = token(msh.get(4, 1, 1) || msh.get(4, 1, 2) || msh.get(3, 1, 1) || 'unknown');
+    msh.consume(9, 10);
+  }
+
+  /** Add a record; localRefs are made unique within the message. */
+  add(d: Omit<Draft, 'localRef'> & { localRef: string }): string {
+    let ref = d.localRef;
+    for (let i = 2; this.drafts.some((x) => x.localRef === ref); i++) ref = `${d.localRef}-${i}`;
+    this.drafts.push({ ...d, localRef: ref });
+    return ref;
+  }
+
+  /** Record a data problem: location and rule only, never the value. */
+  issue(severity: Issue['severity'], code: Issue['code'], where: string, message: string): void {
+    this.issues.push({ severity, code, where, message });
+  }
+
+  /**
+   * Fallback identifier system when the message names no assigning authority: deterministic per
+   * sending facility and identifier type, so the same sender's ids still match across messages.
+   */
+  fallbackSystem(type: string): string {
+    return `urn:passerelle:id:${this.facility}:${token(type || 'id')}`;
+  }
+
+  /** Identifier that versions a record on re-send: MSH-10 plus the record's place in the message. */
+  messageIdentifier(localRefName: string): Identifier {
+    return { system: `urn:passerelle:msg:${this.facility}`, value: `${this.controlId}/${localRefName}` };
+  }
+
+  /**
+   * CX → FHIR Identifier (CX-1 value, CX-4 authority → system, CX-5 type, CX-7/8 validity).
+   * Every identifier gets a system: CX-4 when given, else {@link fallbackSystem} by CX-5 type.
+   */
+  cx(c: Comp): (Json & Identifier) | undefined {
+    const value = c.c(1);
+    if (!value) return undefined;
+    const type = c.c(5);
+    const system = hdSystem(c.c(4, 1), c.c(4, 2), c.c(4, 3)) ?? this.fallbackSystem(type);
+    return compact({ system, value, type: tableCode(type, '0203'), period: datePeriod(c.c(7), c.c(8)) }) as Json & Identifier;
+  }
+
+  /**
+   * EI (entity id, namespace, universal id, type) → Identifier; `kind` (PLAC/FILL/…) is the
+   * identifier type and names the fallback system.
+   */
+  ei(c: Comp, kind: string): (Json & Identifier) | undefined {
+    const value = c.c(1);
+    if (!value) return undefined;
+    const system = hdSystem(c.c(2), c.c(3), c.c(4)) ?? this.fallbackSystem(kind);
+    return compact({ system, value, type: tableCode(kind, '0203') }) as Json & Identifier;
+  }
+
+  /**
+   * XCN → Reference. With an ID number a Practitioner record is added once per message (matched
+   * across messages by its identifier); without one only a display reference is returned, because
+   * a name alone would create a new Practitioner on every message.
+   */
+  practitioner(c: Comp, source: SegReader): Json | undefined {
+    if (!c.valued) return undefined;
+    const display = [c.c(6), c.c(3), c.c(4), c.c(2, 1), c.c(5)].filter(Boolean).join(' ');
+    const id = c.c(1);
+    if (!id) return display ? { display } : undefined;
+    const system = hdSystem(c.c(9, 1), c.c(9, 2), c.c(9, 3)) ?? this.fallbackSystem(c.c(13) || 'practitioner');
+    const key = `${system}|${id}`;
+    const known = this.practitioners.get(key);
+    if (known) return localRef(known, display || undefined);
+    const name = compact({
+      family: c.c(2, 1),
+      given: [c.c(3), c.c(4)].filter(Boolean),
+      prefix: c.c(6) ? [c.c(6)] : undefined,
+      suffix: [c.c(5), c.c(7)].filter(Boolean),
+    });
+    const resource: FhirResource = compact({
+      resourceType: 'Practitioner',
+      identifier: [compact({ system, value: id, type: tableCode(c.c(13), '0203') })],
+      name: Object.keys(name).length ? [name] : undefined,
+    });
+    const ref = this.add({ localRef: `practitioner-${this.practitioners.size + 1}`, resource, location: source.loc, identifiers: [{ system, value: id }], sources: [] });
+    this.practitioners.set(key, ref);
+    return localRef(ref, display || undefined);
+  }
+
+  /**
+   * Final records with provenance. Each segment's unread populated fields are reported on the
+   * first record that lists it as a source; segments no record claims (SFT, Z-segments, NTE we do
+   * not map…) are reported on the first record, so nothing is dropped silently.
+   */
+  finish(): NormalizedRecord[] {
+    const owner = new Map<SegReader, number>();
+    this.drafts.forEach((d, i) => d.sources.forEach((s) => owner.has(s) || owner.set(s, i)));
+    const stats = this.drafts.map(() => ({ populated: 0, mapped: 0, unmapped: [] as string[] }));
+    if (stats.length === 0) return [];
+    for (const s of this.r.segments) {
+      const st = stats[owner.get(s) ?? 0]!;
+      const { populated, read } = s.coverage();
+      st.populated += populated.length;
+      st.mapped += read.length;
+      const seen = new Set(read);
+      for (const f of populated) if (!seen.has(f)) st.unmapped.push(s.where(f));
+    }
+    const receivedAt = this.raw.receivedAt.toISOString();
+    return this.ordered().map((i) => {
+      const d = this.drafts[i]!;
+      const st = stats[i]!;
+      const rec: NormalizedRecord = {
+        localRef: d.localRef,
+        resourceType: d.resource.resourceType,
+        resource: d.resource,
+        identifiers: d.identifiers,
+        provenance: {
+          feed: this.raw.feed,
+          participant: this.raw.participant,
+          rawId: this.raw.id,
+          location: d.location,
+          mapping: this.mapping,
+          receivedAt,
+          unmapped: st.unmapped,
+          coverage: { populated: st.populated, mapped: st.mapped },
+        },
+      };
+      if (d.patientRef) rec.patientRef = d.patientRef;
+      return rec;
+    });
+  }
+
+  /**
+   * Draft indices ordered so every record comes after the records it references (the worker
+   * stores in order and can only rewrite references to records already stored). Stable; on a
+   * cycle the remaining records keep message order and an issue says so.
+   */
+  private ordered(): number[] {
+    const index = new Map(this.drafts.map((d, i) => [d.localRef, i]));
+    const deps = this.drafts.map((d) => {
+      const out = new Set<number>();
+      const text = JSON.stringify(d.resource);
+      for (let at = text.indexOf(LOCAL_REF_PREFIX); at !== -1; at = text.indexOf(LOCAL_REF_PREFIX, at + 1)) {
+        const end = text.indexOf('"', at);
+        const target = index.get(text.slice(at + LOCAL_REF_PREFIX.length, end));
+        if (target !== undefined && target !== index.get(d.localRef)) out.add(target);
+      }
+      return out;
+    });
+    const done = new Set<number>();
+    const order: number[] = [];
+    while (order.length < this.drafts.length) {
+      const next = this.drafts.findIndex((_, i) => !done.has(i) && [...deps[i]!].every((t) => done.has(t)));
+      if (next === -1) {
+        this.issue('warning', 'invariant', 'message', 'records of this message reference each other in a cycle');
+        for (let i = 0; i < this.drafts.length; i++) if (!done.has(i)) order.push(i);
+        break;
+      }
+      done.add(next);
+      order.push(next);
+    }
+    return order;
+  }
+}

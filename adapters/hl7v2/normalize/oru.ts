@@ -1,0 +1,122 @@
+import type { FhirResource } from '../../../gateway/core/types.js';
+import { mapAllergies, mapDiagnoses, type Subject } from './clinical.js';
+import { localRef, type Builder } from './context.js';
+import { compact, cwe, tableCode, type Json } from './datatypes.js';
+import { toDateTime, toInstant } from './datetime.js';
+import { mapEncounter } from './encounter.js';
+import { mapObservation } from './observation.js';
+import { mapObrSpecimen, mapServiceRequest, mapSpecimen, orderIdentifiers, storeIds } from './order-request.js';
+import { groupOrders, type OrderGroup } from './orders.js';
+import { mapPatient } from './patient.js';
+import type { SegReader } from './reader.js';
+import { REPORT_STATUS } from './tables.js';
+
+/**
+ * ORU^R01 / OUL^R21–R24: per order group a ServiceRequest (the order the results answer), a
+ * DiagnosticReport (OBR), one Observation per OBX and the Specimens (SPM, else OBR-15).
+ */
+export function mapResults(b: Builder): void {
+  mapOrderMessage(b, { reports: true, specimenFirst: b.r.segments[0]!.get(9, 1, 1).toUpperCase() === 'OUL' });
+}
+
+/** ORM^O01 / OML^O21: ServiceRequests with their Specimens and the OBX answers sent with them. */
+export function mapOrders(b: Builder): void {
+  mapOrderMessage(b, { reports: false, specimenFirst: false });
+}
+
+function mapOrderMessage(b: Builder, opts: { reports: boolean; specimenFirst: boolean }): void {
+  const patientRef = mapPatient(b);
+  const encounterRef = mapEncounter(b, patientRef);
+  const s: Subject = { patientRef, encounterRef };
+  const specimenRefs = new Map<SegReader, string>();
+  const specimenOf = (spm: SegReader): string => {
+    let r = specimenRefs.get(spm);
+    if (!r) {
+      r = mapSpecimen(b, spm, s);
+      specimenRefs.set(spm, r);
+    }
+    return r;
+  };
+  groupOrders(b.r.segments, opts.specimenFirst).forEach((g, i) => {
+    if (!g.obr && !g.orc) {
+      // Results without an order (some senders): observations only.
+      for (const item of g.obx) mapObservation(b, item.obx, { patientRef, encounterRef, notes: item.notes });
+      return;
+    }
+    let specimens = g.specimens.map(specimenOf);
+    if (specimens.length === 0 && g.obr) specimens = [mapObrSpecimen(b, g.obr, s)].filter((x): x is string => x !== undefined);
+    const reportStatus = g.obr ? REPORT_STATUS[g.obr.get(25).toUpperCase()] : undefined;
+    const fallback = opts.reports ? (reportStatus === 'final' || reportStatus === 'corrected' ? 'completed' : 'active') : 'active';
+    const srRef = mapServiceRequest(b, g, s, i + 1, fallback, specimens);
+    const results: string[] = [];
+    const attachments: Json[] = [];
+    for (const item of g.obx) {
+      if (item.obx.get(2).toUpperCase() === 'ED') attachments.push(...encapsulated(item.obx));
+      results.push(mapObservation(b, item.obx, {
+        patientRef, encounterRef, basedOn: srRef, notes: item.notes,
+        specimenRef: item.specimen ? specimenOf(item.specimen) : specimens[0],
+        ...(opts.reports ? { category: 'laboratory' } : {}),
+      }));
+    }
+    if (opts.reports && g.obr) mapReport(b, g, s, { index: i + 1, srRef, results, specimens, attachments, status: reportStatus });
+  });
+  // Diagnoses and allergies sent with orders (ORM/OML DG1, OUL AL1) are kept too.
+  mapDiagnoses(b, s);
+  mapAllergies(b, s);
+}
+
+/** OBX-5 ED (source, type, subtype, encoding, data) → Attachment for DiagnosticReport.presentedForm. */
+function encapsulated(obx: SegReader): Json[] {
+  return obx.all(5).map((c) => {
+    const base64 = c.c(4).toUpperCase() === 'BASE64';
+    const type = [c.c(2), c.c(3)].filter(Boolean).join('/').toLowerCase();
+    const data = c.c(5);
+    return compact({
+      contentType: type.includes('/') ? type : undefined,
+      data: data ? (base64 ? data.replace(/\s+/g, '') : Buffer.from(data, 'utf8').toString('base64')) : undefined,
+      title: obx.get(3, 1, 2) || undefined,
+    });
+  }).filter((a) => a['data']);
+}
+
+interface ReportParts {
+  index: number;
+  srRef: string;
+  results: string[];
+  specimens: string[];
+  attachments: Json[];
+  status: string | undefined;
+}
+
+/** OBR → DiagnosticReport (status OBR-25, code OBR-4, effective OBR-7/8, issued OBR-22, category OBR-24). */
+function mapReport(b: Builder, g: OrderGroup, s: Subject, p: ReportParts): void {
+  const obr = g.obr!;
+  const ref = `report-${p.index}`;
+  const identifier = orderIdentifiers(b, g);
+  const start = toDateTime(obr.get(7));
+  const end = toDateTime(obr.get(8));
+  const interpreters = obr.all(32).map((c) => {
+    // OBR-32 is NDL: the person is an XCN-like CNN packed in subcomponents of component 1.
+    const name = [c.c(1, 3), c.c(1, 2)].filter(Boolean).join(' ');
+    return name ? { display: name } : undefined;
+  }).filter(Boolean);
+  const resource: FhirResource = compact({
+    resourceType: 'DiagnosticReport',
+    identifier,
+    basedOn: [localRef(p.srRef)],
+    status: p.status ?? (obr.get(25) ? 'unknown' : 'final'),
+    category: [tableCode(obr.get(24), '0074')].filter(Boolean),
+    code: cwe(obr.comp(4)) ?? { text: 'unknown' },
+    subject: s.patientRef ? localRef(s.patientRef) : undefined,
+    encounter: s.encounterRef ? localRef(s.encounterRef) : undefined,
+    effectiveDateTime: end ? undefined : start,
+    effectivePeriod: end ? compact({ start, end }) : undefined,
+    issued: toInstant(obr.get(22)),
+    resultsInterpreter: interpreters,
+    specimen: p.specimens.map((r) => localRef(r)),
+    result: p.results.map((r) => localRef(r)),
+    presentedForm: p.attachments,
+  });
+  if (obr.get(7) && !start) b.issue('warning', 'value', obr.where(7), 'OBR-7 is not a valid HL7 DTM; effective time left empty');
+  b.add({ localRef: ref, resource, location: obr.loc, identifiers: storeIds(b, identifier, ref), ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [] });
+}

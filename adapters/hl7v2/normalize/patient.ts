@@ -1,0 +1,195 @@
+import type { FhirResource, Identifier } from '../../../gateway/core/types.js';
+import type { Builder } from './context.js';
+import { localRef } from './context.js';
+import { compact, cwe, datePeriod, hdSystem, num, tableCode, xad, xpn, xtn, type Json } from './datatypes.js';
+import { toDate, toDateTime } from './datetime.js';
+import type { SegReader } from './reader.js';
+import { GENDER, MARITAL_STATUS, YES_NO } from './tables.js';
+
+/** localRef of the Patient every other record points to. */
+export const PATIENT_REF = 'patient';
+
+const RACE_URL = 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race';
+const ETHNICITY_URL = 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity';
+
+/**
+ * PID (+ PD1, NK1) → Patient. The record's `identifiers` are the PID-3 list (PID-2/PID-4 only
+ * when PID-3 is empty, as in old v2.2 feeds), which is what the store matches Patients on.
+ * @returns the Patient localRef, or undefined when the message has no PID
+ */
+export function mapPatient(b: Builder): string | undefined {
+  const pid = b.r.seg('PID');
+  if (!pid) {
+    b.issue('error', 'required', 'PID', 'PID segment is required to identify the patient');
+    return undefined;
+  }
+  pid.consume(1);
+  const matchIds = pid.all(3).map((c) => b.cx(c)).filter((x) => x !== undefined);
+  const otherIds = [...pid.all(2), ...pid.all(4)].map((c) => b.cx(c)).filter((x) => x !== undefined);
+  const extraIds: Json[] = [];
+  const ssn = pid.get(19);
+  if (ssn) extraIds.push({ system: 'http://hl7.org/fhir/sid/us-ssn', value: ssn, type: tableCode('SS', '0203') });
+  const dl = pid.comp(20);
+  if (dl.c(1)) extraIds.push(compact({ system: hdSystem(dl.c(2), '', '') ?? b.fallbackSystem('DL'), value: dl.c(1), type: tableCode('DL', '0203'), period: datePeriod('', dl.c(3)) }));
+  if (matchIds.length === 0 && otherIds.length === 0) {
+    b.issue('warning', 'required', pid.where(3), 'PID-3 patient identifier list has no identifier with a value; the patient cannot be matched across messages');
+  }
+
+  const resource: FhirResource = compact({
+    resourceType: 'Patient',
+    identifier: [...matchIds, ...otherIds, ...extraIds],
+    name: pid.all(5).map(xpn).filter(Boolean),
+    gender: gender(b, pid),
+    ...birth(b, pid),
+    address: pid.all(11).map(xad).filter(Boolean),
+    telecom: [
+      ...pid.all(13).map((c) => withDefaultUse(xtn(c), 'home')),
+      ...pid.all(14).map((c) => withDefaultUse(xtn(c), 'work')),
+    ].filter(Boolean),
+    communication: pid.all(15).map((c) => cwe(c)).filter(Boolean).map((language) => ({ language, preferred: true })),
+    maritalStatus: marital(pid),
+    ...deceased(b, pid),
+    ...multipleBirth(pid),
+    extension: extensions(pid),
+    generalPractitioner: generalPractitioners(b),
+    contact: b.r.all('NK1').map(contact).filter(Boolean),
+  });
+  const ids = matchIds.length ? matchIds : otherIds;
+  // Without any identifier, MSH-10 still lets a re-sent message version the same Patient.
+  const identifiers: Identifier[] = ids.length ? ids.map(({ system, value }) => ({ system, value })) : [b.messageIdentifier(PATIENT_REF)];
+  const sources = [pid, ...b.r.all('PD1'), ...b.r.all('NK1')];
+  return b.add({ localRef: PATIENT_REF, resource, location: pid.loc, identifiers, sources });
+}
+
+function gender(b: Builder, pid: SegReader): string | undefined {
+  const v = pid.get(8).toUpperCase();
+  if (!v) return undefined;
+  const g = GENDER[v];
+  if (!g) b.issue('warning', 'code-invalid', pid.where(8), 'PID-8 is not a code of HL7 table 0001; gender left empty');
+  return g;
+}
+
+function birth(b: Builder, pid: SegReader): Json {
+  const v = pid.get(7);
+  if (!v) return {};
+  const date = toDate(v);
+  if (!date) {
+    b.issue('warning', 'value', pid.where(7), 'PID-7 is not a valid HL7 DTM; birth date left empty');
+    return {};
+  }
+  const time = toDateTime(v);
+  // A birth time is kept in the standard extension rather than lost to the date-only element.
+  if (time && time.includes('T')) {
+    return { birthDate: date, _birthDate: { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/patient-birthTime', valueDateTime: time }] } };
+  }
+  return { birthDate: date };
+}
+
+function deceased(b: Builder, pid: SegReader): Json {
+  const when = pid.get(29);
+  if (when) {
+    const dt = toDateTime(when);
+    if (dt) return { deceasedDateTime: dt };
+    b.issue('warning', 'value', pid.where(29), 'PID-29 is not a valid HL7 DTM');
+  }
+  const flag = YES_NO[pid.get(30).toUpperCase()];
+  return flag === undefined ? {} : { deceasedBoolean: flag };
+}
+
+function multipleBirth(pid: SegReader): Json {
+  const order = num(pid.get(25));
+  if (order !== undefined && Number.isInteger(order)) return { multipleBirthInteger: order };
+  const flag = YES_NO[pid.get(24).toUpperCase()];
+  return flag === undefined ? {} : { multipleBirthBoolean: flag };
+}
+
+function marital(pid: SegReader): Json | undefined {
+  const c = pid.comp(16);
+  const code = c.c(1).toUpperCase();
+  if (!code) return undefined;
+  const m = MARITAL_STATUS[code];
+  const original = compact({ system: 'http://terminology.hl7.org/CodeSystem/v2-0002', code: c.c(1), display: c.c(2) });
+  if (!m) return { coding: [original] };
+  return { coding: [{ system: m.system ?? 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus', code: m.code, display: m.display }, original] };
+}
+
+function withDefaultUse(cp: Json | undefined, use: string): Json | undefined {
+  if (!cp) return undefined;
+  return cp['use'] ? cp : { ...cp, use };
+}
+
+function extensions(pid: SegReader): Json[] {
+  const out: Json[] = [];
+  const races = pid.all(10).map(cwe).filter((x) => x?.coding);
+  if (races.length) {
+    out.push({ url: RACE_URL, extension: races.map((r) => ({ url: 'ombCategory', valueCoding: r!.coding![0] })) });
+  }
+  const eth = pid.all(22).map(cwe).filter((x) => x?.coding);
+  if (eth.length) out.push({ url: ETHNICITY_URL, extension: eth.map((r) => ({ url: 'ombCategory', valueCoding: r!.coding![0] })) });
+  const mmn = pid.all(6).map(xpn).find(Boolean);
+  if (mmn?.['family']) out.push({ url: 'http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName', valueString: mmn['family'] });
+  const religion = cwe(pid.comp(17));
+  if (religion) out.push({ url: 'http://hl7.org/fhir/StructureDefinition/patient-religion', valueCodeableConcept: religion });
+  const birthPlace = pid.get(23);
+  if (birthPlace) out.push({ url: 'http://hl7.org/fhir/StructureDefinition/patient-birthPlace', valueAddress: { text: birthPlace } });
+  return out;
+}
+
+function generalPractitioners(b: Builder): Json[] {
+  const pd1 = b.r.seg('PD1');
+  if (!pd1) return [];
+  const orgs = pd1.all(3).map((c) => c.c(1)).filter(Boolean).map((display) => ({ display }));
+  const docs = pd1.all(4).map((c) => b.practitioner(c, pd1)).filter((x): x is Json => x !== undefined);
+  return [...orgs, ...docs];
+}
+
+/** NK1 → Patient.contact (kept inside the Patient: a next of kin rarely has identifiers to match on). */
+function contact(nk1: SegReader): Json | undefined {
+  nk1.consume(1);
+  const relationship = [cwe(nk1.comp(3)), cwe(nk1.comp(7))].filter(Boolean);
+  const c = compact({
+    name: nk1.all(2).map(xpn).find(Boolean),
+    relationship,
+    address: nk1.all(4).map(xad).find(Boolean),
+    telecom: [...nk1.all(5).map((x) => withDefaultUse(xtn(x), 'home')), ...nk1.all(6).map((x) => withDefaultUse(xtn(x), 'work'))].filter(Boolean),
+    gender: GENDER[nk1.get(15).toUpperCase()],
+    period: datePeriod(nk1.get(8), nk1.get(9)),
+    organization: nk1.get(13) ? { display: nk1.get(13) } : undefined,
+  });
+  return Object.keys(c).length ? c : undefined;
+}
+
+/**
+ * MRG (A40 merge, A47 identifier change) → `replaces` link on the surviving Patient and a second
+ * Patient record for the prior identifiers, inactive and `replaced-by` the survivor, so the store
+ * versions the old Patient instead of leaving it looking current.
+ */
+export function mapMerge(b: Builder, patientRef: string): void {
+  const mrg = b.r.seg('MRG');
+  if (!mrg) {
+    b.issue('error', 'required', 'MRG', 'MRG segment is required for a merge or identifier change');
+    return;
+  }
+  const prior = [...mrg.all(1), ...mrg.all(4)].map((c) => b.cx(c)).filter((x) => x !== undefined);
+  if (prior.length === 0) {
+    b.issue('error', 'required', mrg.where(1), 'MRG-1 prior patient identifier list has no identifier with a value');
+    return;
+  }
+  const old = b.add({
+    localRef: 'patient-prior',
+    resource: compact({
+      resourceType: 'Patient',
+      identifier: prior,
+      active: false,
+      name: mrg.all(7).map(xpn).filter(Boolean),
+      link: [{ other: localRef(patientRef), type: 'replaced-by' }],
+    }),
+    location: mrg.loc,
+    identifiers: prior.map(({ system, value }) => ({ system, value })),
+    sources: [mrg],
+  });
+  const survivor = b.drafts.find((d) => d.localRef === patientRef);
+  // By identifier, not local reference: the prior record already points at the survivor, and a
+  // reference cycle could not be resolved by a worker that stores records in order.
+  if (survivor && old) survivor.resource['link'] = [{ other: { identifier: prior[0] }, type: 'replaces' }];
+}

@@ -1,0 +1,60 @@
+import t from 'tap';
+import { LOCAL_REF_PREFIX } from '../../../../../gateway/core/ports.js';
+import { hl7v2Normalizer } from '../../../../../adapters/hl7v2/normalize/index.js';
+import { first, normalizeMs, rawOf, recordsOf } from './raw.js';
+
+const ref = (r: string): { reference: string } => ({ reference: LOCAL_REF_PREFIX + r });
+
+t.test('ORU^R01: DiagnosticReport per OBR with its Observations, ServiceRequest and Specimen', async (t) => {
+  const records = recordsOf(normalizeMs('LAB-ORU-1'));
+  const reports = records.filter((r) => r.resourceType === 'DiagnosticReport');
+  t.equal(reports.length, 2);
+  const report = reports[0]!.resource as Record<string, any>;
+  t.match(report['code'], { coding: [{ system: 'http://loinc.org', code: '24317-0' }] });
+  t.equal(report['result'].length, 5);
+  t.match(reports[0]!.identifiers, [{ value: '88502218' }, { value: '82503246' }], 'placer and filler version the report');
+  const obs = records.filter((r) => r.resourceType === 'Observation');
+  t.equal(obs.length, 10);
+  const rbc = obs.find((o) => (o.resource as any).code.coding[0].code === '11273-0')!.resource as Record<string, any>;
+  t.same(rbc['valueQuantity'], { value: 4.06, unit: 'tera.l-1', code: 'tera.l-1' });
+  t.equal(rbc['status'], 'preliminary');
+  t.equal(rbc['effectiveDateTime'], '2014-10-06T06:27:00+07:00');
+  t.same(rbc['basedOn'], [ref('servicerequest-1')]);
+  t.equal(obs[0]!.provenance.location, 'OBX[1]');
+  t.same(obs[0]!.identifiers, [{ system: 'urn:passerelle:msg:SomeSystem', value: '182/obs-1' }], 'MSH-10 + OBX place');
+  t.ok(records.some((r) => r.resourceType === 'Specimen' && (r.resource as any).type.coding[0].code === 'BLD'));
+  t.match(first(records, 'ServiceRequest').resource, { status: 'completed', intent: 'order', code: { coding: [{ code: '24317-0' }] } });
+});
+
+t.test('OBX value types', async (t) => {
+  const msg = (type: string, value: string, units = ''): Record<string, any> => {
+    const body = `MSH|^~\\&|A|LAB|||20240101||ORU^R01|M1|P|2.5.1\rPID|1||P1^^^LAB^MR\rOBR|1|PL1|FI1|1234-5^Test^LN\rOBX|1|${type}|5678-9^Thing^LN||${value}|${units}|||||F|||20240102030405-0500\r`;
+    const n = hl7v2Normalizer.normalize(rawOf(body));
+    return first(recordsOf(n), 'Observation').resource as Record<string, any>;
+  };
+  t.same(msg('NM', '7.25', 'mg/dL^milligram per deciliter^UCUM')['valueQuantity'], { value: 7.25, unit: 'milligram per deciliter', system: 'http://unitsofmeasure.org', code: 'mg/dL' });
+  t.equal(msg('ST', 'positive')['valueString'], 'positive');
+  t.equal(msg('TX', 'line one~line two')['valueString'], 'line one\nline two');
+  t.match(msg('CWE', '260373001^Detected^SCT')['valueCodeableConcept'], { coding: [{ system: 'http://snomed.info/sct', code: '260373001' }] });
+  t.same(msg('SN', '>^100')['valueQuantity'], { value: 100, comparator: '>' });
+  t.same(msg('SN', '^1^:^40')['valueRatio'], { numerator: { value: 1 }, denominator: { value: 40 } });
+  t.same(msg('SN', '^10^-^20')['valueRange'], { low: { value: 10 }, high: { value: 20 } });
+  t.equal(msg('DT', '20240105')['valueDateTime'], '2024-01-05');
+  t.equal(msg('TS', '202401050830+0100')['valueDateTime'], '2024-01-05T08:30:00+01:00');
+  t.equal(msg('TM', '0830')['valueTime'], '08:30:00');
+  t.same(msg('NA', '1^2^3')['valueSampledData'].data, '1 2 3');
+  t.equal(msg('NM', '12')['effectiveDateTime'], '2024-01-02T03:04:05-05:00', 'OBX-14 keeps its offset');
+  const bad = hl7v2Normalizer.normalize(rawOf('MSH|^~\\&|A|LAB|||20240101||ORU^R01|M1|P|2.5.1\rPID|1||P1^^^LAB^MR\rOBR|1\rOBX|1|NM|1^X^LN||abc||||||F\r'));
+  t.ok(bad.ok);
+  t.ok(bad.issues.some((i) => i.where === 'OBX-5' && i.code === 'value'), 'OBX-5 issue by location');
+  t.equal(first(recordsOf(bad), 'Observation').resource['valueString'], 'abc', 'a bad NM is kept as text');
+});
+
+t.test('OUL^R22: a specimen sent before its orders is linked to them', async (t) => {
+  const records = recordsOf(normalizeMs('OUL-R22-02'));
+  const specimens = records.filter((r) => r.resourceType === 'Specimen');
+  t.ok(specimens.length > 0);
+  const report = first(records, 'DiagnosticReport').resource as Record<string, any>;
+  t.ok((report['specimen'] ?? []).length > 0, 'report names the specimen');
+  t.equal(first(records, 'Observation').provenance.mapping, 'hl7v2-oul@1');
+});
