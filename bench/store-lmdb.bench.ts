@@ -52,12 +52,17 @@ function raws(count: number): RawMessage[] {
   return Array.from({ length: count }, () => {
     const n = serial++;
     const b = body(n);
-    return { id: newId('raw'), feed: 'bench', participant: 'p', format: 'hl7v2', receivedAt: new Date(), body: b, sha256: sha256Hex(b), sourceRef: `CTRL${n}` };
+    return {
+      id: newId('raw'), feed: 'bench', participant: 'p', format: 'hl7v2', receivedAt: new Date(),
+      body: b, sha256: sha256Hex(b), sourceRef: `CTRL${n}`,
+    };
   });
 }
 
 /** Runs `op` over every input with `concurrency` in flight. */
-async function run(inputs: readonly RawMessage[], concurrency: number, op: (raw: RawMessage) => Promise<unknown>): Promise<{ seconds: number; cpuUs: number; lat: Float64Array }> {
+async function run(
+  inputs: readonly RawMessage[], concurrency: number, op: (raw: RawMessage) => Promise<unknown>,
+): Promise<{ seconds: number; cpuUs: number; lat: Float64Array }> {
   const lat = new Float64Array(inputs.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -83,7 +88,8 @@ async function measure(c: Case): Promise<Result[]> {
     const { op, close } = await c.open(dir);
     await run(raws(WARMUP), CONCURRENCY, op);
     const out: Result[] = [];
-    for (const [mode, count, concurrency] of [['sequential', SEQUENTIAL_OPS, 1], [`${CONCURRENCY} concurrent`, CONCURRENT_OPS, CONCURRENCY]] as const) {
+    const modes = [['sequential', SEQUENTIAL_OPS, 1], [`${CONCURRENCY} concurrent`, CONCURRENT_OPS, CONCURRENCY]] as const;
+    for (const [mode, count, concurrency] of modes) {
       const { seconds, cpuUs, lat } = await run(raws(count), concurrency, op);
       out.push({ name: c.name, mode, opsPerSec: count / seconds, p50: pct(lat, 0.5), p99: pct(lat, 0.99), cpuUs: cpuUs / count });
     }

@@ -25,12 +25,12 @@ const rawSlot = (id: string): string => `raw:${id}`;
 /**
  * The embedded Store: LMDB through lmdb-js.
  *
- * Durable: every write promise resolves only after its LMDB transaction committed and was fsynced
- * (see openLmdb), so intake may ACK as soon as putRaw resolves. Every write is an lmdb-js
- * transaction callback: it runs on the main thread inside the batch's write transaction, so a check
- * and the write it guards (dedupe, lease ownership, audit seq) are atomic, and all callbacks queued
- * in one event turn share one commit and its one fsync (group commit). LMDB's writer lock spans processes,
- * so the same holds with several gateway processes on one data directory.
+ * Durable: every write promise resolves only after its LMDB transaction committed and was
+ * fsynced (see openLmdb), so intake may ACK as soon as putRaw resolves. Every write is an lmdb-js
+ * transaction callback: it runs on the main thread inside the batch's write transaction, so a
+ * check and the write it guards (dedupe, lease ownership, audit seq) are atomic, and all callbacks
+ * queued in one event turn share one commit and its one fsync (group commit). LMDB's writer lock
+ * spans processes, so the same holds with several gateway processes on one data directory.
  *
  * At rest: raw bodies and record versions are AtRestCipher blobs; raw metadata (feed, sha256,
  * sourceRef, sizes), record heads (type, version, time, patient record id) and queue/audit entries
