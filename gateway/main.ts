@@ -1,4 +1,5 @@
 import type { Server } from '@hapi/hapi';
+import { hl7v2Normalizer } from '../adapters/hl7v2/normalize/index.js';
 import type { Config } from './config/schema.js';
 import { readSecret } from './config/secrets.js';
 import type { NormalizationEvents, Normalizer, Store } from './core/ports.js';
@@ -74,7 +75,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
 /** The normalizer per format (gateway/** may not import adapters/**; this file may). */
 function normalizers(): Map<Format, Normalizer> {
-  return new Map<Format, Normalizer>();
+  return new Map<Format, Normalizer>([['hl7v2', hl7v2Normalizer]]);
 }
 
 async function openStore(config: Config, cipher: AtRestCipher, log: Logger): Promise<Store> {
