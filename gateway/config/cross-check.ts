@@ -31,6 +31,7 @@ export function crossCheck(config: Config, files: Files, env: NodeJS.ProcessEnv)
     feeds.add(f.name);
     if (!participants.has(f.owner)) at('feeds', ['feeds', i, 'owner'], 'owner is not a declared participant', 'declare it in participants.yaml or use an existing participant id');
   });
+  checkMllpFeeds(config, env, (path, message, fix) => at('feeds', path, message, fix));
   config.routes.forEach((r, i) => {
     r.to.forEach((to, j) => {
       if (!participants.has(to)) at('routes', ['routes', i, 'to', j], 'destination is not a declared participant', 'declare it in participants.yaml');
@@ -62,4 +63,30 @@ export function crossCheck(config: Config, files: Files, env: NodeJS.ProcessEnv)
     if (tls.requireClientCert && !tls.ca) at('gateway', ['http', 'tls', 'requireClientCert'], 'client certificates required but no ca given', 'add ca: with the CA that signs client certificates');
   }
   return problems;
+}
+
+/** MLLP listeners: distinct ports, TLS files and keys that exist (the schema already enforced authentication). */
+function checkMllpFeeds(config: Config, env: NodeJS.ProcessEnv, at: (path: PropertyKey[], message: string, fix: string) => void): void {
+  const ports = new Map<string, string>();
+  const httpPort = config.gateway.http.port;
+  config.feeds.forEach((f, i) => {
+    const m = f.mllp;
+    if (!m) return;
+    if (m.port !== 0) {
+      const key = `${m.host}:${m.port}`;
+      const other = ports.get(key);
+      if (other !== undefined) at(['feeds', i, 'mllp', 'port'], `port already used by feed ${other}`, 'give each MLLP feed its own port');
+      else if (m.port === httpPort) at(['feeds', i, 'mllp', 'port'], 'port is the HTTP listener port', 'choose another port (2575 is the registered MLLP port)');
+      ports.set(key, f.name);
+    }
+    if (!m.tls) return;
+    const keyProblem = checkSecretRef(m.tls.key, config.dir, env);
+    if (keyProblem) at(['feeds', i, 'mllp', 'tls', 'key'], `TLS key cannot be read: ${keyProblem}`, 'generate dev certificates with certs/dev-ca.sh or point to your key');
+    for (const field of ['cert', 'ca'] as const) {
+      const file = m.tls[field];
+      if (file && !existsSync(isAbsolute(file) ? file : join(config.dir, file))) {
+        at(['feeds', i, 'mllp', 'tls', field], 'file does not exist', 'generate dev certificates with certs/dev-ca.sh or fix the path');
+      }
+    }
+  });
 }

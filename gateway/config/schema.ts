@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import iconv from 'iconv-lite';
 import { z } from 'zod';
 
 /**
@@ -118,12 +120,73 @@ export const participantsFileSchema = z.strictObject({
 
 export const FORMATS = ['hl7v2', 'fhir-r4', 'csv', 'raw'] as const;
 
+const SHA256_FINGERPRINT = /^(?:[0-9A-Fa-f]{64}|(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2})$/;
+const MESSAGE_TYPE = /^(?:\*|[A-Za-z0-9]{3}(?:\^(?:\*|[A-Za-z0-9]{3}))?)$/;
+
+function isAddressOrCidr(entry: string): boolean {
+  const [addr = '', prefix, extra] = entry.split('/');
+  const family = isIP(addr);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** MLLP listener of an hl7v2 feed. Authentication is mandatory: mTLS with pinned owner, or an address allow-list. */
+const mllpSchema = z.strictObject({
+  port,
+  host,
+  tls: z.strictObject({
+    cert: z.string().min(1).describe('server certificate chain (PEM), path relative to the config directory'),
+    key: secretRef.describe('server private key (PEM)'),
+    ca: z.string().min(1).optional().describe('CA bundle client certificates must chain to'),
+    requireClientCert: z.boolean().default(true),
+    clientFingerprints: z.array(z.string().regex(SHA256_FINGERPRINT, {
+      message: 'expected a SHA-256 certificate fingerprint (64 hex digits, colons allowed) — fix: run `openssl x509 -noout -fingerprint -sha256 -in client.crt`',
+    })).default([]),
+    clientSubjects: z.array(z.string().regex(/^[A-Za-z]+=[^,]+(?:,\s*[A-Za-z]+=[^,]+)*$/, {
+      message: 'expected a subject such as CN=chu-lyon-mllp,O=CHU de Lyon — fix: write attribute=value pairs separated by commas',
+    })).default([]),
+  }).optional(),
+  allowFrom: z.array(z.string().refine(isAddressOrCidr, {
+    message: 'expected an IP address or CIDR (e.g. 10.1.2.3 or 10.1.0.0/16) — fix: write the sender address, no host names',
+  })).default([]),
+  insecure: z.boolean().default(false).describe('development only: accept unauthenticated plaintext connections'),
+  allowedMessageTypes: z.array(z.string().regex(MESSAGE_TYPE, {
+    message: 'expected a message type such as ADT^A01, ORU^* or ADT — fix: MSH-9.1, optionally ^ and MSH-9.2 or *',
+  })).optional(),
+  encoding: z.string().refine((name) => iconv.encodingExists(name), {
+    message: 'unknown character set — fix: use an iconv-lite name such as windows-1252, iso-8859-15 or utf-8',
+  }).optional(),
+  ackMode: z.enum(['original', 'enhanced', 'auto']).default('auto'),
+  maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  idleTimeoutMs: z.number().int().min(1000).max(86_400_000).default(300_000),
+  maxConnections: z.number().int().min(1).max(1024).default(8),
+}).superRefine((m, ctx) => {
+  const fix = (path: string[], message: string): void => { ctx.addIssue({ code: 'custom', path, message }); };
+  const pinned = m.tls !== undefined && (m.tls.clientFingerprints.length > 0 || m.tls.clientSubjects.length > 0);
+  if (m.tls && (m.tls.clientFingerprints.length > 0 || m.tls.clientSubjects.length > 0) && !m.tls.requireClientCert) {
+    fix(['tls', 'requireClientCert'], 'pinned client certificates need requireClientCert: true — fix: set requireClientCert: true');
+  }
+  if (m.tls?.requireClientCert && !m.tls.ca) fix(['tls', 'ca'], 'client certificates required but no ca given — fix: add ca: with the CA that signs the owner\'s client certificate');
+  if (m.tls?.requireClientCert && !pinned && m.allowFrom.length === 0) {
+    fix(['tls'], 'a certificate from the CA does not say it is the feed owner — fix: add clientFingerprints or clientSubjects of the owner\'s certificate');
+  }
+  if (!m.tls && m.allowFrom.length === 0 && !m.insecure) {
+    fix(['allowFrom'], 'a plaintext MLLP feed needs a source-address allow-list — fix: add allowFrom: [sender IP or CIDR], or use tls with client certificates (insecure: true only for development)');
+  } else if (m.tls && !m.tls.requireClientCert && m.allowFrom.length === 0 && !m.insecure) {
+    fix(['tls', 'requireClientCert'], 'TLS without client certificates does not authenticate the sender — fix: set requireClientCert: true with clientFingerprints, or add allowFrom');
+  }
+});
+
 export const feedsFileSchema = z.strictObject({
   feeds: z.array(z.strictObject({
     name: slug,
     owner: slug,
     format: z.enum(FORMATS),
     maxBodyBytes: z.number().int().min(1).optional(),
+    mllp: mllpSchema.optional(),
+  }).superRefine((f, ctx) => {
+    if (f.mllp && f.format !== 'hl7v2') ctx.addIssue({ code: 'custom', path: ['mllp'], message: 'an MLLP listener carries HL7 v2 only — fix: set format: hl7v2 or remove mllp' });
   })).default([]),
 });
 
@@ -154,6 +217,7 @@ export type RoutesFile = z.infer<typeof routesFileSchema>;
 export type Participant = ParticipantsFile['participants'][number];
 export type ParticipantKind = Participant['kind'];
 export type FeedConfig = FeedsFile['feeds'][number];
+export type MllpConfig = NonNullable<FeedConfig['mllp']>;
 export type RouteConfig = RoutesFile['routes'][number];
 export type MessagingConfig = z.infer<typeof messagingSchema>;
 
