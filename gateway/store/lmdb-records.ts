@@ -123,8 +123,9 @@ export class LmdbRecords {
 
   /** See Store.findByType: oldest lastUpdated first, `since` inclusive. */
   findByType(resourceType: string, options: { since?: string; limit?: number } = {}): CanonicalRecord[] {
+    if (options.limit !== undefined && options.limit <= 0) return [];
     const range = {
-      start: ['t', resourceType, options.since ?? ''],
+      start: ['t', resourceType, options.since === undefined ? '' : isoUtc(options.since)],
       end: ['t', resourceType, HIGH],
       ...(options.limit === undefined ? {} : { limit: options.limit }),
     };
@@ -142,4 +143,11 @@ export class LmdbRecords {
     }
     return out;
   }
+}
+
+/** Index keys hold UTC ISO strings; `since` may carry an offset, so compare like with like. */
+function isoUtc(since: string): string {
+  const ms = Date.parse(since);
+  if (Number.isNaN(ms)) throw new GatewayError('PSL_BAD_REQUEST', 'since is not an ISO date-time');
+  return new Date(ms).toISOString();
 }

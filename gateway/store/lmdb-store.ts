@@ -243,6 +243,7 @@ export class LmdbStore implements Store {
 }
 
 function audit(dbs: LmdbDbs, options: { fromSeq?: number; limit?: number }): AuditEntry[] {
+  if (options.limit !== undefined && options.limit <= 0) return [];
   const range = { start: options.fromSeq ?? 1, ...(options.limit === undefined ? {} : { limit: options.limit }) };
   return [...dbs.audit.getRange(range)].map(({ value }) => value);
 }

@@ -94,3 +94,15 @@ t.test('a closed store refuses work with PSL_SHUTTING_DOWN', async (t) => {
   await t.rejects(sut.store.putRaw(makeRaw({ body: 'late' })), { code: 'PSL_SHUTTING_DOWN' });
   await t.rejects(sut.store.getRaw('raw_x'), { code: 'PSL_SHUTTING_DOWN' });
 });
+
+t.test('findByType: since with an offset compares as UTC; limit 0 is empty; bad since is PSL_BAD_REQUEST', async (t) => {
+  const sut = await openFresh();
+  t.teardown(() => sut.cleanup());
+  const r = await sut.store.putRecord(makeRecord({ resourceType: 'Observation' }));
+  const at = new Date((await sut.store.getRecord(r.id))?.lastUpdated ?? 0);
+  // The same instant written with a +02:00 offset sorts after it as a string, yet must still match.
+  const local = new Date(at.getTime() + 2 * 3600_000).toISOString().replace('Z', '+02:00');
+  t.same((await sut.store.findByType('Observation', { since: local })).map((x) => x.id), [r.id]);
+  t.same(await sut.store.findByType('Observation', { limit: 0 }), []);
+  await t.rejects(sut.store.findByType('Observation', { since: 'yesterday' }), { code: 'PSL_BAD_REQUEST' });
+});
