@@ -1,5 +1,8 @@
 import type { Server } from '@hapi/hapi';
 import { hl7v2Normalizer } from '../adapters/hl7v2/normalize/index.js';
+import { registerHl7HttpRoutes } from '../adapters/hl7v2/hl7-http.js';
+import { MllpFeed } from '../adapters/hl7v2/mllp-feed.js';
+import { readFileSync } from 'node:fs';
 import type { Config } from './config/schema.js';
 import { readSecret } from './config/secrets.js';
 import type { NormalizationEvents, Normalizer, Store } from './core/ports.js';
@@ -28,6 +31,8 @@ export interface Gateway {
   readonly url: string;
   /** Outcome of each normalized raw (enhanced-mode ACKs, tests). */
   readonly normalized: NormalizationEvents;
+  /** Bound address of each MLLP feed listener, by feed name. */
+  readonly mllp: ReadonlyMap<string, { host: string; port: number }>;
   stop(): Promise<void>;
 }
 
@@ -43,6 +48,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const intake = new Intake({ store, log: log.child({ component: 'intake' }), metrics });
   let ready = false;
   const http = await createHttpServer({ config, store, intake, metrics, log: log.child({ component: 'http' }), isReady: () => ready });
+  registerHl7HttpRoutes(http, {
+    feeds: config.feeds.filter((f) => f.format === 'hl7v2').map((f) => ({
+      name: f.name, owner: f.owner, ...(f.maxBodyBytes === undefined ? {} : { maxBodyBytes: f.maxBodyBytes }),
+      ...(f.mllp ? { ackMode: f.mllp.ackMode, ...(f.mllp.allowedMessageTypes ? { allowedMessageTypes: f.mllp.allowedMessageTypes } : {}), ...(f.mllp.encoding ? { encoding: f.mllp.encoding } : {}) } : {}),
+    })),
+    intake, originals: store, maxBodyBytes: config.gateway.limits.maxBodyBytes, log: log.child({ component: 'hl7-http' }),
+  });
   try {
     await http.start();
   } catch (err) {
@@ -52,16 +64,28 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const events = new NormalizationEventBus({ log: log.child({ component: 'normalize' }) });
   const worker = new NormalizeWorker({ store, normalizers: normalizers(), events, metrics, concurrency: 2, log: log.child({ component: 'normalize' }) });
   worker.start();
+  const feeds = mllpFeeds(config, { intake, store, events, log: log.child({ component: 'mllp' }) });
+  const mllp = new Map<string, { host: string; port: number }>();
+  try {
+    for (const feed of feeds) mllp.set(feed.name, await feed.listen());
+  } catch (err) {
+    await Promise.all(feeds.map((f) => f.close(0)));
+    await http.stop();
+    await worker.stop();
+    await store.close();
+    throw err;
+  }
   ready = true;
   const url = http.info.uri;
   await store.appendAudit({ action: 'gateway.start', actor: 'gateway', detail: { store: store.kind, feeds: config.feeds.length, participants: config.participants.length } });
   log.info({ url, store: store.kind }, 'gateway listening');
   let stopping: Promise<void> | undefined;
   return {
-    http, store, url, normalized: events,
+    http, store, url, normalized: events, mllp,
     stop() {
       stopping ??= (async () => {
         ready = false;
+        await Promise.all(feeds.map((f) => f.close()));
         await http.stop({ timeout: 10_000 });
         await worker.stop();
         await store.appendAudit({ action: 'gateway.stop', actor: 'gateway' });
@@ -71,6 +95,29 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       return stopping;
     },
   };
+}
+
+/** One MLLP listener per hl7v2 feed with an `mllp` block; files and secret references are read here. */
+function mllpFeeds(config: Config, deps: { intake: Intake; store: Store; events: NormalizationEvents; log: Logger }): MllpFeed[] {
+  const file = (path: string): Buffer => readFileSync(isAbsolute(path) ? path : join(config.dir, path));
+  return config.feeds.flatMap((f) => {
+    const m = f.mllp;
+    if (!m) return [];
+    const owner = config.participants.find((p) => p.id === f.owner);
+    if (!owner) return [];
+    return [new MllpFeed({
+      name: f.name, owner: { participant: owner.id, kind: owner.kind }, intake: deps.intake, log: deps.log,
+      port: m.port, host: m.host, allowFrom: m.allowFrom, insecure: m.insecure, ackMode: m.ackMode,
+      maxFrameBytes: m.maxFrameBytes, idleTimeoutMs: m.idleTimeoutMs, maxConnections: m.maxConnections,
+      ...(m.allowedMessageTypes ? { allowedMessageTypes: m.allowedMessageTypes } : {}),
+      ...(m.encoding ? { encoding: m.encoding } : {}),
+      ...(m.tls ? { tls: {
+        cert: file(m.tls.cert), key: readSecret(m.tls.key, config.dir), ...(m.tls.ca ? { ca: file(m.tls.ca) } : {}),
+        requireClientCert: m.tls.requireClientCert, clientFingerprints: m.tls.clientFingerprints, clientSubjects: m.tls.clientSubjects,
+      } } : {}),
+      events: deps.events, originals: deps.store, self: { application: 'PASSERELLE', facility: config.gateway.name },
+    })];
+  });
 }
 
 /** The normalizer per format (gateway/** may not import adapters/**; this file may). */

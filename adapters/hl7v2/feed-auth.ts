@@ -22,7 +22,7 @@ export interface FeedAuthOptions {
 
 /** The verdict on one connection: the caller, or why not (a registry code and a reason without values). */
 export type AuthDecision =
-  | { ok: true; caller: Caller; via: 'certificate' | 'address' | 'certificate+address' | 'insecure' }
+  | { ok: true; caller: Caller; via: 'certificate' | 'address' | 'certificate+address' | 'insecure' | 'token' }
   | { ok: false; code: 'PSL_AUTH_REQUIRED' | 'PSL_AUTH_INVALID' | 'PSL_FORBIDDEN'; reason: string };
 
 /** Lower-case hex without separators, so `AB:CD…` and `abcd…` compare equal. */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { isGatewayError } from '../../gateway/core/errors.js';
 import { newId } from '../../gateway/core/ids.js';
-import type { Caller, IntakePort, NormalizationOutcome, Store } from '../../gateway/core/ports.js';
+import type { IntakePort, NormalizationOutcome, Store } from '../../gateway/core/ports.js';
 import { buildAck, hl7DateTime, issuesToAckErrors, type AckCode, type AckError } from './ack.js';
 import { splitBatch } from './batch.js';
 import { batchEnvelope } from './batch-ack.js';
@@ -12,7 +12,6 @@ import { evaluate, MessageTypeFilter, wantsAck, type AckMode, type Evaluation } 
 /** Options for {@link Hl7Intake}; every policy has a safe default. */
 export interface Hl7IntakeOptions {
   feed: string;
-  owner: Caller;
   intake: IntakePort;
   log: Logger;
   /** Default `auto`: enhanced mode when MSH-15/16 are valued. */
@@ -42,6 +41,10 @@ export interface Hl7Reply {
   bytes: Buffer | undefined;
   codes: AckCode[];
   appAcks: AppAckRequest[];
+  /** Some message was not stored because of a transient failure: the sender should retry. */
+  retryable: boolean;
+  /** iconv-lite name the payload was decoded with and the ACK encoded with. */
+  charset: string;
 }
 
 /** Context of one payload: who sent it and the transport's charset hint. */
@@ -51,7 +54,7 @@ export interface Hl7Context {
   contentType?: string;
 }
 
-interface OneReply { ack: Buffer | undefined; code: AckCode | undefined; app?: AppAckRequest }
+interface OneReply { ack: Buffer | undefined; code: AckCode | undefined; app?: AppAckRequest; retryable?: boolean }
 
 const SELF = { application: 'PASSERELLE', facility: 'PASSERELLE' };
 
@@ -90,7 +93,7 @@ export class Hl7Intake {
     if (choice.unknownDeclared) this.#o.log.warn({ feed: this.feed, charset: choice.charset }, 'MSH-18 names an unsupported character set; decoded by detection');
     if (!isMulti(buf)) {
       const one = await this.#one(buf, choice, ctx);
-      return { bytes: one.ack, codes: one.code ? [one.code] : [], appAcks: one.app ? [one.app] : [] };
+      return { bytes: one.ack, codes: one.code ? [one.code] : [], appAcks: one.app ? [one.app] : [], retryable: one.retryable === true, charset: choice.charset };
     }
     // Latin-1 maps bytes 1:1 to characters, so offsets found in this view are byte offsets. Safe
     // for UTF-8 too: segment and MSH boundaries are ASCII, never inside a multi-byte sequence.
@@ -100,6 +103,7 @@ export class Hl7Intake {
     const codes: AckCode[] = [];
     const appAcks: AppAckRequest[] = [];
     let cursor = 0;
+    let retryable = false;
     for (const m of split.messages) {
       const at = view.indexOf(m, cursor);
       cursor = at + m.length;
@@ -107,15 +111,16 @@ export class Hl7Intake {
       if (one.ack !== undefined) acks.push(one.ack);
       if (one.code) codes.push(one.code);
       if (one.app) appAcks.push(one.app);
+      retryable ||= one.retryable === true;
     }
     if (split.messages.length === 0) {
       const ack = this.#refusal(undefined, 'AE', { hl7Code: '100', severity: 'E', where: 'MSH', text: 'no MSH segment found' }, choice.charset);
-      return { bytes: ack, codes: ['AE'], appAcks };
+      return { bytes: ack, codes: ['AE'], appAcks, retryable, charset: choice.charset };
     }
     this.#o.log.debug({ feed: this.feed, messages: split.messages.length, acks: acks.length }, 'batch handled');
     const body = acks.length === 0 ? undefined
       : batchEnvelope(split.envelope, acks, { now: new Date(), controlId: ackId('B'), encode: (t) => encodeText(t, choice.charset) });
-    return { bytes: body, codes, appAcks };
+    return { bytes: body, codes, appAcks, retryable, charset: choice.charset };
   }
 
   /**
@@ -172,7 +177,7 @@ export class Hl7Intake {
       const code: AckCode = ev.enhanced ? (retryable ? 'CE' : 'CR') : (retryable ? 'AE' : 'AR');
       const appCode = isGatewayError(err) ? err.code : 'PSL_INTERNAL';
       log.warn({ feed: this.feed, ctrlId: controlId, code: appCode }, 'message not stored; negative ACK sent');
-      return { ack: this.#refusal(ev, code, { hl7Code: '207', severity: 'E', appCode, text: 'message not stored, send it again later' }, choice.charset), code };
+      return { ack: this.#refusal(ev, code, { hl7Code: '207', severity: 'E', appCode, text: 'message not stored, send it again later' }, choice.charset), code, retryable };
     }
     if (result.status === 'duplicate') {
       const replay = await this.#replay(result.rawId, ev, choice.charset);

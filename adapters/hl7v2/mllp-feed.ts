@@ -87,7 +87,7 @@ export class MllpFeed {
       clientSubjects: o.tls?.clientSubjects ?? [], insecure: o.insecure === true,
     });
     this.#handler = new Hl7Intake({
-      feed: o.name, owner: o.owner, intake: o.intake, log: o.log, ackMode: o.ackMode,
+      feed: o.name, intake: o.intake, log: o.log, ackMode: o.ackMode,
       ...(o.allowedMessageTypes ? { allowedMessageTypes: o.allowedMessageTypes } : {}),
       ...(o.encoding ? { encoding: o.encoding } : {}), ...(o.self ? { self: o.self } : {}),
       ...(o.originals ? { originals: o.originals } : {}),
