@@ -1,0 +1,287 @@
+/**
+ * PasserelleClient: one participant's device. Key file, registration, send, receive (inbox pull;
+ * ws follow lives in follow.ts), read receipts as ordinary E2E envelopes, key rotation and
+ * safety numbers. Every decision about trust is made here, on the client, never by the gateway.
+ */
+import { join } from 'node:path';
+import { GatewayError } from '../gateway/core/errors.js';
+import { toBase64Url } from '../gateway/crypto/base64url.js';
+import type { DecryptionKey } from '../gateway/crypto/envelope-open.js';
+import { kidOf } from '../gateway/crypto/keys.js';
+import { cryptoReady } from '../gateway/crypto/primitives.js';
+import { formatSafetyNumber, safetyNumber } from '../gateway/crypto/safety-number.js';
+import { signRegistration } from './device-cert.js';
+import { DirectoryView } from './directory-view.js';
+import { GatewayApi } from './gateway-api.js';
+import { KeyFile } from './keyfile.js';
+import { MessageStore, type StoredMessage } from './message-store.js';
+import { parseInbox, receive, type Delivery, type ReceiveOutcome } from './receive.js';
+import { sendEnvelope, type OutgoingFile, type Sent } from './send.js';
+
+/** Retired encryption keys are kept this long after a rotation (offline-delivery TTL), then deleted. */
+export const RETIRED_KEY_TTL_MS = 30 * 24 * 3600 * 1000;
+
+/** What `send` takes from a person or a script. */
+export interface SendOptions {
+  readonly to: readonly string[];
+  readonly text?: string;
+  readonly subject?: string;
+  /** A FHIR resource (parsed JSON) sent as the body. */
+  readonly fhir?: Record<string, unknown>;
+  readonly files?: readonly OutgoingFile[];
+  /** Business type (hidden from the gateway); guessed from the body when absent. */
+  readonly type?: string;
+  readonly replyTo?: string;
+  readonly thread?: string;
+}
+
+/** Safety number and fingerprints for one peer. */
+export interface Verification {
+  readonly participant: string;
+  readonly safetyNumber: string;
+  readonly ownFingerprint: string;
+  readonly peerFingerprint: string;
+  readonly trust: 'new' | 'known' | 'confirmed';
+  readonly devices: ReadonlyArray<{ device: string; sigKid: string; encKid: string; notAfter: number; revoked: boolean }>;
+}
+
+/** One participant's device, opened from its key file. */
+export class PasserelleClient {
+  readonly dir: string;
+  readonly keys: KeyFile;
+  readonly store: MessageStore;
+  #api: GatewayApi | undefined;
+  #view: DirectoryView | undefined;
+  /** Send read receipts for messages received (business acks are never optional; this is the read one). */
+  readReceipts = true;
+
+  private constructor(dir: string, keys: KeyFile) {
+    this.dir = dir;
+    this.keys = keys;
+    this.store = new MessageStore(dir, keys.secrets.storageKey);
+  }
+
+  /** Path of the key file inside a client directory. */
+  static keyFilePath(dir: string): string {
+    return join(dir, 'keys.json');
+  }
+
+  /**
+   * Create a client directory with fresh keys.
+   * @param options.xwing - also create an X-Wing key (hybrid post-quantum suite); default true
+   */
+  static async init(options: { dir: string; participant: string; device: string; passphrase: string; xwing?: boolean }): Promise<PasserelleClient> {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+    const keys = await KeyFile.create({ ...options, path: PasserelleClient.keyFilePath(options.dir) });
+    return new PasserelleClient(options.dir, keys);
+  }
+
+  /** Open an existing client directory. */
+  static async open(options: { dir: string; passphrase: string }): Promise<PasserelleClient> {
+    return new PasserelleClient(options.dir, await KeyFile.open(PasserelleClient.keyFilePath(options.dir), options.passphrase));
+  }
+
+  get participant(): string {
+    return this.keys.header.participant;
+  }
+
+  get device(): string {
+    return this.keys.header.device;
+  }
+
+  /** The line the gateway admin pastes under this participant in participants.yaml. */
+  get adminLine(): string {
+    return `identityKey: ${this.keys.header.identityKey}`;
+  }
+
+  /**
+   * Remember the gateway URL and token (the token is sealed in the key file; an `env:NAME`
+   * reference is stored as the reference, and read from the environment each time).
+   */
+  async setGateway(url: string, token: string): Promise<void> {
+    this.keys.secrets.gateway = token.startsWith('env:') ? { url, tokenRef: token } : { url, token };
+    this.#api = undefined;
+    this.#view = undefined;
+    await this.keys.save();
+  }
+
+  /** The gateway API, from the stored URL and token. */
+  get api(): GatewayApi {
+    if (this.#api) return this.#api;
+    const gw = this.keys.secrets.gateway;
+    if (!gw) throw new GatewayError('PSL_CONFIG_INVALID', 'no gateway configured: run `passerelle-client register --gateway <url> --token <token>`');
+    const token = gw.tokenRef ? process.env[gw.tokenRef.slice(4)] : gw.token;
+    if (!token) throw new GatewayError('PSL_AUTH_REQUIRED', `token reference ${gw.tokenRef ?? ''} is not set in the environment`);
+    this.#api = new GatewayApi(gw.url, token, this.device);
+    return this.#api;
+  }
+
+  /** The checked directory view. */
+  get directory(): DirectoryView {
+    this.#view ??= new DirectoryView({ api: this.api, secrets: this.keys.secrets, ownParticipant: this.participant });
+    return this.#view;
+  }
+
+  /** Publish this device's certificate (signed by the identity key) in the gateway directory. */
+  async register(now: number = Date.now()): Promise<{ notBefore: number; notAfter: number; response: Record<string, unknown> }> {
+    const { body, cert } = await signRegistration(this.keys.secrets, { participant: this.participant, device: this.device }, now);
+    const response = await this.api.registerDevice(body);
+    this.keys.secrets.device.notBefore = cert.notBefore;
+    this.keys.secrets.device.notAfter = cert.notAfter;
+    await this.keys.save();
+    return { notBefore: cert.notBefore, notAfter: cert.notAfter, response };
+  }
+
+  /**
+   * New encryption keys for this device, registered; the old ones are kept for the offline TTL so
+   * mail already sealed to them still opens, then deleted on a later run.
+   */
+  async rotate(now: number = Date.now()): Promise<{ notAfter: number }> {
+    const s = await cryptoReady();
+    const d = this.keys.secrets.device;
+    this.keys.secrets.retired.push({ kind: 'x25519', ...d.x25519, deleteAfter: now + RETIRED_KEY_TTL_MS });
+    if (d.xwing) this.keys.secrets.retired.push({ kind: 'xwing', ...d.xwing, deleteAfter: now + RETIRED_KEY_TTL_MS });
+    d.x25519 = s.crypto_box_keypair();
+    if (d.xwing) d.xwing = s.crypto_kem_xwing_keypair();
+    const r = await this.register(now);
+    return { notAfter: r.notAfter };
+  }
+
+  /** Current and retired (unexpired) decryption keys; expired retired keys are dropped here. */
+  decryptionKeys(now: number = Date.now()): DecryptionKey[] {
+    const k = this.keys.secrets;
+    k.retired = k.retired.filter((r) => r.deleteAfter > now);
+    const cur: DecryptionKey[] = [{ kind: 'x25519', ...k.device.x25519 }];
+    if (k.device.xwing) cur.push({ kind: 'xwing', ...k.device.xwing });
+    return [...cur, ...k.retired.map((r) => ({ kind: r.kind, publicKey: r.publicKey, privateKey: r.privateKey }))];
+  }
+
+  /** Seal, upload attachments, submit; keeps a local copy of what was sent. */
+  async send(o: SendOptions): Promise<Sent> {
+    if (o.to.length === 0) throw new GatewayError('PSL_BAD_REQUEST', 'send: at least one recipient (--to)');
+    if (o.text === undefined && o.fhir === undefined && (o.files ?? []).length === 0) throw new GatewayError('PSL_BAD_REQUEST', 'send: nothing to send (--text, --fhir or --file)');
+    const own = await this.directory.peer(this.participant).catch(() => undefined);
+    const others = (own?.devices ?? []).filter((d) => d.deviceId !== this.device && d.revokedAt === undefined).length > 0;
+    // Our other devices get an archive copy; this device keeps the plaintext it sealed.
+    const recipients = (await this.directory.recipients([...o.to, ...(others ? [this.participant] : [])]))
+      .filter((r) => !(r.participant === this.participant && r.device === this.device));
+    const body = o.fhir ? { contentType: 'application/fhir+json', resource: o.fhir } : undefined;
+    const content = {
+      type: o.type ?? guessType(o.fhir), ...(o.subject !== undefined ? { subject: o.subject } : {}),
+      ...(o.text !== undefined ? { text: o.text } : {}), ...(body ? { body } : {}),
+      replyTo: o.replyTo ?? null, ...(o.thread !== undefined ? { thread: o.thread } : {}),
+    };
+    const sent = await this.#send({ recipients, content, files: o.files ?? [] });
+    const inner = { ...content, replyTo: o.replyTo ?? null };
+    await this.store.put({
+      id: sent.id, class: 'message', direction: 'out', from: { participant: this.participant, device: this.device },
+      to: [...new Set(recipients.map((r) => r.participant))].sort(), ts: sent.envelope.ts, receivedAt: acceptedAt(sent.accepted) ?? sent.envelope.ts,
+      type: inner.type, ...(o.subject !== undefined ? { subject: o.subject } : {}), ...(o.text !== undefined ? { text: o.text } : {}),
+      ...(body ? { body } : {}), attachments: sent.attachments.map((a) => ({ ref: a.ref, name: a.name, mime: a.mime })),
+      replyTo: o.replyTo ?? null, ...(o.thread !== undefined ? { thread: o.thread } : {}),
+      verified: true, senderTrust: 'confirmed', envelopeHash: sent.envelopeHash,
+    });
+    await this.#savePins();
+    return sent;
+  }
+
+  async #send(req: { recipients: Awaited<ReturnType<DirectoryView['recipients']>>; content: Record<string, unknown> & { type: string }; files: readonly OutgoingFile[]; class?: 'message' | 'receipt' }): Promise<Sent> {
+    const d = this.keys.secrets.device;
+    return sendEnvelope(this.api, {
+      sender: { participant: this.participant, device: this.device, sign: d.sign }, recipients: req.recipients,
+      content: req.content, files: req.files, class: req.class ?? 'message', tmpDir: join(this.dir, 'tmp'),
+    });
+  }
+
+  /**
+   * Handle one delivery: open and store (receive.ts), ack to the gateway, then emit a read
+   * receipt for a stored incoming message and record receipts that arrive.
+   */
+  async handle(d: Delivery): Promise<ReceiveOutcome> {
+    const outcome = await receive({
+      api: this.api, view: this.directory, store: this.store, participant: this.participant, device: this.device, keys: this.decryptionKeys(),
+    }, d);
+    // Refused envelopes are acked too: they are permanently bad, and leaving them would block the queue.
+    await this.api.ack(d.ackId);
+    if (outcome.kind === 'stored') {
+      const m = outcome.message;
+      if (m.class === 'receipt') await this.#recordReceipt(m);
+      else if (m.direction === 'in' && this.readReceipts) await this.#sendReadReceipt(m);
+    }
+    await this.#savePins();
+    return outcome;
+  }
+
+  /** Pull the HTTP inbox once and handle every delivery. */
+  async pullInbox(): Promise<ReceiveOutcome[]> {
+    const out: ReceiveOutcome[] = [];
+    for (const d of parseInbox(await this.api.inbox())) out.push(await this.handle(d));
+    return out;
+  }
+
+  async #sendReadReceipt(m: StoredMessage): Promise<void> {
+    const recipients = (await this.directory.recipients([m.from.participant]));
+    await this.#send({ recipients, class: 'receipt', files: [], content: { type: 'receipt.read', ref: m.id, envelopeHash: m.envelopeHash, replyTo: m.id } });
+  }
+
+  async #recordReceipt(r: StoredMessage): Promise<void> {
+    if (r.type !== 'receipt.read' || r.ref === undefined) return;
+    const original = await this.store.get(r.ref);
+    if (!original || original.direction !== 'out') return;
+    original.readBy = [...(original.readBy ?? []), { participant: r.from.participant, device: r.from.device, at: r.ts }];
+    await this.store.put(original);
+  }
+
+  /** Safety number between us and a peer, plus key fingerprints (kids) for each device. */
+  async verify(participant: string): Promise<Verification> {
+    const s = await cryptoReady();
+    const peer = await this.directory.peer(participant, true);
+    await this.#savePins();
+    const fp = (k: Uint8Array): string => formatSafetyNumber(toBase64Url(kidOf(s, k)).slice(0, 20).replace(/(.{5})/g, '$1'));
+    return {
+      participant, trust: peer.trust,
+      safetyNumber: formatSafetyNumber(await safetyNumber([this.keys.secrets.identity.publicKey, peer.identityKey])),
+      ownFingerprint: fp(this.keys.secrets.identity.publicKey), peerFingerprint: fp(peer.identityKey),
+      devices: peer.devices.map((d) => ({
+        device: d.deviceId, sigKid: toBase64Url(kidOf(s, d.certs[0]!.sigKey)).slice(0, 16),
+        encKid: toBase64Url(kidOf(s, d.certs[0]!.encKeyXWing ?? d.certs[0]!.encKeyX25519)).slice(0, 16),
+        notAfter: d.certs[0]!.notAfter, revoked: d.revokedAt !== undefined,
+      })),
+    };
+  }
+
+  /** Record that a human compared safety numbers with `participant`. */
+  async confirmPeer(participant: string): Promise<void> {
+    const peer = await this.directory.peer(participant, true);
+    this.directory.confirm(participant, peer.identityKey);
+    await this.#savePins();
+  }
+
+  /** Drop the pin after a key change the user accepted (the new key is pinned on next lookup). */
+  async acceptNewKey(participant: string): Promise<void> {
+    this.directory.repin(participant);
+    await this.directory.peer(participant, true);
+    await this.#savePins();
+  }
+
+  async #savePins(): Promise<void> {
+    if (this.#view?.pinsChanged) {
+      this.#view.pinsChanged = false;
+      await this.keys.save();
+    }
+  }
+}
+
+function guessType(fhir: Record<string, unknown> | undefined): string {
+  if (!fhir) return 'text';
+  if (fhir.resourceType === 'Claim') return fhir.use === 'preauthorization' ? 'pa.request' : 'claim.submit';
+  if (fhir.resourceType === 'ClaimResponse') return fhir.use === 'preauthorization' ? 'pa.decision' : 'claim.response';
+  return 'fhir';
+}
+
+function acceptedAt(r: Record<string, unknown>): number | undefined {
+  const inner = (r.receipt ?? r.accepted) as Record<string, unknown> | undefined;
+  const v = r.receivedAt ?? inner?.receivedAt;
+  return typeof v === 'number' ? v : undefined;
+}

@@ -1,0 +1,153 @@
+/**
+ * The client's view of the key directory. The gateway serves the certificates; the client trusts
+ * none of it blindly:
+ *   - a participant's identity key is pinned on first use (kept in the sealed key file) and a
+ *     later change is refused with a "key changed" error until the user re-verifies, as Signal
+ *     and WhatsApp do; the safety number (`verify`) is how a human confirms the pin;
+ *   - every device certificate is checked here against the pinned identity key.
+ * v1 directory heads are not yet checked (no inclusion proofs from the gateway to check); see the
+ * report in the commit history.
+ */
+import { GatewayError } from '../gateway/core/errors.js';
+import { fromBase64Url, toBase64Url } from '../gateway/crypto/base64url.js';
+import type { SealRecipient } from '../gateway/crypto/envelope-seal.js';
+import type { SenderDevice } from '../gateway/crypto/envelope-verify.js';
+import { kidOf } from '../gateway/crypto/keys.js';
+import { cryptoReady, equalBytes } from '../gateway/crypto/primitives.js';
+import { checkPeerCert, type ClientDeviceCert } from './device-cert.js';
+import type { GatewayApi } from './gateway-api.js';
+import type { KeySecrets } from './key-secrets.js';
+
+/** One device of a peer, with its certificates (current first) and revocation time. */
+export interface PeerDevice {
+  readonly deviceId: string;
+  readonly certs: readonly ClientDeviceCert[];
+  readonly revokedAt?: number | undefined;
+}
+
+/** A participant as the client sees it. */
+export interface Peer {
+  readonly participant: string;
+  readonly identityKey: Uint8Array;
+  /** `new`: pinned just now; `known`: matches the pin; `confirmed`: a human compared safety numbers. */
+  readonly trust: 'new' | 'known' | 'confirmed';
+  readonly devices: readonly PeerDevice[];
+  /** Certificates the directory listed but that failed our checks (count only). */
+  readonly rejected: number;
+}
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined);
+
+/** Directory lookups with pinning and certificate checks; results cached for the session. */
+export class DirectoryView {
+  readonly #api: GatewayApi;
+  readonly #secrets: KeySecrets;
+  readonly #cache = new Map<string, Peer>();
+  /** Our own participant: its identity key comes from the key file, not from first use. */
+  readonly #own: string;
+  /** Set when a new pin was added: the caller saves the key file. */
+  pinsChanged = false;
+
+  constructor(options: { api: GatewayApi; secrets: KeySecrets; ownParticipant: string }) {
+    this.#api = options.api;
+    this.#secrets = options.secrets;
+    this.#own = options.ownParticipant;
+  }
+
+  /**
+   * Fetch and check a participant's entry.
+   * @param fresh - bypass the session cache (after a rotation or a refusal)
+   * @throws GatewayError PSL_FORBIDDEN when the identity key differs from the pinned one
+   */
+  async peer(participant: string, fresh = false): Promise<Peer> {
+    const cached = this.#cache.get(participant);
+    if (cached && !fresh) return cached;
+    const body = await this.#api.directory(participant);
+    const idText = body.identityKey ?? obj(body.participant)?.identityKey;
+    const identityKey = typeof idText === 'string' ? fromBase64Url(idText) : undefined;
+    if (identityKey?.length !== 32) throw new GatewayError('PSL_BAD_REQUEST', `directory entry of ${participant}: no identity key`);
+    const trust = this.#pin(participant, identityKey);
+    const devices: PeerDevice[] = [];
+    let rejected = 0;
+    for (const item of Array.isArray(body.devices) ? body.devices : []) {
+      const d = obj(item);
+      if (!d) continue;
+      const versions = [d, ...(Array.isArray(d.history) ? d.history : [])];
+      const certs: ClientDeviceCert[] = [];
+      for (const v of versions) {
+        const o = obj(v);
+        const cert = await checkPeerCert(o?.cert ?? obj(o?.entry)?.cert, o?.sig ?? obj(o?.entry)?.sig, identityKey);
+        if (cert && cert.participant === participant) certs.push(cert);
+        else rejected++;
+      }
+      if (certs.length === 0) continue;
+      const revokedAt = typeof d.revokedAt === 'number' ? d.revokedAt : undefined;
+      devices.push({ deviceId: certs[0]!.deviceId, certs, revokedAt });
+    }
+    const peer: Peer = { participant, identityKey, trust, devices, rejected };
+    this.#cache.set(participant, peer);
+    return peer;
+  }
+
+  /**
+   * Devices to seal for: every live device of each participant (current certificate, not revoked,
+   * within its validity window now).
+   * @throws GatewayError PSL_NOT_FOUND when a participant has no live device
+   */
+  async recipients(participants: readonly string[], now: number = Date.now()): Promise<SealRecipient[]> {
+    const out: SealRecipient[] = [];
+    for (const p of [...new Set(participants)]) {
+      const peer = await this.peer(p);
+      const live = peer.devices.filter((d) => d.revokedAt === undefined && d.certs[0]!.notBefore <= now && now <= d.certs[0]!.notAfter);
+      if (live.length === 0) throw new GatewayError('PSL_NOT_FOUND', `${p} has no registered device to encrypt to`);
+      for (const d of live) {
+        const c = d.certs[0]!;
+        out.push({ participant: p, device: d.deviceId, x25519: c.encKeyX25519, ...(c.encKeyXWing ? { xwing: c.encKeyXWing } : {}) });
+      }
+    }
+    return out;
+  }
+
+  /** openEnvelope's sender lookup: any checked certificate of the device whose signing key has this kid. */
+  senderLookup = async (from: { participant: string; device: string; kid: Uint8Array }): Promise<SenderDevice | undefined> => {
+    const s = await cryptoReady();
+    const find = (peer: Peer): SenderDevice | undefined => {
+      const d = peer.devices.find((x) => x.deviceId === from.device);
+      const c = d?.certs.find((cert) => equalBytes(s, kidOf(s, cert.sigKey), from.kid));
+      return d && c ? { participant: c.participant, device: c.deviceId, sigKey: c.sigKey, notBefore: c.notBefore, notAfter: c.notAfter, revokedAt: d.revokedAt ?? null } : undefined;
+    };
+    // A device registered (or rotated) after our cached copy: look once more before refusing.
+    return find(await this.peer(from.participant)) ?? find(await this.peer(from.participant, true));
+  };
+
+  /** Mark a participant's pinned key as confirmed by a human (safety numbers compared). */
+  confirm(participant: string, identityKey: Uint8Array, now: number = Date.now()): void {
+    this.#secrets.pins[participant] = { identityKey: toBase64Url(identityKey), firstSeen: this.#secrets.pins[participant]?.firstSeen ?? now, confirmedAt: now };
+    this.#cache.delete(participant);
+    this.pinsChanged = true;
+  }
+
+  /** Replace a pin after a key change the user accepted (then confirmed = false). */
+  repin(participant: string): void {
+    delete this.#secrets.pins[participant];
+    this.#cache.delete(participant);
+    this.pinsChanged = true;
+  }
+
+  #pin(participant: string, identityKey: Uint8Array): Peer['trust'] {
+    const own = this.#secrets.identity.publicKey;
+    const text = toBase64Url(identityKey);
+    const pinned = this.#secrets.pins[participant];
+    const ownMismatch = participant === this.#own && toBase64Url(own) !== text;
+    if (ownMismatch || (pinned && pinned.identityKey !== text)) {
+      throw new GatewayError('PSL_FORBIDDEN', `the identity key of ${participant} changed since it was first seen; `
+        + `compare safety numbers with them, then run \`passerelle-client verify ${participant} --accept-new-key\``);
+    }
+    if (pinned) return pinned.confirmedAt !== undefined ? 'confirmed' : 'known';
+    this.#secrets.pins[participant] = { identityKey: text, firstSeen: Date.now() };
+    this.pinsChanged = true;
+    return participant === this.#own ? 'confirmed' : 'new';
+  }
+
+}
