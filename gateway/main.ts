@@ -19,6 +19,7 @@ import { loadDataKey } from './store/data-key.js';
 import { LmdbStore } from './store/lmdb-store.js';
 import { RedisStore } from './store/redis-store.js';
 import { isAbsolute, join } from 'node:path';
+import { createMessaging, type Messaging } from './relay/messaging.js';
 
 /** Queues the gateway reports on /metrics. */
 export const QUEUES = ['normalize'] as const;
@@ -33,6 +34,8 @@ export interface Gateway {
   readonly normalized: NormalizationEvents;
   /** Bound address of each MLLP feed listener, by feed name. */
   readonly mllp: ReadonlyMap<string, { host: string; port: number }>;
+  /** Key directory and relay, when gateway.yaml has a messaging section. */
+  readonly messaging?: Messaging;
   stop(): Promise<void>;
 }
 
@@ -47,7 +50,17 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const metrics = new Metrics(store, QUEUES);
   const intake = new Intake({ store, log: log.child({ component: 'intake' }), metrics });
   let ready = false;
+  let messaging: Messaging | undefined;
+  try {
+    // Before any listener: a changed identity key must stop the start (identity-check.ts).
+    messaging = await createMessaging(config, store, log);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const http = await createHttpServer({ config, store, intake, metrics, log: log.child({ component: 'http' }), isReady: () => ready });
+  messaging?.register(http);
+  messaging?.attach(http.listener);
   registerHl7HttpRoutes(http, {
     feeds: config.feeds.filter((f) => f.format === 'hl7v2').map((f) => ({
       name: f.name, owner: f.owner, ...(f.maxBodyBytes === undefined ? {} : { maxBodyBytes: f.maxBodyBytes }),
@@ -58,6 +71,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   try {
     await http.start();
   } catch (err) {
+    await messaging?.close();
     await store.close();
     throw err;
   }
@@ -72,6 +86,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await Promise.all(feeds.map((f) => f.close(0)));
     await http.stop();
     await worker.stop();
+    await messaging?.close();
     await store.close();
     throw err;
   }
@@ -81,13 +96,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   log.info({ url, store: store.kind }, 'gateway listening');
   let stopping: Promise<void> | undefined;
   return {
-    http, store, url, normalized: events, mllp,
+    http, store, url, normalized: events, mllp, ...(messaging ? { messaging } : {}),
     stop() {
       stopping ??= (async () => {
         ready = false;
         await Promise.all(feeds.map((f) => f.close()));
+        await messaging?.ws.close();
         await http.stop({ timeout: 10_000 });
         await worker.stop();
+        await messaging?.close();
         await store.appendAudit({ action: 'gateway.stop', actor: 'gateway' });
         await store.close();
         log.info('gateway stopped');

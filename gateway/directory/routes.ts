@@ -1,0 +1,88 @@
+import type { ResponseObject, ResponseToolkit, Server } from '@hapi/hapi';
+import { callerOf, param } from '../http/auth.js';
+import { toBase64Url } from '../crypto/base64url.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../core/ports.js';
+import { refusalResponse } from '../relay/refusal.js';
+import type { Directory, DirectoryResult } from './directory.js';
+
+const STATUS: Record<Exclude<DirectoryResult, { ok: true }>['reason'], number> = {
+  'malformed': 400, 'sig-key': 400, 'x25519-key': 400, 'xwing-key': 400, 'capabilities': 400, 'validity': 400,
+  'expired': 400, 'not-yet-valid': 400, 'signature': 400, 'forbidden': 403, 'unknown-participant': 404,
+  'unknown-device': 404, 'revoked': 409, 'stale': 409, 'conflict': 503,
+};
+
+/**
+ * Directory routes: device registration and revocation (signed by the identity key), identity
+ * rotation (signed by the old and new keys), per-participant views with position proofs, and the
+ * raw log for monitors. Every route needs a bearer token; any participant may read the directory.
+ * @param server - hapi server
+ * @param deps - directory, store (audit), logger, directory public key
+ */
+export function registerDirectoryRoutes(server: Server, deps: { directory: Directory; store: Store; log: Logger; directoryKey: Uint8Array }): void {
+  const { directory } = deps;
+  const answer = async (result: DirectoryResult, action: string, actor: string, h: ResponseToolkit): Promise<ResponseObject> => {
+    if (!result.ok) {
+      const status = STATUS[result.reason];
+      const code = status === 403 ? 'PSL_FORBIDDEN' : status === 404 ? 'PSL_NOT_FOUND' : status === 503 ? 'PSL_STORE_UNAVAILABLE' : 'PSL_BAD_REQUEST';
+      deps.log.info({ code, reason: result.reason, action }, 'directory change refused');
+      return refusalResponse(h, { status, code, reason: result.reason });
+    }
+    await deps.store.appendAudit({ action, actor, subject: String(result.entry.seq), detail: { entry: result.entry.hash } });
+    deps.log.info({ seq: result.entry.seq, action }, 'directory entry appended');
+    return h.response({ entry: result.entry, proof: directory.proof(result.entry.seq), head: directory.head() }).code(201);
+  };
+
+  server.route({
+    method: 'POST', path: '/v1/devices',
+    options: { payload: { maxBytes: 64 * 1024 } },
+    handler: async (request, h) => {
+      const caller = callerOf(request).participant;
+      return answer(await directory.register(caller, request.payload), 'directory.add-device', caller, h);
+    },
+  });
+  server.route({
+    method: 'POST', path: '/v1/devices/{id}/revoke',
+    options: { payload: { maxBytes: 4096 } },
+    handler: async (request, h) => {
+      const caller = callerOf(request).participant;
+      return answer(await directory.revoke(caller, param(request, 'id'), request.payload), 'directory.revoke', caller, h);
+    },
+  });
+  server.route({
+    method: 'POST', path: '/v1/directory/rotate-identity',
+    options: { payload: { maxBytes: 4096 } },
+    handler: async (request, h) => {
+      const caller = callerOf(request).participant;
+      return answer(await directory.rotateIdentity(caller, request.payload), 'directory.rotate-identity', caller, h);
+    },
+  });
+  server.route({
+    method: 'GET', path: '/v1/directory/{participant}',
+    handler: async (request, h) => {
+      await directory.refresh();
+      const participant = param(request, 'participant');
+      const identity = directory.identityKey(participant);
+      if (!identity) return refusalResponse(h, { status: 404, code: 'PSL_NOT_FOUND', reason: 'unknown-participant' });
+      const identityEntry = directory.entries().filter((e) => e.participant === participant && (e.type === 'add-participant' || e.type === 'rotate-identity')).at(-1)!;
+      const devices = directory.devicesOf(participant);
+      return {
+        participant,
+        identityKey: toBase64Url(identity),
+        identity: { entry: identityEntry, proof: directory.proof(identityEntry.seq) },
+        devices: devices.filter((d) => d.revokedAt === undefined).map((d) => ({ entry: d.entry, proof: directory.proof(d.entry.seq) })),
+        revoked: devices.filter((d) => d.revokeEntry).map((d) => ({ entry: d.revokeEntry!, proof: directory.proof(d.revokeEntry!.seq) })),
+        head: directory.head(),
+        directoryKey: toBase64Url(deps.directoryKey),
+      };
+    },
+  });
+  server.route({
+    method: 'GET', path: '/v1/directory-log',
+    handler: async (request) => {
+      await directory.refresh();
+      const from = Number((request.query as Record<string, unknown>).from ?? 0);
+      return { entries: directory.entries(Number.isSafeInteger(from) && from >= 0 ? from : 0), head: directory.head() };
+    },
+  });
+}

@@ -1,0 +1,271 @@
+/**
+ * The relay core, transport-free: accept an envelope (verify, authorise, store durably, queue per
+ * recipient device, sign `accepted`), hand queued envelopes to devices under a lease, and turn
+ * device acknowledgements into signed `delivered` receipts. HTTP routes and the ws server are thin
+ * adapters over it. Nothing here can read an envelope's content: it routes on the outer header.
+ */
+import { EventEmitter } from 'node:events';
+import type { ErrorCode } from '../core/errors.js';
+import { isGatewayError } from '../core/errors.js';
+import type { Store } from '../core/ports.js';
+import type { Lease } from '../core/types.js';
+import { toBase64Url } from '../crypto/base64url.js';
+import { decodeEnvelope, encodeEnvelope } from '../crypto/envelope-codec.js';
+import type { Envelope, Suite } from '../crypto/envelope-types.js';
+import { verifyOuter, type OpenFailure } from '../crypto/envelope-verify.js';
+import { blake2b256, cryptoReady } from '../crypto/primitives.js';
+import type { Sodium } from '../crypto/sodium.js';
+import type { Directory } from '../directory/directory.js';
+import type { GatewayKey } from '../directory/gateway-keys.js';
+import type { Logger } from '../log.js';
+import type { BlobStore } from './blobs.js';
+import type { MessagingPolicy } from './policy.js';
+import type { SenderQuota } from './quota.js';
+import { signReceipt, type AcceptedReceipt, type DeliveredReceipt } from './receipts.js';
+import type { RelayStore } from './relay-store.js';
+
+/** A refusal with what every transport needs to say it: HTTP status, registry code, stable reason. */
+export interface Refusal {
+  readonly ok: false;
+  readonly status: number;
+  readonly code: ErrorCode;
+  readonly reason: RelayRefusal;
+  readonly retryAfterMs?: number;
+}
+
+/** Stable refusal reasons (envelope checks from the crypto module plus the relay's own). */
+export type RelayRefusal = OpenFailure | 'malformed' | 'too-big' | 'sender-mismatch' | 'recipient-unknown' | 'policy'
+  | 'attachment' | 'quota' | 'device-unknown' | 'device-revoked' | 'not-in-flight' | 'lease-lost' | 'not-found';
+
+/** Outcome of a submission. */
+export type AcceptOutcome = { ok: true; receipt: AcceptedReceipt; replay: boolean } | Refusal;
+
+/** One queued envelope handed to a device: the delivery id to ack, and the frame text. */
+export interface Delivery {
+  readonly id: string;
+  /** `{"type":"envelope","id":…,"accepted":{…},"envelope":{…}}`, built without re-parsing the envelope. */
+  readonly frame: string;
+}
+
+/** Everything the relay works with. */
+export interface RelayOptions {
+  store: Store;
+  relayStore: RelayStore;
+  directory: Directory;
+  blobs: BlobStore;
+  policy: MessagingPolicy;
+  quota: SenderQuota;
+  serviceKey: GatewayKey;
+  suites: readonly Suite[];
+  limits: { maxEnvelopeBytes: number; leaseMs: number };
+  log: Logger;
+}
+
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder();
+const SKEW_MS = 5 * 60 * 1000;
+
+const refuse = (status: number, code: ErrorCode, reason: RelayRefusal, retryAfterMs?: number): Refusal =>
+  ({ ok: false, status, code, reason, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+
+const OUTER_STATUS: Record<OpenFailure, [number, ErrorCode]> = {
+  'suite': [400, 'PSL_ENVELOPE_MALFORMED'], 'expired': [400, 'PSL_ENVELOPE_MALFORMED'], 'future': [400, 'PSL_ENVELOPE_MALFORMED'],
+  'sender-unknown': [403, 'PSL_FORBIDDEN'], 'sender-revoked': [403, 'PSL_FORBIDDEN'], 'sender-expired': [403, 'PSL_FORBIDDEN'],
+  'signature': [403, 'PSL_FORBIDDEN'], 'replay': [409, 'PSL_BAD_REQUEST'], 'not-a-recipient': [400, 'PSL_BAD_REQUEST'],
+  'wrap': [400, 'PSL_BAD_REQUEST'], 'commit': [400, 'PSL_BAD_REQUEST'], 'payload': [400, 'PSL_BAD_REQUEST'],
+  'inner-mismatch': [400, 'PSL_BAD_REQUEST'], 'attachment': [400, 'PSL_BAD_REQUEST'],
+};
+
+/** Queue of one recipient device. */
+export function deviceQueue(participant: string, device: string): string {
+  return `dev:${participant}:${device}`;
+}
+
+/** The relay core. Events: `enqueued` (queue name), `delivered` (DeliveredReceipt). */
+export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [DeliveredReceipt] }> {
+  readonly #o: RelayOptions;
+  readonly #s: Sodium;
+  /** Leases this process holds, by `queue|deliveryId`, so an ack finds its lease. */
+  readonly #inflight = new Map<string, Lease>();
+
+  private constructor(s: Sodium, options: RelayOptions) {
+    super();
+    this.#s = s;
+    this.#o = options;
+  }
+
+  /** @param options - stores, directory, policy, quota, keys, limits */
+  static async create(options: RelayOptions): Promise<Relay> {
+    return new Relay(await cryptoReady(), options);
+  }
+
+  /** Service public key (for clients verifying receipts). */
+  get serviceKey(): Uint8Array {
+    return this.#o.serviceKey.publicKey;
+  }
+
+  /**
+   * Submit an envelope. Answers `accepted` only after the envelope, every per-device queue entry and
+   * the receipt are durable; a replay of the same envelope gets the same receipt.
+   * @param sender - authenticated participant
+   * @param bytes - the envelope JSON as received
+   */
+  async accept(sender: string, bytes: Uint8Array): Promise<AcceptOutcome> {
+    const o = this.#o;
+    if (bytes.length > o.limits.maxEnvelopeBytes) return refuse(413, 'PSL_PAYLOAD_TOO_LARGE', 'too-big');
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(bytes);
+    } catch (err) {
+      if (isGatewayError(err)) return refuse(400, 'PSL_ENVELOPE_MALFORMED', 'malformed');
+      throw err;
+    }
+    if (env.from.participant !== sender) return refuse(403, 'PSL_FORBIDDEN', 'sender-mismatch');
+    const id = toBase64Url(env.id);
+    const canonical = encodeEnvelope(env);
+    const hash = toBase64Url(blake2b256(this.#s, canonical));
+    const known = await o.relayStore.get(receiptKey(sender, id));
+    if (known) {
+      const receipt = JSON.parse(utf8d.decode(known)) as AcceptedReceipt;
+      // Same id, other bytes: not a retry but a second message reusing an id.
+      return receipt.hash === hash ? { ok: true, receipt, replay: true } : refuse(409, 'PSL_BAD_REQUEST', 'replay');
+    }
+    const wait = o.quota.take(sender, bytes.length);
+    if (wait > 0) return refuse(429, 'PSL_FORBIDDEN', 'quota', wait);
+
+    await o.directory.refresh();
+    const receivedAt = Date.now();
+    const outer = await verifyOuter(env, o.directory.senderLookup, { suites: o.suites, receivedAt, now: receivedAt });
+    if (!outer.ok) {
+      const [status, code] = OUTER_STATUS[outer.reason];
+      return refuse(status, code, outer.reason);
+    }
+    for (const r of env.to) {
+      if (!o.directory.recipientValid(r, env.suite, receivedAt)) return refuse(400, 'PSL_BAD_REQUEST', 'recipient-unknown');
+    }
+    const participants = [...new Set(env.to.map((r) => r.participant))];
+    if (!participants.every((p) => o.policy.allows(sender, p))) return refuse(403, 'PSL_FORBIDDEN', 'policy');
+    for (const a of env.attachments) {
+      if (!(await o.blobs.matches(sender, a))) return refuse(400, 'PSL_BAD_REQUEST', 'attachment');
+    }
+
+    // Envelope, then queues, then receipt: a crash before the receipt makes a retry re-run the
+    // (idempotent) enqueues; a receipt is never stored for an envelope that is not queued.
+    const keepUntil = env.expires + SKEW_MS;
+    await o.relayStore.put(envelopeKey(sender, id), canonical, keepUntil);
+    const deliveryId = `${sender}:${id}`;
+    await Promise.all(env.to.map((r) =>
+      o.store.enqueue(deviceQueue(r.participant, r.device), { id: deliveryId, payload: { s: sender, e: id, x: env.expires, n: env.to.length } })));
+    await o.blobs.grant(env.attachments.map((a) => a.ref), participants, keepUntil);
+    const fresh = signReceipt<AcceptedReceipt>(this.#s, {
+      type: 'accepted', id, sender, receivedAt, hash, kid: toBase64Url(o.serviceKey.kid),
+    }, o.serviceKey.secretKey);
+    const raced = await o.relayStore.putIfAbsent(receiptKey(sender, id), utf8.encode(JSON.stringify(fresh)), keepUntil);
+    const receipt = raced ? (JSON.parse(utf8d.decode(raced)) as AcceptedReceipt) : fresh;
+    if (!raced) {
+      await o.store.appendAudit({ action: 'message.accepted', actor: sender, subject: id, detail: { recipients: env.to.length, bytes: canonical.length } });
+      o.log.debug({ envId: id, bytes: canonical.length, recipients: env.to.length }, 'envelope accepted');
+    }
+    for (const r of env.to) this.emit('enqueued', deviceQueue(r.participant, r.device));
+    return { ok: true, receipt, replay: raced !== undefined };
+  }
+
+  /** Can this participant receive as this device right now? */
+  deviceCheck(participant: string, device: string): Refusal | undefined {
+    const dev = this.#o.directory.device(participant, device);
+    if (!dev) return refuse(404, 'PSL_NOT_FOUND', 'device-unknown');
+    if (dev.revokedAt !== undefined) return refuse(403, 'PSL_FORBIDDEN', 'device-revoked');
+    return undefined;
+  }
+
+  /**
+   * Lease the next queued envelope for a device (expired or vanished ones are dropped on the way).
+   * @returns the delivery, or undefined when the queue has nothing ready
+   */
+  async claimNext(participant: string, device: string): Promise<Delivery | undefined> {
+    const queue = deviceQueue(participant, device);
+    for (;;) {
+      const lease = await this.#o.store.claim(queue, this.#o.limits.leaseMs);
+      if (!lease) return undefined;
+      const { s: sender, e: id } = lease.item.payload as { s: string; e: string };
+      const [env, rcpt] = await Promise.all([
+        this.#o.relayStore.get(envelopeKey(sender, id)), this.#o.relayStore.get(receiptKey(sender, id)),
+      ]);
+      if (!env || !rcpt || Number(lease.item.payload.x) < Date.now()) {
+        await this.#o.store.complete(lease).catch(() => undefined);
+        continue;
+      }
+      this.#inflight.set(`${queue}|${lease.item.id}`, lease);
+      return {
+        id: lease.item.id,
+        frame: `{"type":"envelope","id":${JSON.stringify(lease.item.id)},"accepted":${utf8d.decode(rcpt)},"envelope":${utf8d.decode(env)}}`,
+      };
+    }
+  }
+
+  /**
+   * A device acknowledges a delivery (after its own durable store): complete the lease, sign and
+   * keep a `delivered` receipt, tell the sender.
+   * @param participant - authenticated participant
+   * @param device - its device
+   * @param deliveryId - id from the delivery
+   */
+  async ack(participant: string, device: string, deliveryId: string): Promise<{ ok: true; receipt: DeliveredReceipt } | Refusal> {
+    const queue = deviceQueue(participant, device);
+    const lease = this.#inflight.get(`${queue}|${deliveryId}`);
+    if (!lease) return refuse(404, 'PSL_NOT_FOUND', 'not-in-flight');
+    this.#inflight.delete(`${queue}|${deliveryId}`);
+    try {
+      await this.#o.store.complete(lease);
+    } catch (err) {
+      if (isGatewayError(err) && err.code === 'PSL_LEASE_LOST') return refuse(409, 'PSL_LEASE_LOST', 'lease-lost');
+      throw err;
+    }
+    const { s: sender, e: id } = lease.item.payload as { s: string; e: string };
+    const receipt = signReceipt<DeliveredReceipt>(this.#s, {
+      type: 'delivered', id, sender, participant, device, deliveredAt: Date.now(), kid: toBase64Url(this.#o.serviceKey.kid),
+    }, this.#o.serviceKey.secretKey);
+    const keepUntil = Number(lease.item.payload.x) + SKEW_MS;
+    const count = await this.#o.relayStore.listAppend(deliveredKey(sender, id), utf8.encode(JSON.stringify(receipt)), keepUntil);
+    // ENVELOPE.md §6: delete the envelope after the last recipient's ack; receipts stay for dedup.
+    if (count >= Number(lease.item.payload.n)) await this.#o.relayStore.delete(envelopeKey(sender, id));
+    await this.#o.store.appendAudit({ action: 'message.delivered', actor: participant, subject: id, detail: { device } });
+    this.#o.log.debug({ envId: id, device }, 'envelope delivered');
+    this.emit('delivered', receipt);
+    return { ok: true, receipt };
+  }
+
+  /**
+   * Give a leased delivery back (connection lost before the ack): ready again at once.
+   * @param deliveryId - id from the delivery
+   */
+  async release(participant: string, device: string, deliveryId: string): Promise<void> {
+    const k = `${deviceQueue(participant, device)}|${deliveryId}`;
+    const lease = this.#inflight.get(k);
+    if (!lease) return;
+    this.#inflight.delete(k);
+    await this.#o.store.fail(lease, { retryAt: Date.now(), reason: 'released' }).catch(() => undefined);
+  }
+
+  /**
+   * Receipts of one envelope, for its sender only.
+   * @param sender - authenticated participant
+   * @param id - base64url envelope id
+   */
+  async receipts(sender: string, id: string): Promise<{ accepted: AcceptedReceipt; delivered: DeliveredReceipt[] } | undefined> {
+    const rcpt = await this.#o.relayStore.get(receiptKey(sender, id));
+    if (!rcpt) return undefined;
+    const delivered = (await this.#o.relayStore.listRead(deliveredKey(sender, id))).map((b) => JSON.parse(utf8d.decode(b)) as DeliveredReceipt);
+    return { accepted: JSON.parse(utf8d.decode(rcpt)) as AcceptedReceipt, delivered };
+  }
+}
+
+function envelopeKey(sender: string, id: string): string {
+  return `env:${sender}:${id}`;
+}
+function receiptKey(sender: string, id: string): string {
+  return `rcpt:${sender}:${id}`;
+}
+function deliveredKey(sender: string, id: string): string {
+  return `dlv:${sender}:${id}`;
+}

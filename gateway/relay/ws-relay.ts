@@ -1,0 +1,226 @@
+/**
+ * WebSocket relay on hapi's listener (`ws`, noServer): authenticates the bearer token on the
+ * HTTP upgrade, before any frame (401 otherwise); pushes each device's queue under leases while
+ * the socket keeps up (bufferedAmount high-water mark: pushing pauses until the last frame is
+ * flushed); takes acks; pings every heartbeat and terminates peers that missed a pong.
+ */
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { bearerToken, type TokenTable } from '../http/auth.js';
+import type { Logger } from '../log.js';
+import { CLOSE, errorFrame, parseClientFrame } from './frames.js';
+import type { Relay } from './relay.js';
+import type { DeliveredReceipt } from './receipts.js';
+
+const utf8 = new TextEncoder();
+
+/** Options; every limit has a default. */
+export interface WsRelayOptions {
+  relay: Relay;
+  tokens: TokenTable;
+  log: Logger;
+  /** Largest inbound frame (ws closes with 1009 past it). */
+  maxPayload: number;
+  heartbeatMs?: number;
+  highWaterBytes?: number;
+  /** Unacked deliveries per connection. */
+  maxInFlight?: number;
+  /** Re-check queues this often (lease expiries, other gateway processes). */
+  pollMs?: number;
+}
+
+interface Conn {
+  readonly ws: WebSocket;
+  readonly participant: string;
+  readonly device: string;
+  readonly inflight: Set<string>;
+  alive: boolean;
+  pumping: boolean;
+  again: boolean;
+  closed: boolean;
+  flushed: Promise<void>;
+}
+
+/** The ws endpoint `/v1/ws?device=<deviceId>`. */
+export class WsRelay {
+  readonly #o: Required<WsRelayOptions>;
+  readonly #wss: WebSocketServer;
+  readonly #conns = new Set<Conn>();
+  readonly #timers: NodeJS.Timeout[] = [];
+  #listener: HttpServer | undefined;
+  readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.#upgrade(req, socket, head);
+  readonly #onEnqueued = (queue: string): void => {
+    for (const c of this.#conns) if (`dev:${c.participant}:${c.device}` === queue) this.#pump(c);
+  };
+  readonly #onDelivered = (r: DeliveredReceipt): void => {
+    const frame = JSON.stringify({ type: 'receipt', receipt: r });
+    for (const c of this.#conns) if (c.participant === r.sender && !c.closed) c.ws.send(frame);
+  };
+
+  /** @param options - relay, token table, logger, limits */
+  constructor(options: WsRelayOptions) {
+    this.#o = { heartbeatMs: 30_000, highWaterBytes: 1024 * 1024, maxInFlight: 64, pollMs: 2000, ...options };
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload, perMessageDeflate: false, clientTracking: false });
+  }
+
+  /**
+   * Start handling upgrades on hapi's listener, heartbeats and queue polling.
+   * @param listener - `server.listener` of the hapi server
+   */
+  attach(listener: HttpServer): void {
+    this.#listener = listener;
+    listener.on('upgrade', this.#onUpgrade);
+    this.#o.relay.on('enqueued', this.#onEnqueued);
+    this.#o.relay.on('delivered', this.#onDelivered);
+    this.#timers.push(setInterval(() => this.#heartbeat(), this.#o.heartbeatMs).unref());
+    this.#timers.push(setInterval(() => {
+      for (const c of this.#conns) this.#pump(c);
+    }, this.#o.pollMs).unref());
+  }
+
+  /** Connected devices (metrics, tests). */
+  get connections(): number {
+    return this.#conns.size;
+  }
+
+  /** Close every connection with 1001 and stop. Leases still held are given back. */
+  async close(): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    this.#listener?.off('upgrade', this.#onUpgrade);
+    this.#o.relay.off('enqueued', this.#onEnqueued);
+    this.#o.relay.off('delivered', this.#onDelivered);
+    await Promise.all([...this.#conns].map((c) => new Promise<void>((resolve) => {
+      c.ws.once('close', () => resolve());
+      c.ws.close(CLOSE.goingAway, 'shutting down');
+      setTimeout(() => { c.ws.terminate(); resolve(); }, 2000).unref();
+    })));
+    await Promise.all([...this.#conns].map((c) => this.#released(c)));
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    if (url.pathname !== '/v1/ws') return reject(socket, 404, 'PSL_NOT_FOUND', 'not-found');
+    const header = req.headers.authorization;
+    const token = bearerToken(header);
+    const caller = token === undefined ? undefined : this.#o.tokens.identify(token);
+    if (!caller) return reject(socket, 401, header ? 'PSL_AUTH_INVALID' : 'PSL_AUTH_REQUIRED', 'auth');
+    const device = url.searchParams.get('device') ?? '';
+    const bad = this.#o.relay.deviceCheck(caller.participant, device);
+    if (bad) return reject(socket, bad.status, bad.code, bad.reason);
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#connected(ws, caller.participant, device));
+  }
+
+  #connected(ws: WebSocket, participant: string, device: string): void {
+    const c: Conn = { ws, participant, device, inflight: new Set(), alive: true, pumping: false, again: false, closed: false, flushed: Promise.resolve() };
+    this.#conns.add(c);
+    this.#o.log.info({ participant, device }, 'device connected');
+    ws.on('pong', () => { c.alive = true; });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        ws.send(errorFrame({ code: 'PSL_BAD_REQUEST', reason: 'binary' }));
+        ws.close(CLOSE.protocol, 'text frames only');
+        return;
+      }
+      this.#frame(c, data.toString()).catch((err: unknown) => {
+        this.#o.log.warn({ err, device }, 'frame handling failed');
+        if (!c.closed) ws.send(errorFrame({ code: 'PSL_INTERNAL', reason: 'internal' }));
+      });
+    });
+    ws.on('error', (err) => this.#o.log.info({ code: (err as { code?: string }).code, device }, 'ws error'));
+    ws.on('close', (code) => {
+      c.closed = true;
+      this.#conns.delete(c);
+      this.#o.log.info({ device, code }, 'device disconnected');
+      this.#released(c).catch(() => undefined);
+    });
+    this.#pump(c);
+  }
+
+  async #frame(c: Conn, text: string): Promise<void> {
+    const f = parseClientFrame(text);
+    if (!f) {
+      c.ws.send(errorFrame({ code: 'PSL_BAD_REQUEST', reason: 'malformed' }));
+      return;
+    }
+    if (f.type === 'ack') {
+      if (!c.inflight.delete(f.id)) {
+        c.ws.send(errorFrame({ code: 'PSL_NOT_FOUND', reason: 'not-in-flight' }));
+        return;
+      }
+      const out = await this.#o.relay.ack(c.participant, c.device, f.id);
+      if (!out.ok) c.ws.send(errorFrame({ code: out.code, reason: out.reason }));
+      this.#pump(c);
+      return;
+    }
+    const out = await this.#o.relay.accept(c.participant, utf8.encode(JSON.stringify(f.envelope)));
+    if (c.closed) return;
+    c.ws.send(out.ok
+      ? JSON.stringify({ type: 'accepted', ...(f.ref === undefined ? {} : { ref: f.ref }), receipt: out.receipt })
+      : errorFrame({ code: out.code, reason: out.reason, ...(f.ref === undefined ? {} : { ref: f.ref }) }));
+  }
+
+  /** Push queued envelopes while the socket keeps up; re-entrant calls just ask for another round. */
+  #pump(c: Conn): void {
+    if (c.pumping) {
+      c.again = true;
+      return;
+    }
+    c.pumping = true;
+    this.#pumpLoop(c).catch((err: unknown) => this.#o.log.warn({ err, device: c.device }, 'push failed'))
+      .finally(() => { c.pumping = false; });
+  }
+
+  async #pumpLoop(c: Conn): Promise<void> {
+    const { relay, maxInFlight, highWaterBytes } = this.#o;
+    do {
+      c.again = false;
+      const bad = relay.deviceCheck(c.participant, c.device);
+      if (bad) {
+        c.ws.send(errorFrame({ code: bad.code, reason: bad.reason }));
+        c.ws.close(CLOSE.revoked, bad.reason);
+        return;
+      }
+      while (!c.closed && c.inflight.size < maxInFlight) {
+        // Back-pressure: a slow reader must not make us buffer its whole queue in memory.
+        if (c.ws.bufferedAmount >= highWaterBytes) await c.flushed;
+        if (c.closed) break;
+        const d = await relay.claimNext(c.participant, c.device);
+        if (!d) break;
+        if (c.closed) {
+          await relay.release(c.participant, c.device, d.id);
+          break;
+        }
+        c.inflight.add(d.id);
+        c.flushed = new Promise((resolve) => c.ws.send(d.frame, () => resolve()));
+      }
+    } while (c.again && !c.closed);
+  }
+
+  async #released(c: Conn): Promise<void> {
+    const ids = [...c.inflight];
+    c.inflight.clear();
+    for (const id of ids) await this.#o.relay.release(c.participant, c.device, id);
+  }
+
+  #heartbeat(): void {
+    for (const c of this.#conns) {
+      if (!c.alive) {
+        this.#o.log.info({ device: c.device }, 'heartbeat missed; terminating');
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }
+}
+
+/** Refuse an upgrade with a plain HTTP answer and a JSON body naming the code (no frame is sent). */
+function reject(socket: Duplex, status: number, code: string, reason: string): void {
+  const body = JSON.stringify({ error: { code, reason } });
+  const text = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Bad Request';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`
+    + (status === 401 ? 'WWW-Authenticate: Bearer\r\n' : '') + `\r\n${body}`);
+}
