@@ -47,8 +47,7 @@ export function resolveCharset(name: string): string | undefined {
   const mapped = TABLE_0211[key];
   if (mapped) return mapped;
   if (!iconv.encodingExists(key)) return undefined;
-  const canonical = iconv._canonicalizeEncoding(key);
-  return UNFRAMEABLE.has(canonical) ? undefined : canonical;
+  return UNFRAMEABLE.has(iconv._canonicalizeEncoding(key)) ? undefined : key.toLowerCase();
 }
 
 /**
