@@ -197,13 +197,14 @@ export class PasserelleClient {
   /**
    * Handle one delivery: open and store (receive.ts), ack to the gateway, then emit a read
    * receipt for a stored incoming message and record receipts that arrive.
+   * @param ack - how to acknowledge (HTTP by default; the ws follower sends an ack frame)
    */
-  async handle(d: Delivery): Promise<ReceiveOutcome> {
+  async handle(d: Delivery, ack: (id: string) => Promise<unknown> = (id) => this.api.ack(id)): Promise<ReceiveOutcome> {
     const outcome = await receive({
       api: this.api, view: this.directory, store: this.store, participant: this.participant, device: this.device, keys: this.decryptionKeys(),
     }, d);
     // Refused envelopes are acked too: they are permanently bad, and leaving them would block the queue.
-    await this.api.ack(d.ackId);
+    await ack(d.ackId);
     if (outcome.kind === 'stored') {
       const m = outcome.message;
       if (m.class === 'receipt') await this.#recordReceipt(m);

@@ -1,0 +1,130 @@
+/**
+ * `follow`: stay connected to `/v1/ws?device=…` (bearer token on the upgrade), handle each
+ * `envelope` frame in arrival order (open → store → ack frame → read receipt), report the
+ * gateway's `delivered` receipts for our own envelopes, and reconnect with capped backoff when the
+ * connection drops. Frames are processed one at a time so acks follow durable storage in order.
+ */
+import { WebSocket } from 'ws';
+import { GatewayError } from '../gateway/core/errors.js';
+import type { PasserelleClient } from './client.js';
+import { parseDelivery, type ReceiveOutcome } from './receive.js';
+
+/** Events a follower reports. */
+export type FollowEvent =
+  | { kind: 'connected' }
+  | { kind: 'disconnected'; code: number; retryInMs: number }
+  | { kind: 'outcome'; outcome: ReceiveOutcome }
+  | { kind: 'delivered'; id: string; participant: string; device: string; at: number }
+  | { kind: 'error'; code: string; reason: string };
+
+/** Options for follow. */
+export interface FollowOptions {
+  readonly signal?: AbortSignal;
+  /** Called for every event, in order; awaited. */
+  readonly onEvent: (e: FollowEvent) => void | Promise<void>;
+  /** Stop after this many deliveries were handled (scripts, tests). */
+  readonly count?: number;
+  /** Backoff ceiling between reconnects; default 30 s. */
+  readonly maxBackoffMs?: number;
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * Follow until the signal aborts or `count` deliveries were handled.
+ * @param client - an opened client with a gateway configured
+ * @param o - event sink, signal, count
+ * @returns how many deliveries were handled
+ */
+export async function follow(client: PasserelleClient, o: FollowOptions): Promise<number> {
+  const done = { n: 0 };
+  let backoff = 500;
+  const max = o.maxBackoffMs ?? 30_000;
+  const enough = (): boolean => o.count !== undefined && done.n >= o.count;
+  while (!o.signal?.aborted && !enough()) {
+    const result = await session(client, o, done);
+    if (result.fatal) throw result.fatal;
+    if (o.signal?.aborted || enough()) break;
+    backoff = result.opened ? 500 : Math.min(max, backoff * 2);
+    await o.onEvent({ kind: 'disconnected', code: result.code, retryInMs: backoff });
+    await sleep(backoff, o.signal);
+  }
+  return done.n;
+}
+
+/** One connection; resolves when it closes. */
+function session(client: PasserelleClient, o: FollowOptions, done: { n: number }): Promise<{ opened: boolean; code: number; fatal?: Error }> {
+  return new Promise((resolve) => {
+    const api = client.api;
+    const ws = new WebSocket(api.wsUrl, { headers: { authorization: api.authorization } });
+    let opened = false;
+    let fatal: Error | undefined;
+    let chain: Promise<void> = Promise.resolve();
+    const stop = (): void => ws.close(1000, 'client stopping');
+    o.signal?.addEventListener('abort', stop, { once: true });
+
+    ws.on('unexpected-response', (_req, res) => {
+      // 401/403/404 on the upgrade will not fix themselves by retrying: give up with the reason.
+      const status = res.statusCode ?? 0;
+      if (status === 401 || status === 403 || status === 404) {
+        fatal = new GatewayError(status === 404 ? 'PSL_NOT_FOUND' : status === 403 ? 'PSL_FORBIDDEN' : 'PSL_AUTH_INVALID', `ws upgrade refused with ${status} (is this device registered?)`);
+      }
+      res.resume();
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      opened = true;
+      chain = chain.then(() => o.onEvent({ kind: 'connected' }));
+    });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      const text = data.toString();
+      chain = chain.then(() => onFrame(text)).catch((err: unknown) => {
+        // A transient failure (gateway blob fetch, disk): no ack was sent; reconnecting re-delivers.
+        fatal = undefined;
+        ws.close(1011, 'client error');
+        return o.onEvent({ kind: 'error', code: (err as { code?: string }).code ?? 'PSL_INTERNAL', reason: (err as Error).message });
+      });
+    });
+    ws.on('error', () => undefined);
+    ws.on('close', (code) => {
+      o.signal?.removeEventListener('abort', stop);
+      chain.then(() => resolve({ opened, code, ...(fatal ? { fatal } : {}) }), () => resolve({ opened, code }));
+    });
+
+    async function onFrame(text: string): Promise<void> {
+      let f: Json;
+      try {
+        f = JSON.parse(text) as Json;
+      } catch {
+        return;
+      }
+      if (f.type === 'envelope') {
+        // Past the requested count: leave it unacked; the gateway keeps it for the next run.
+        if (o.count !== undefined && done.n >= o.count) return;
+        const d = parseDelivery(f);
+        if (!d) return;
+        const outcome = await client.handle(d, async (id) => {
+          ws.send(JSON.stringify({ type: 'ack', id }));
+        });
+        done.n++;
+        await o.onEvent({ kind: 'outcome', outcome });
+        if (o.count !== undefined && done.n >= o.count) ws.close(1000, 'done');
+      } else if (f.type === 'receipt') {
+        const r = f.receipt as Json | undefined;
+        if (r && typeof r.id === 'string' && typeof r.deliveredAt === 'number') {
+          await o.onEvent({ kind: 'delivered', id: r.id, participant: String(r.participant), device: String(r.device), at: r.deliveredAt });
+        }
+      } else if (f.type === 'error') {
+        await o.onEvent({ kind: 'error', code: String(f.code), reason: String(f.reason) });
+      }
+    }
+  });
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+}
