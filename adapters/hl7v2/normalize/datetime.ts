@@ -67,12 +67,12 @@ export function toDate(v: string): string | undefined {
 }
 
 /**
- * FHIR instant-capable dateTime only when the DTM has seconds precision and an offset; used for
- * FHIR `instant` elements, which otherwise fall back to undefined.
+ * FHIR instant from a DTM with at least minutes and an offset (seconds default to `:00`, which
+ * states no more than the sender did); undefined otherwise, since an instant must be unambiguous.
  * @param v - the DTM text
  */
 export function toInstant(v: string): string | undefined {
   const p = parts(v.trim());
-  if (!p || p.s === undefined || p.tz === undefined) return undefined;
+  if (!p || p.mi === undefined || p.tz === undefined) return undefined;
   return toDateTime(v);
 }

@@ -5,6 +5,12 @@ import { mapAdt } from './adt.js';
 import { Builder } from './context.js';
 import { MessageReader } from './reader.js';
 import { mapOrders, mapResults } from './oru.js';
+import { mapDocument } from './mdm.js';
+import { mapFinancial } from './financial.js';
+import { mapPharmacy } from './pharmacy.js';
+import { mapProblemMessage } from './ppr.js';
+import { mapSchedule } from './siu.js';
+import { mapVaccination } from './vxu.js';
 
 /** A family mapper: adds records to the builder; never throws on data. */
 type FamilyMapper = (b: Builder) => void;
@@ -26,6 +32,26 @@ function familyOf(code: string, trigger: string): Family | undefined {
       return trigger === 'O01' ? { name: 'orm', map: mapOrders } : undefined;
     case 'OML':
       return ['O21', 'O33', 'O35', 'O39'].includes(trigger) ? { name: 'oml', map: mapOrders } : undefined;
+    case 'OMG':
+      return trigger === 'O19' ? { name: 'omg', map: mapOrders } : undefined;
+    case 'REF':
+      return ['I12', 'I13', 'I14', 'I15'].includes(trigger) ? { name: 'ref', map: mapOrders } : undefined;
+    case 'SIU':
+      return /^S(1[2-9]|2[0-6])$/.test(trigger) ? { name: 'siu', map: mapSchedule } : undefined;
+    case 'VXU':
+      return trigger === 'V04' ? { name: 'vxu', map: mapVaccination } : undefined;
+    case 'MDM':
+      return /^T(0[1-9]|1[01])$/.test(trigger) ? { name: 'mdm', map: mapDocument } : undefined;
+    case 'RDE':
+      return trigger === 'O11' || trigger === 'O25' ? { name: 'rde', map: mapPharmacy } : undefined;
+    case 'RDS':
+      return trigger === 'O13' ? { name: 'rds', map: mapPharmacy } : undefined;
+    case 'DFT':
+      return trigger === 'P03' || trigger === 'P11' ? { name: 'dft', map: mapFinancial } : undefined;
+    case 'BAR':
+      return ['P01', 'P02', 'P05', 'P06', 'P10', 'P12'].includes(trigger) ? { name: 'bar', map: mapFinancial } : undefined;
+    case 'PPR':
+      return ['PC1', 'PC2', 'PC3'].includes(trigger) ? { name: 'ppr', map: mapProblemMessage } : undefined;
     default:
       return undefined;
   }

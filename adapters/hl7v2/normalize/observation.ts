@@ -39,7 +39,7 @@ export function mapObservation(b: Builder, obx: SegReader, ctx: ObservationConte
   const resource: FhirResource = compact({
     resourceType: 'Observation',
     basedOn: ctx.basedOn ? [localRef(ctx.basedOn)] : undefined,
-    status: OBSERVATION_STATUS[status] ?? (status ? 'unknown' : value ? 'final' : 'unknown'),
+    status: OBSERVATION_STATUS[status] ?? 'unknown',
     category: ctx.category
       ? [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: ctx.category }] }]
       : undefined,

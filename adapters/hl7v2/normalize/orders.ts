@@ -80,6 +80,10 @@ export function groupOrders(segments: readonly SegReader[], specimenFirst: boole
         if (g) g.tq1.push(s);
         break;
       default:
+        if (g && (s.name === 'RXR' || s.name === 'RXC')) {
+          g.extra.push(s);
+          break;
+        }
         if (!ORDER_DETAIL.has(s.name)) {
           if (s.name === 'PID' || s.name === 'PV1') g = undefined;
           if (s.name !== 'TQ2' && s.name !== 'PRT' && s.name !== 'CTI' && s.name !== 'FT1' && s.name !== 'TCD' && s.name !== 'SAC') lastObx = undefined;

@@ -1,13 +1,12 @@
 import type { FhirResource } from '../../../gateway/core/types.js';
-import { mapAllergies, mapDiagnoses, type Subject } from './clinical.js';
+import type { Subject } from './clinical.js';
+import { mapCommon } from './common.js';
 import { localRef, type Builder } from './context.js';
 import { compact, cwe, tableCode, type Json } from './datatypes.js';
 import { toDateTime, toInstant } from './datetime.js';
-import { mapEncounter } from './encounter.js';
 import { mapObservation } from './observation.js';
 import { mapObrSpecimen, mapServiceRequest, mapSpecimen, orderIdentifiers, storeIds } from './order-request.js';
 import { groupOrders, type OrderGroup } from './orders.js';
-import { mapPatient } from './patient.js';
 import type { SegReader } from './reader.js';
 import { REPORT_STATUS } from './tables.js';
 
@@ -25,9 +24,16 @@ export function mapOrders(b: Builder): void {
 }
 
 function mapOrderMessage(b: Builder, opts: { reports: boolean; specimenFirst: boolean }): void {
-  const patientRef = mapPatient(b);
-  const encounterRef = mapEncounter(b, patientRef);
-  const s: Subject = { patientRef, encounterRef };
+  const s = mapCommon(b);
+  mapOrderGroups(b, s, opts);
+}
+
+/**
+ * Order groups of a message → ServiceRequest, Specimen, Observation and (for results)
+ * DiagnosticReport records.
+ */
+export function mapOrderGroups(b: Builder, s: Subject, opts: { reports: boolean; specimenFirst: boolean }): void {
+  const { patientRef, encounterRef } = s;
   const specimenRefs = new Map<SegReader, string>();
   const specimenOf = (spm: SegReader): string => {
     let r = specimenRefs.get(spm);
@@ -60,9 +66,6 @@ function mapOrderMessage(b: Builder, opts: { reports: boolean; specimenFirst: bo
     }
     if (opts.reports && g.obr) mapReport(b, g, s, { index: i + 1, srRef, results, specimens, attachments, status: reportStatus });
   });
-  // Diagnoses and allergies sent with orders (ORM/OML DG1, OUL AL1) are kept too.
-  mapDiagnoses(b, s);
-  mapAllergies(b, s);
 }
 
 /** OBX-5 ED (source, type, subtype, encoding, data) → Attachment for DiagnosticReport.presentedForm. */

@@ -53,10 +53,11 @@ export const ENCOUNTER_STATUS_BY_EVENT: Readonly<Record<string, string>> = {
   A26: 'in-progress', A27: 'cancelled', A32: 'in-progress', A33: 'in-progress', A38: 'cancelled', A45: 'in-progress',
 };
 
-/** Table 0085 OBX-11 → Observation.status (IG ResultStatus concept map). */
+/** Table 0085 OBX-11 → Observation.status (IG ObservationResultStatusCodesInterpretation map). */
 export const OBSERVATION_STATUS: Readonly<Record<string, string>> = {
-  C: 'corrected', D: 'entered-in-error', F: 'final', I: 'registered', N: 'unknown', O: 'registered',
-  P: 'preliminary', R: 'preliminary', S: 'preliminary', U: 'final', W: 'entered-in-error', X: 'cancelled', A: 'amended',
+  // I, N, O, R, S, B are left to `unknown`, as the IG concept map leaves them unmapped.
+  C: 'corrected', D: 'entered-in-error', F: 'final', P: 'preliminary', U: 'final', V: 'final',
+  W: 'entered-in-error', X: 'cancelled', A: 'amended',
 };
 
 /** Table 0123 OBR-25 → DiagnosticReport.status. */

@@ -1,0 +1,38 @@
+import { mapAllergies, mapCoverages, mapDiagnoses, mapProcedures, type Subject } from './clinical.js';
+import type { Builder } from './context.js';
+import { mapEncounter } from './encounter.js';
+import { mapObservation } from './observation.js';
+import { mapPatient } from './patient.js';
+import type { SegReader } from './reader.js';
+
+/**
+ * The segments every family shares: PID (+PD1, NK1) → Patient, PV1/PV2 → Encounter, DG1 →
+ * Condition, AL1/IAM → AllergyIntolerance, PR1 → Procedure, IN1/IN2 → Coverage.
+ * @returns the patient and encounter local refs the family's own records hang on
+ */
+export function mapCommon(b: Builder): Subject {
+  // EVN-1 repeats MSH-9.2 and EVN-2 is the sender's record time; neither adds clinical content.
+  b.r.seg('EVN')?.consume(1, 2);
+  const patientRef = mapPatient(b);
+  const encounterRef = mapEncounter(b, patientRef);
+  const s: Subject = { patientRef, encounterRef };
+  mapDiagnoses(b, s);
+  mapAllergies(b, s);
+  mapProcedures(b, s);
+  mapCoverages(b, s);
+  return s;
+}
+
+/**
+ * OBX segments no order claimed (ADT vitals, SIU/BAR observations), each with the NTEs after it.
+ * @param skip - OBX segments already mapped by the family (e.g. a document's text)
+ */
+export function mapLooseObservations(b: Builder, s: Subject, skip: ReadonlySet<SegReader> = new Set()): void {
+  const segs = b.r.segments;
+  segs.forEach((seg, i) => {
+    if (seg.name !== 'OBX' || skip.has(seg)) return;
+    const notes: SegReader[] = [];
+    for (let j = i + 1; j < segs.length && segs[j]!.name === 'NTE'; j++) notes.push(segs[j]!);
+    mapObservation(b, seg, { patientRef: s.patientRef, encounterRef: s.encounterRef, notes });
+  });
+}
