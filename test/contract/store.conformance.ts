@@ -412,7 +412,9 @@ export async function storeConformance(t: Test, name: string, open: OpenStore): 
   });
 
   withStore('concurrency: 50 concurrent claims on 20 items never hand out an item twice', async (t, { store }) => {
-    await Promise.all(Array.from({ length: 20 }, (_, i) => store.enqueue('q', item(`i${i}`, i))));
+    // Every id enqueued twice at once: still 20 items.
+    await Promise.all(Array.from({ length: 40 }, (_, i) => store.enqueue('q', item(`i${i % 20}`, i % 20))));
+    t.match(await store.queueStats('q'), { depth: 20, inFlight: 0 }, 'concurrent duplicate enqueues count once');
     const leases = await Promise.all(Array.from({ length: 50 }, () => store.claim('q', 60_000)));
     const got = leases.filter((l) => l !== undefined);
     t.equal(got.length, 20, 'twenty leases');
