@@ -50,7 +50,7 @@ async function fhir<T>(t: Test, gw: RunningTestGateway, path: string): Promise<T
 
 for (const store of ['lmdb', 'redis'] as const) {
   t.test(`ADT^A01 then ORU^R01 for one patient, read back through FHIR (${store})`, async (t) => {
-    const gw = await startTestGateway({ store });
+    const gw = await startTestGateway({ store, logLevel: 'debug' });
     t.teardown(() => gw.cleanup());
     const outcome = outcomes(gw);
 
@@ -80,6 +80,10 @@ for (const store of ['lmdb', 'redis'] as const) {
       'every Observation.subject points to that Patient');
     const allObs = await fhir<Bundle>(t, gw, 'Observation');
     t.equal(allObs.total, obs.total, 'no Observation lost its subject');
+
+    const lines = gw.logs.lines.filter((l) => l.includes('"component":"normalize"'));
+    t.ok(lines.some((l) => l.includes('"raw normalized"')), 'the worker logged per message at debug');
+    t.same(gw.logs.lines.filter((l) => /DUCK|DONALD|10006579|123121234/.test(l)), [], 'no name or identifier of the patient in any log line');
   });
 
   t.test(`a message that cannot be normalized keeps its raw and a readable outcome (${store})`, async (t) => {
