@@ -81,6 +81,10 @@ for (const store of ['lmdb', 'redis'] as const) {
     const allObs = await fhir<Bundle>(t, gw, 'Observation');
     t.equal(allObs.total, obs.total, 'no Observation lost its subject');
 
+    const metrics = await (await gw.as('ops', '/metrics')).text();
+    t.match(metrics, /passerelle_normalize_total\{format="hl7v2",outcome="ok"\} 2/, 'two raws normalized ok in /metrics');
+    t.match(metrics, /passerelle_normalize_records_total\{type="Observation",status="created"\} \d+/, 'records by type and status');
+
     const lines = gw.logs.lines.filter((l) => l.includes('"component":"normalize"'));
     t.ok(lines.some((l) => l.includes('"raw normalized"')), 'the worker logged per message at debug');
     t.same(gw.logs.lines.filter((l) => /DUCK|DONALD|10006579|123121234/.test(l)), [], 'no name or identifier of the patient in any log line');
