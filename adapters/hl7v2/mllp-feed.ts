@@ -70,6 +70,8 @@ export class MllpFeed {
   readonly #appAcks: AppAckRouter | undefined;
   readonly #server: Server;
   readonly #conns = new Set<MllpConnection>();
+  /** Every TCP socket, including TLS handshakes that never completed, so close() can end them all. */
+  readonly #sockets = new Set<Socket>();
   readonly #stats: MllpFeedStats = {
     connections: 0, connectionsTotal: 0, refusedConnections: 0, tlsFailures: 0, frames: 0, noiseBytes: 0, noiseRuns: 0, acks: {},
   };
@@ -95,6 +97,10 @@ export class MllpFeed {
     this.#appAcks = o.events ? new AppAckRouter(o.events) : undefined;
     this.#server = o.tls ? this.#tlsServer(o.tls) : createNetServer({ allowHalfOpen: true }, (s) => this.#accept(s));
     this.#server.maxConnections = o.maxConnections;
+    this.#server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
     this.#server.on('drop', () => {
       this.#stats.refusedConnections++;
       o.log.warn({ max: o.maxConnections }, 'MLLP connection refused: maxConnections reached');
@@ -142,6 +148,7 @@ export class MllpFeed {
     await Promise.race([drained, new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs); })]);
     clearTimeout(timer);
     for (const c of this.#conns) c.destroy();
+    for (const s of this.#sockets) s.destroy();
     await closed;
     this.#appAcks?.close();
   }

@@ -63,7 +63,10 @@ export class MllpSender {
       : netConnect({ host: '127.0.0.1', port });
     await new Promise<void>((resolve, reject) => {
       socket.once(tls ? 'secureConnect' : 'connect', () => resolve());
-      socket.once('error', reject);
+      socket.once('error', (err) => {
+        socket.destroy();
+        reject(err);
+      });
     });
     return new MllpSender(socket);
   }
