@@ -1,7 +1,10 @@
 import t from 'tap';
+import { spawn } from 'node:child_process';
+import { writeSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadSodium } from '../../gateway/crypto/sodium.js';
 import { AtRestCipher } from '../../gateway/store/at-rest.js';
 import { LmdbStore } from '../../gateway/store/lmdb-store.js';
@@ -10,7 +13,30 @@ import type { Store } from '../../gateway/core/ports.js';
 import { makeRaw, makeRecord, storeConformance, type StoreUnderTest } from './store.conformance.js';
 
 const sodium = await loadSodium();
-const cipher = new AtRestCipher(sodium, sodium.randombytes_buf(32));
+const CRASH_DIR = process.env.PASSERELLE_LMDB_CRASH_DIR;
+const dataKey = CRASH_DIR === undefined ? sodium.randombytes_buf(32) : Buffer.from(process.env.PASSERELLE_LMDB_CRASH_KEY ?? '', 'hex');
+const cipher = new AtRestCipher(sodium, dataKey);
+const CRASH_ACKS = 200;
+
+/**
+ * Child half of the crash test (this file re-run with PASSERELLE_LMDB_CRASH_DIR set): 500 concurrent
+ * putRaw, prints each acknowledged id synchronously, and SIGKILLs itself after CRASH_ACKS acks,
+ * with later puts still queued or mid-commit.
+ */
+async function crashChild(dir: string): Promise<never> {
+  const store = await LmdbStore.open({ path: dir, cipher });
+  let acked = 0;
+  await Promise.all(Array.from({ length: 500 }, async (_, i) => {
+    const raw = makeRaw({ body: `crash-body-${i}`, sourceRef: `crash-${i}` });
+    const result = await store.putRaw(raw);
+    writeSync(1, `acked ${result.rawId} ${i}\n`);
+    if (++acked === CRASH_ACKS) process.kill(process.pid, 'SIGKILL');
+  }));
+  process.kill(process.pid, 'SIGKILL');
+  throw new Error('unreachable');
+}
+
+if (CRASH_DIR !== undefined) await crashChild(CRASH_DIR);
 
 /** A fresh LmdbStore in its own temp dir; cleanup closes it and removes the dir. */
 async function openFresh(): Promise<StoreUnderTest & { dir: string }> {
@@ -105,4 +131,35 @@ t.test('findByType: since with an offset compares as UTC; limit 0 is empty; bad 
   t.same((await sut.store.findByType('Observation', { since: local })).map((x) => x.id), [r.id]);
   t.same(await sut.store.findByType('Observation', { limit: 0 }), []);
   await t.rejects(sut.store.findByType('Observation', { since: 'yesterday' }), { code: 'PSL_BAD_REQUEST' });
+});
+
+t.test('every putRaw acknowledged before a SIGKILL is there after reopening', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'passerelle-lmdb-crash-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+    env: { ...process.env, PASSERELLE_LMDB_CRASH_DIR: dir, PASSERELLE_LMDB_CRASH_KEY: Buffer.from(dataKey).toString('hex') },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, sig) => resolve(sig)));
+  t.equal(signal, 'SIGKILL', 'the child died by SIGKILL');
+  const acks = [...out.matchAll(/^acked (\S+) (\d+)$/gm)].map((m) => ({ id: m[1] ?? '', i: Number(m[2]) }));
+  t.ok(acks.length >= CRASH_ACKS, `at least ${CRASH_ACKS} acks before the kill`);
+
+  const store = await LmdbStore.open({ path: dir, cipher });
+  t.teardown(() => store.close());
+  let intact = 0;
+  for (const { id, i } of acks) {
+    const raw = await store.getRaw(id);
+    if (raw && Buffer.from(raw.body).toString() === `crash-body-${i}`) intact++;
+  }
+  t.equal(intact, acks.length, 'every acknowledged raw is readable with its bytes');
+  const first = acks[0];
+  if (!first) throw new Error('no acks');
+  const again = await store.putRaw(makeRaw({ body: `crash-body-${first.i}` }));
+  t.same(again, { status: 'duplicate', rawId: first.id }, 'dedupe index recovered too');
+  t.equal((await store.putRaw(makeRaw({ body: 'after the crash' }))).status, 'stored', 'the store takes writes again');
 });
