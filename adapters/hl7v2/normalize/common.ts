@@ -1,13 +1,15 @@
 import { mapAllergies, mapCoverages, mapDiagnoses, mapProcedures, type Subject } from './clinical.js';
 import type { Builder } from './context.js';
 import { mapEncounter } from './encounter.js';
+import { mapAccidents, mapDeathCauses } from './events.js';
 import { mapObservation } from './observation.js';
 import { mapPatient } from './patient.js';
 import type { SegReader } from './reader.js';
 
 /**
  * The segments every family shares: PID (+PD1, NK1) → Patient, PV1/PV2 → Encounter, DG1 →
- * Condition, AL1/IAM → AllergyIntolerance, PR1 → Procedure, IN1/IN2 → Coverage.
+ * Condition, AL1/IAM → AllergyIntolerance, PR1 → Procedure, IN1/IN2 → Coverage, PDA-1 →
+ * Condition (cause of death), ACC → Observation (injury incident).
  * @returns the patient and encounter local refs the family's own records hang on
  */
 export function mapCommon(b: Builder): Subject {
@@ -20,6 +22,8 @@ export function mapCommon(b: Builder): Subject {
   mapAllergies(b, s);
   mapProcedures(b, s);
   mapCoverages(b, s);
+  mapDeathCauses(b, s);
+  mapAccidents(b, s);
   return s;
 }
 

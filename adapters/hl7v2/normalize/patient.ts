@@ -3,6 +3,7 @@ import type { Builder } from './context.js';
 import { localRef } from './context.js';
 import { compact, cwe, datePeriod, hdSystem, num, tableCode, xad, xpn, xtn, type Json } from './datatypes.js';
 import { toDate, toDateTime } from './datetime.js';
+import { selfFacts } from './patient-self.js';
 import type { SegReader } from './reader.js';
 import { GENDER, MARITAL_STATUS, YES_NO } from './tables.js';
 
@@ -35,13 +36,15 @@ export function mapPatient(b: Builder): string | undefined {
     b.issue('warning', 'required', pid.where(3), 'PID-3 patient identifier list has no identifier with a value; the patient cannot be matched across messages');
   }
 
+  const self = selfFacts(b);
   const resource: FhirResource = compact({
     resourceType: 'Patient',
-    identifier: [...matchIds, ...otherIds, ...extraIds],
-    name: pid.all(5).map(xpn).filter(Boolean),
+    identifier: dedupe([...matchIds, ...otherIds, ...extraIds, ...self.identifiers]),
+    // PID-9 alias names are the patient's names too (IG: PID-9 → Patient.name).
+    name: [...pid.all(5), ...pid.all(9)].map(xpn).filter(Boolean).concat(self.names),
     gender: gender(b, pid),
     ...birth(b, pid),
-    address: pid.all(11).map(xad).filter(Boolean),
+    address: [...pid.all(11).map(xad).filter(Boolean), ...self.addresses],
     telecom: [
       ...pid.all(13).map((c) => withDefaultUse(xtn(c), 'home')),
       ...pid.all(14).map((c) => withDefaultUse(xtn(c), 'work')),
@@ -57,8 +60,19 @@ export function mapPatient(b: Builder): string | undefined {
   const ids = matchIds.length ? matchIds : otherIds;
   // Without any identifier, MSH-10 still lets a re-sent message version the same Patient.
   const identifiers: Identifier[] = ids.length ? ids.map(({ system, value }) => ({ system, value })) : [b.messageIdentifier(PATIENT_REF)];
-  const sources = [pid, ...b.r.all('PD1'), ...b.r.all('NK1')];
+  const sources = [pid, ...b.r.all('PD1'), ...b.r.all('NK1'), ...self.sources];
   return b.add({ localRef: PATIENT_REF, resource, location: pid.loc, identifiers, sources });
+}
+
+/** One identifier per system|value: GT1 and IN2 often repeat PID-3. */
+function dedupe(ids: Json[]): Json[] {
+  const seen = new Set<string>();
+  return ids.filter((i) => {
+    const k = `${String(i['system'])}|${String(i['value'])}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 function gender(b: Builder, pid: SegReader): string | undefined {

@@ -2,7 +2,7 @@ import type { FhirResource, Identifier } from '../../../gateway/core/types.js';
 import { mapCommon, mapLooseObservations } from './common.js';
 import { localRef, type Builder } from './context.js';
 import { compact, cwe, num, type Json } from './datatypes.js';
-import { toInstant } from './datetime.js';
+import { toDateTime, toInstant } from './datetime.js';
 import { storeIds } from './order-request.js';
 import type { SegReader } from './reader.js';
 import { APPOINTMENT_STATUS, APPOINTMENT_STATUS_BY_EVENT } from './tables.js';
@@ -32,9 +32,11 @@ export function mapSchedule(b: Builder): void {
   const end = toInstant(endText);
   if (startText && !start) b.issue('warning', 'value', tq1?.get(7) ? tq1.where(7) : sch.where(11), 'appointment start is not a DTM with seconds and offset; FHIR instant left empty');
   const statusCode = sch.get(25).toUpperCase();
+  const services = ais.map((a) => mapServiceRequest(b, a, identifier[1] ?? identifier[0], s.patientRef));
   const resource: FhirResource = compact({
     resourceType: 'Appointment',
     identifier,
+    basedOn: services.map((r) => localRef(r)),
     status: APPOINTMENT_STATUS[statusCode] ?? APPOINTMENT_STATUS_BY_EVENT[b.event] ?? 'booked',
     cancelationReason: b.event === 'S15' || b.event === 'S16' ? cwe(sch.comp(6)) : undefined,
     serviceType: ais.map((a) => cwe(a.comp(3))).filter(Boolean),
@@ -52,9 +54,36 @@ export function mapSchedule(b: Builder): void {
     location: sch.loc,
     identifiers: storeIds(b, identifier, 'appointment'),
     ...(s.patientRef ? { patientRef: s.patientRef } : {}),
-    sources: [sch, ...(tq1 ? [tq1] : []), ...ais, ...b.r.all('AIG'), ...b.r.all('AIL'), ...b.r.all('AIP'), ...b.r.all('RGS')],
+    sources: [sch, ...(tq1 ? [tq1] : []), ...b.r.all('AIG'), ...b.r.all('AIL'), ...b.r.all('AIP'), ...b.r.all('RGS')],
   });
   mapLooseObservations(b, s);
+}
+
+/** Appointment status of a filler status code → the request status of the scheduled service. */
+const SERVICE_STATUS: Readonly<Record<string, string>> = {
+  booked: 'active', pending: 'active', waitlist: 'active', 'checked-in': 'active', fulfilled: 'completed',
+  cancelled: 'revoked', noshow: 'revoked', 'entered-in-error': 'entered-in-error',
+};
+
+/**
+ * AIS → ServiceRequest for the scheduled service (code AIS-3, start AIS-4, status AIS-10); the
+ * Appointment is based on it. Versioned on the appointment id plus the AIS set ID.
+ */
+function mapServiceRequest(b: Builder, ais: SegReader, appointmentId: Identifier | undefined, patientRef: string | undefined): string {
+  const setId = ais.get(1) || String(ais.occurrence);
+  const ref = `servicerequest-ais-${setId}`;
+  const identifier = appointmentId ? [{ system: b.fallbackSystem('appointment-service'), value: `${appointmentId.value}/${setId}` }] : [];
+  const start = toDateTime(ais.get(4));
+  const resource: FhirResource = compact({
+    resourceType: 'ServiceRequest',
+    identifier,
+    status: SERVICE_STATUS[APPOINTMENT_STATUS[ais.get(10).toUpperCase()] ?? ''] ?? 'active',
+    intent: 'order',
+    code: cwe(ais.comp(3)),
+    subject: patientRef ? localRef(patientRef) : undefined,
+    occurrencePeriod: start ? { start } : undefined,
+  });
+  return b.add({ localRef: ref, resource, location: ais.loc, identifiers: storeIds(b, identifier, ref), ...(patientRef ? { patientRef } : {}), sources: [ais] });
 }
 
 function duration(sch: SegReader): number | undefined {
