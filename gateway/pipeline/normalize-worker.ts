@@ -83,14 +83,18 @@ export class NormalizeWorker {
   }
 
   async #loop(lane: number): Promise<void> {
+    let claimFailures = 0;
     while (!this.#stopping) {
       let lease: Lease | undefined;
       try {
         lease = await this.#o.store.claim(NORMALIZE_QUEUE, this.#o.leaseMs);
+        claimFailures = 0;
       } catch (err) {
         if (this.#stopping) return;
-        this.#o.log.warn({ err, lane }, 'normalize claim failed');
-        await this.#idle();
+        // Store down: back off like a retry so an outage does not become a log flood.
+        const delay = Math.min(this.#backoff.maxMs, this.#o.idleMs * 2 ** claimFailures++);
+        this.#o.log.warn({ err, lane, attempt: claimFailures, retryInMs: delay }, 'normalize claim failed');
+        await this.#idle(delay);
         continue;
       }
       if (lease === undefined) {
@@ -101,7 +105,7 @@ export class NormalizeWorker {
     }
   }
 
-  #idle(): Promise<void> {
+  #idle(ms: number = this.#o.idleMs): Promise<void> {
     if (this.#stopping) return Promise.resolve();
     return new Promise((resolve) => {
       const wake = (): void => {
@@ -109,7 +113,7 @@ export class NormalizeWorker {
         this.#wakers.delete(wake);
         resolve();
       };
-      const timer = setTimeout(wake, this.#o.idleMs);
+      const timer = setTimeout(wake, ms);
       this.#wakers.add(wake);
     });
   }

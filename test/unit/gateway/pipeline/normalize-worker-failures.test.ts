@@ -6,18 +6,18 @@ import { writeRecords } from '../../../../gateway/pipeline/record-writer.js';
 import { fakeNormalizer, fakeRaw, makeWorker, openTempStore, submit } from './worker-fixture.js';
 
 /**
- * The real store with putRecord failing the next `failures` calls: fault injection in front of a
+ * The real store with putRecord (or claim) failing the next `failures` calls: fault injection in front of a
  * real LmdbStore (every other call, and every call after the faults, reaches LMDB).
  */
-function faulty(store: Store, code: ErrorCode, failures: number): { store: Store; calls: () => number } {
+function faulty(store: Store, code: ErrorCode, failures: number, op: 'putRecord' | 'claim' = 'putRecord'): { store: Store; calls: () => number } {
   let calls = 0;
   const wrapped = new Proxy(store, {
     get(target, prop) {
-      if (prop === 'putRecord') {
-        return (...args: Parameters<Store['putRecord']>) => {
+      if (prop === op) {
+        return (...args: unknown[]) => {
           calls++;
           if (failures-- > 0) return Promise.reject(new GatewayError(code, 'injected fault'));
-          return target.putRecord(...args);
+          return (target[op] as (...a: unknown[]) => Promise<unknown>)(...args);
         };
       }
       const v = Reflect.get(target, prop, target) as unknown;
@@ -44,6 +44,21 @@ t.test('store failures retry with backoff and then succeed', async (t) => {
     'exponential backoff 5, 10, 20 ms (capped at maxMs)');
   t.equal((await sut.store.findByType('Patient')).length, 1, 'one Patient despite the retries');
   t.same(await sut.store.queueStats(NORMALIZE_QUEUE).then((s) => [s.depth, s.inFlight, s.dead]), [0, 0, 0]);
+});
+
+t.test('claim failures back off (idle × 2^n) and the loop recovers', async (t) => {
+  const sut = await openTempStore();
+  t.teardown(() => sut.cleanup());
+  const { store } = faulty(sut.store, 'PSL_STORE_UNAVAILABLE', 3, 'claim');
+  const { worker, events, logs } = makeWorker(store, { idleMs: 5, backoff: { baseMs: 5, maxMs: 15 } });
+  const raw = fakeRaw({ mrn: 'MRN-R0' });
+  const outcome = events.waitFor(raw.id);
+  await submit(sut.store, raw);
+  worker.start();
+  t.teardown(() => worker.stop());
+  t.equal((await outcome).ok, true, 'normalized once the store answers again');
+  const waits = logs.lines.filter((l) => l.includes('"normalize claim failed"')).map((l) => (JSON.parse(l) as { retryInMs: number }).retryInMs);
+  t.same(waits, [5, 10, 15], 'backoff grows and is capped at maxMs');
 });
 
 t.test('after maxAttempts the item is dead-lettered and a fatal outcome published', async (t) => {
