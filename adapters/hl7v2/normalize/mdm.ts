@@ -23,7 +23,7 @@ export function mapDocument(b: Builder): void {
   const s = mapCommon(b);
   const txa = b.r.seg('TXA');
   const orderGroups = groupOrders(b.r.segments.filter((x) => x.name !== 'OBX' && x.name !== 'NTE' || isOrderNote(b, x)), false);
-  const orderRefs = orderGroups.filter((g) => g.orc || g.obr).map((g, i) => mapServiceRequest(b, g, s, i + 1, 'completed', []));
+  const orderRefs = orderGroups.filter((g) => g.orc || g.obr).map((g, i) => mapServiceRequest(b, g, s, { index: i + 1, fallbackStatus: 'completed', specimens: [] }));
   if (!txa) {
     b.issue('error', 'required', 'TXA', 'TXA segment is required in a document message');
     return;

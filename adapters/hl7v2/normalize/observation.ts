@@ -74,6 +74,16 @@ export function mapObservation(b: Builder, obx: SegReader, ctx: ObservationConte
 function obxValue(b: Builder, obx: SegReader): Json {
   const type = obx.get(2).toUpperCase();
   const reps = obx.all(5);
+  // A repeating OBX-5 (other than text lines and NA arrays) becomes one component per value, as
+  // the IG maps it: Observation.value cannot repeat.
+  if (reps.length > 1 && type !== 'TX' && type !== 'FT' && type !== 'NA') {
+    const code = cwe(obx.comp(3)) ?? { text: 'unknown' };
+    return { component: reps.map((r) => ({ code, ...valueOf(b, obx, type, [r]) })) };
+  }
+  return valueOf(b, obx, type, reps);
+}
+
+function valueOf(b: Builder, obx: SegReader, type: string, reps: Comp[]): Json {
   if (reps.length === 0) return {};
   const first = reps[0]!;
   const asString = (): Json => ({ valueString: reps.map(text).join(reps.length > 1 && (type === 'TX' || type === 'FT') ? '\n' : ' ') });
@@ -85,7 +95,6 @@ function obxValue(b: Builder, obx: SegReader): Json {
     case 'NM': {
       const n = num(first.c(1));
       if (n === undefined) return bad('is not a valid NM');
-      if (reps.length > 1) b.issue('warning', 'value', obx.where(5), 'OBX-5 repeats a NM value; only the first is mapped');
       return { valueQuantity: quantity(n, obx.comp(6)) };
     }
     case 'SN':

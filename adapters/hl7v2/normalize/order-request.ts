@@ -27,11 +27,20 @@ export function storeIds(b: Builder, ids: Identifier[], ref: string): Identifier
   return ids.length ? ids.map(({ system, value }) => ({ system, value })) : [b.messageIdentifier(ref)];
 }
 
-/**
- * ORC + OBR (+ TQ1, NTE) → ServiceRequest.
- * @param fallbackStatus - status when ORC says nothing (e.g. `completed` for final results)
- */
-export function mapServiceRequest(b: Builder, g: OrderGroup, s: Subject, index: number, fallbackStatus: string, specimenRefs: string[]): string {
+/** What a ServiceRequest hangs on besides its segments. */
+export interface RequestLinks {
+  /** Position of the order in the message (names the localRef). */
+  index: number;
+  /** Status when ORC says nothing (e.g. `completed` for final results). */
+  fallbackStatus: string;
+  specimens: string[];
+  /** Observations sent with the order (OML/ORM OBX). */
+  supportingInfo?: string[];
+}
+
+/** ORC + OBR (+ TQ1, NTE) → ServiceRequest. */
+export function mapServiceRequest(b: Builder, g: OrderGroup, s: Subject, links: RequestLinks): string {
+  const { index, fallbackStatus, specimens: specimenRefs } = links;
   const ref = `servicerequest-${index}`;
   const { orc, obr } = g;
   const identifier = orderIdentifiers(b, g);
@@ -54,6 +63,7 @@ export function mapServiceRequest(b: Builder, g: OrderGroup, s: Subject, index: 
     requester: requesters.map((c) => b.practitioner(c, orc ?? obr!)).find(Boolean),
     reasonCode: obr ? obr.all(31).map(cwe).filter(Boolean) : [],
     specimen: specimenRefs.map((r) => localRef(r)),
+    supportingInfo: (links.supportingInfo ?? []).map((r) => localRef(r)),
     note: g.notes.flatMap((n) => n.all(3).map((c) => c.c(1))).filter(Boolean).map((text) => ({ text })),
   });
   if (obr && !resource['code']) b.issue('warning', 'required', obr.where(4), 'OBR-4 universal service identifier is empty');

@@ -53,7 +53,9 @@ export function mapOrderGroups(b: Builder, s: Subject, opts: { reports: boolean;
     if (specimens.length === 0 && g.obr) specimens = [mapObrSpecimen(b, g.obr, s)].filter((x): x is string => x !== undefined);
     const reportStatus = g.obr ? REPORT_STATUS[g.obr.get(25).toUpperCase()] : undefined;
     const fallback = opts.reports ? (reportStatus === 'final' || reportStatus === 'corrected' ? 'completed' : 'active') : 'active';
-    const srRef = mapServiceRequest(b, g, s, i + 1, fallback, specimens);
+    // Results point at their order (basedOn); answers sent with an order are the order's
+    // supportingInfo instead (IG OML/ORM maps), which needs them stored before the request.
+    const srRef = opts.reports ? mapServiceRequest(b, g, s, { index: i + 1, fallbackStatus: fallback, specimens }) : undefined;
     const results: string[] = [];
     const attachments: Json[] = [];
     for (const item of g.obx) {
@@ -64,7 +66,11 @@ export function mapOrderGroups(b: Builder, s: Subject, opts: { reports: boolean;
         ...(opts.reports ? { category: 'laboratory' } : {}),
       }));
     }
-    if (opts.reports && g.obr) mapReport(b, g, s, { index: i + 1, srRef, results, specimens, attachments, status: reportStatus });
+    if (!srRef) {
+      mapServiceRequest(b, g, s, { index: i + 1, fallbackStatus: fallback, specimens, supportingInfo: results });
+      return;
+    }
+    if (g.obr) mapReport(b, g, s, { index: i + 1, srRef, results, specimens, attachments, status: reportStatus });
   });
 }
 
