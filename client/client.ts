@@ -161,7 +161,7 @@ export class PasserelleClient {
   async send(o: SendOptions): Promise<Sent> {
     if (o.to.length === 0) throw new GatewayError('PSL_BAD_REQUEST', 'send: at least one recipient (--to)');
     if (o.text === undefined && o.fhir === undefined && (o.files ?? []).length === 0) throw new GatewayError('PSL_BAD_REQUEST', 'send: nothing to send (--text, --fhir or --file)');
-    const own = await this.directory.peer(this.participant).catch(() => undefined);
+    const own = await this.directory.peer(this.participant, true);
     const others = (own?.devices ?? []).filter((d) => d.deviceId !== this.device && d.revokedAt === undefined).length > 0;
     // Our other devices get an archive copy; this device keeps the plaintext it sealed.
     const recipients = (await this.directory.recipients([...o.to, ...(others ? [this.participant] : [])]))

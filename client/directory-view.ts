@@ -92,13 +92,14 @@ export class DirectoryView {
 
   /**
    * Devices to seal for: every live device of each participant (current certificate, not revoked,
-   * within its validity window now).
+   * within its validity window now). Always fetched afresh: the gateway accepts only a device's
+   * newest encryption key, and a long-running client must not seal to one rotated away.
    * @throws GatewayError PSL_NOT_FOUND when a participant has no live device
    */
   async recipients(participants: readonly string[], now: number = Date.now()): Promise<SealRecipient[]> {
     const out: SealRecipient[] = [];
     for (const p of [...new Set(participants)]) {
-      const peer = await this.peer(p);
+      const peer = await this.peer(p, true);
       const live = peer.devices.filter((d) => d.revokedAt === undefined && d.certs[0]!.notBefore <= now && now <= d.certs[0]!.notAfter);
       if (live.length === 0) throw new GatewayError('PSL_NOT_FOUND', `${p} has no registered device to encrypt to`);
       for (const d of live) {
@@ -149,5 +150,4 @@ export class DirectoryView {
     this.pinsChanged = true;
     return participant === this.#own ? 'confirmed' : 'new';
   }
-
 }

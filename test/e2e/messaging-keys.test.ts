@@ -1,0 +1,124 @@
+/**
+ * Client trust decisions against a real gateway, through the library API: the gateway's accepted
+ * receipt names the envelope the client sealed; a tampered delivery is refused (and acked, not
+ * stored); a re-delivery is recognised; mail sealed to a key rotated away still opens with the
+ * retired key; a changed identity key is refused until the user accepts it.
+ */
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { main } from '../../client/cli.js';
+import { PasserelleClient } from '../../client/client.js';
+import type { Delivery } from '../../client/receive.js';
+import { toBase64Url } from '../../gateway/crypto/base64url.js';
+import { createLogger } from '../../gateway/log.js';
+import { startGateway, type Gateway } from '../../gateway/main.js';
+import { LogSink, mustLoad, TEST_PARTICIPANTS, writeTestConfig } from '../helpers/gateway.js';
+
+const PASS = 'another long enough passphrase';
+
+class Sink extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: string, done: () => void): void {
+    this.text += chunk.toString('utf8');
+    done();
+  }
+}
+
+t.test('client-side trust decisions', async (t) => {
+  const cfg = writeTestConfig({ store: 'lmdb', logLevel: 'warn' });
+  const work = mkdtempSync(join(tmpdir(), 'psl-e2e-keys-'));
+  let gateway: Gateway | undefined;
+  t.teardown(async () => {
+    await gateway?.stop();
+    await cfg.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  });
+  const kine = await PasserelleClient.init({ dir: join(work, 'kine'), participant: 'kine-martin', device: 'pc', passphrase: PASS });
+  const mx = await PasserelleClient.init({ dir: join(work, 'mx'), participant: 'mutuelle-x', device: 'ingest-a', passphrase: PASS, xwing: false });
+  const keyOf: Record<string, string> = { 'kine-martin': kine.keys.header.identityKey, 'mutuelle-x': mx.keys.header.identityKey };
+  writeFileSync(join(cfg.dir, 'participants.yaml'), `participants:\n${Object.entries(TEST_PARTICIPANTS).map(([id, kind]) =>
+    `  - id: ${id}\n    kind: ${kind}\n    name: ${id}\n${keyOf[id] ? `    identityKey: ${keyOf[id]}\n` : ''}    tokens:\n      - sha256: ${createHash('sha256').update(cfg.tokens[id as keyof typeof cfg.tokens]).digest('hex')}\n`).join('')}`);
+  const gwYaml = join(cfg.dir, 'gateway.yaml');
+  writeFileSync(gwYaml, `${readFileSync(gwYaml, 'utf8')}messaging:\n  directoryKey: { ref: file:keys/directory.key, generateIfMissing: true }\n  serviceKey: { ref: file:keys/service.key, generateIfMissing: true }\n  blobDir: data/blobs\n  policy:\n    - { from: [professional], to: [insurer], both: true }\n`);
+  gateway = await startGateway(mustLoad(cfg.dir), createLogger({ level: 'warn', destination: new LogSink() }));
+  await kine.setGateway(gateway.url, cfg.tokens['kine-martin']);
+  await mx.setGateway(gateway.url, cfg.tokens['mutuelle-x']);
+  await kine.register();
+  await mx.register();
+  kine.readReceipts = false;
+  mx.readReceipts = false;
+
+  await t.test('classic suite when a recipient has no X-Wing key; the accepted receipt hashes our envelope', async (t) => {
+    const sent = await kine.send({ to: ['mutuelle-x'], text: 'suite check' });
+    t.equal(sent.envelope.suite, 'x25519.xchacha20poly1305.ed25519.blake2b', 'no mixing of PQ and classic wraps');
+    t.match(sent.accepted, { status: 'accepted', receipt: { type: 'accepted', id: sent.id, hash: sent.envelopeHash } });
+    const [out] = await mx.pullInbox();
+    t.match(out, { kind: 'stored', message: { text: 'suite check', verified: true, senderTrust: 'new' } });
+  });
+
+  await t.test('a tampered delivery is refused, acked and not stored; a re-delivery is recognised', async (t) => {
+    await kine.send({ to: ['mutuelle-x'], text: 'original wording' });
+    const body = await mx.api.inbox();
+    const items = body.messages as Array<{ id: string; accepted: { receivedAt: number }; envelope: { payload: string; id: string } }>;
+    t.equal(items.length, 1);
+    const item = items[0]!;
+    const { parseDelivery } = await import('../../client/receive.js');
+    const forged = structuredClone(item);
+    const p = Buffer.from(forged.envelope.payload, 'base64url');
+    p[20]! ^= 1;
+    forged.envelope.payload = p.toString('base64url');
+    const acks: string[] = [];
+    const ack = async (id: string): Promise<void> => { acks.push(id); };
+    const refused = await mx.handle(parseDelivery(forged)!, ack);
+    t.match(refused, { kind: 'refused', reason: 'signature' });
+    t.notOk(await mx.store.get(item.envelope.id), 'nothing stored');
+    const good: Delivery = parseDelivery(item)!;
+    t.match(await mx.handle(good, (id) => mx.api.ack(id)), { kind: 'stored', message: { text: 'original wording' } });
+    t.match(await mx.handle(good, ack), { kind: 'duplicate' }, 'same envelope again: duplicate, acked');
+    t.same(acks, [item.id, item.id]);
+  });
+
+  await t.test('mail sealed to a rotated-away key still opens with the retired key', async (t) => {
+    await kine.send({ to: ['mutuelle-x'], text: 'sealed to the old key' });
+    const before = toBase64Url(mx.keys.secrets.device.x25519.publicKey);
+    await mx.rotate();
+    t.not(toBase64Url(mx.keys.secrets.device.x25519.publicKey), before, 'new encryption key');
+    t.equal(mx.keys.secrets.retired.length, 1, 'old key retired, not deleted');
+    const reopened = await PasserelleClient.open({ dir: mx.dir, passphrase: PASS });
+    reopened.readReceipts = false;
+    const [out] = await reopened.pullInbox();
+    t.match(out, { kind: 'stored', message: { text: 'sealed to the old key', verified: true } });
+    const fresh = await kine.send({ to: ['mutuelle-x'], text: 'sealed to the new key' });
+    t.ok(fresh.envelope.to.length >= 1);
+    const [next] = await reopened.pullInbox();
+    t.match(next, { kind: 'stored', message: { text: 'sealed to the new key' } }, 'the sender picked up the new key');
+  });
+
+  await t.test('a changed identity key is refused until the user accepts it', async (t) => {
+    const opts = ['--dir', kine.dir];
+    const env = { PASSERELLE_PASSPHRASE: PASS };
+    const run = async (args: string[]): Promise<{ code: number; out: string; err: string }> => {
+      const stdout = new Sink();
+      const stderr = new Sink();
+      const code = await main(args, { stdout, stderr, env });
+      return { code, out: stdout.text, err: stderr.text };
+    };
+    const file = await PasserelleClient.open({ dir: kine.dir, passphrase: PASS });
+    file.keys.secrets.pins['mutuelle-x'] = { identityKey: toBase64Url(new Uint8Array(32).fill(9)), firstSeen: 1 };
+    await file.keys.save();
+    const refused = await run(['verify', 'mutuelle-x', ...opts]);
+    t.equal(refused.code, 1);
+    t.match(refused.err, /identity key of mutuelle-x changed/);
+    const send = await run(['send', '--to', 'mutuelle-x', '--text', 'must not go', ...opts]);
+    t.equal(send.code, 1, 'no sending to a changed key');
+    const accepted = await run(['verify', 'mutuelle-x', '--accept-new-key', ...opts]);
+    t.equal(accepted.code, 0, accepted.err);
+    t.match(accepted.out, /Safety number for kine-martin <-> mutuelle-x/);
+    const ok = await run(['send', '--to', 'mutuelle-x', '--text', 'after re-verification', ...opts]);
+    t.equal(ok.code, 0, ok.err);
+  });
+});
