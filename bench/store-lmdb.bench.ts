@@ -9,13 +9,12 @@
  *
  * Run: npx tsc -p tsconfig.build.json && node dist/bench/store-lmdb.bench.js   (ROUNDS=n, default 3)
  */
-import { randomFillSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RawMessage } from '../gateway/core/types.js';
 import { newId, sha256Hex } from '../gateway/core/ids.js';
-import { loadSodium, type Sodium } from '../gateway/crypto/sodium.js';
+import { loadSodium } from '../gateway/crypto/sodium.js';
 import { AtRestCipher } from '../gateway/store/at-rest.js';
 import { lookupHash, openLmdb } from '../gateway/store/lmdb-schema.js';
 import { LmdbStore } from '../gateway/store/lmdb-store.js';
@@ -100,15 +99,6 @@ async function measure(c: Case): Promise<Result[]> {
   }
 }
 
-/**
- * A libsodium whose randombytes_buf is node's CSPRNG. libsodium-wrappers' own randombytes_buf costs
- * ~80 µs per call on Node 20 (it fetches entropy 4 bytes at a time), which dominates
- * AtRestCipher.seal. Its own row: it is the fix proposed for at-rest.ts, not what ships.
- */
-function withNodeNonces(sodium: Sodium): Sodium {
-  return Object.create(sodium, { randombytes_buf: { value: (n: number) => randomFillSync(new Uint8Array(n)) } }) as Sodium;
-}
-
 function storeCase(name: string, cipher: AtRestCipher): Case {
   return {
     name,
@@ -126,7 +116,6 @@ function storeCase(name: string, cipher: AtRestCipher): Case {
 
 async function main(): Promise<void> {
   const sodium = await loadSodium();
-  const key = sodium.randombytes_buf(32);
   const cases: Case[] = [
     {
       name: 'bare lmdb put (floor)',
@@ -149,8 +138,7 @@ async function main(): Promise<void> {
         };
       },
     },
-    storeCase('LmdbStore.putRaw', new AtRestCipher(sodium, key)),
-    storeCase('LmdbStore.putRaw, node nonce*', new AtRestCipher(withNodeNonces(sodium), key)),
+    storeCase('LmdbStore.putRaw', new AtRestCipher(sodium, sodium.randombytes_buf(32))),
   ];
   const rounds: Result[][] = [];
   // The machine is shared and noisy: every case runs once per round, the median round is shown.
@@ -160,7 +148,6 @@ async function main(): Promise<void> {
     rounds.push(results);
   }
   print(median(rounds));
-  console.log('* proposed at-rest.ts fix: nonce from node:crypto randomFillSync instead of libsodium randombytes_buf');
 }
 
 /** Per row, the round with the median ops/s (its latencies and CPU come with it). */
