@@ -48,7 +48,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const cipher = new AtRestCipher(sodium, loadDataKey(config, log));
   const store = await openStore(config, cipher, log);
   const metrics = new Metrics(store, QUEUES);
-  const intake = new Intake({ store, log: log.child({ component: 'intake' }), metrics });
+  const normalizerMap = normalizers();
+  let worker: NormalizeWorker | undefined;
+  const intake = new Intake({
+    store, log: log.child({ component: 'intake' }), metrics,
+    normalizedFormats: normalizerMap.keys(), onQueued: () => worker?.notify(),
+  });
   let ready = false;
   let messaging: Messaging | undefined;
   try {
@@ -76,8 +81,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     throw err;
   }
   const events = new NormalizationEventBus({ log: log.child({ component: 'normalize' }) });
-  const worker = new NormalizeWorker({ store, normalizers: normalizers(), events, metrics, concurrency: 2, log: log.child({ component: 'normalize' }) });
-  worker.start();
+  const normalize = new NormalizeWorker({ store, normalizers: normalizerMap, events, metrics, concurrency: 2, log: log.child({ component: 'normalize' }) });
+  worker = normalize;
+  normalize.start();
   const feeds = mllpFeeds(config, { intake, store, events, log: log.child({ component: 'mllp' }) });
   const mllp = new Map<string, { host: string; port: number }>();
   try {
@@ -85,7 +91,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   } catch (err) {
     await Promise.all(feeds.map((f) => f.close(0)));
     await http.stop();
-    await worker.stop();
+    await normalize.stop();
     await messaging?.close();
     await store.close();
     throw err;
@@ -103,7 +109,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         await Promise.all(feeds.map((f) => f.close()));
         await messaging?.ws.close();
         await http.stop({ timeout: 10_000 });
-        await worker.stop();
+        await normalize.stop();
         await messaging?.close();
         await store.appendAudit({ action: 'gateway.stop', actor: 'gateway' });
         await store.close();

@@ -1,23 +1,41 @@
 import type { IntakePort, IntakeRequest, PutRawResult, Store } from '../core/ports.js';
-import type { RawMessage } from '../core/types.js';
+import type { Format, RawMessage } from '../core/types.js';
 import { newId, sha256Hex } from '../core/ids.js';
 import { GatewayError, isGatewayError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 
+/** The queue normalization reads; items are `{ id: rawId, payload: { rawId } }`. */
+export const NORMALIZE_QUEUE = 'normalize';
+
 /**
  * Intake: the only path from a feed into the store. Resolves once the raw is durable (or known to be a
- * duplicate); only then may an adapter acknowledge. Store failures surface as retryable GatewayErrors.
+ * duplicate) AND queued for normalization; only then may an adapter acknowledge. Store failures
+ * surface as retryable GatewayErrors.
+ *
+ * Why two writes rather than one transaction: putRaw then enqueue, both awaited before the ACK. A crash
+ * between them leaves a stored raw that was never acknowledged; the sender retransmits, the retry is a
+ * duplicate, and the duplicate path enqueues the original id again (enqueue is idempotent while the item
+ * waits; re-normalizing a finished raw is idempotent because records are matched by identifier). So no
+ * acknowledged raw can miss normalization, and neither store needs a cross-structure transaction.
  */
 export class Intake implements IntakePort {
   readonly #store: Store;
   readonly #log: Logger;
   readonly #metrics: Metrics;
+  readonly #normalized: ReadonlySet<Format>;
+  readonly #onQueued: () => void;
 
-  constructor(options: { store: Store; log: Logger; metrics: Metrics }) {
+  /**
+   * @param options.normalizedFormats - formats that have a normalizer; other raws are stored only
+   * @param options.onQueued - called after each enqueue (wakes the normalize worker)
+   */
+  constructor(options: { store: Store; log: Logger; metrics: Metrics; normalizedFormats?: Iterable<Format>; onQueued?: () => void }) {
     this.#store = options.store;
     this.#log = options.log;
     this.#metrics = options.metrics;
+    this.#normalized = new Set(options.normalizedFormats ?? []);
+    this.#onQueued = options.onQueued ?? (() => undefined);
   }
 
   async accept(req: IntakeRequest): Promise<PutRawResult & { sha256: string }> {
@@ -36,6 +54,10 @@ export class Intake implements IntakePort {
     let result: PutRawResult;
     try {
       result = await this.#metrics.timeStore('putRaw', () => this.#store.putRaw(raw));
+      if (this.#normalized.has(req.format)) {
+        await this.#metrics.timeStore('enqueue', () => this.#store.enqueue(NORMALIZE_QUEUE, { id: result.rawId, payload: { rawId: result.rawId } }));
+        this.#onQueued();
+      }
     } catch (err) {
       this.#metrics.rawRejected.inc({ feed: req.feed, code: 'PSL_STORE_UNAVAILABLE' });
       this.#log.error({ err, feed: req.feed, sha256: raw.sha256 }, 'raw not stored');

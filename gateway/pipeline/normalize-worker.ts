@@ -7,8 +7,9 @@ import type { Metrics } from '../metrics.js';
 import type { NormalizationEventBus } from './normalization-events.js';
 import { writeOutcome, writeRecords } from './record-writer.js';
 
-/** The store queue the intake feeds: items `{ id: rawId, payload: { rawId } }`. */
-export const NORMALIZE_QUEUE = 'normalize';
+import { NORMALIZE_QUEUE } from './intake.js';
+
+export { NORMALIZE_QUEUE };
 
 /** Options for {@link NormalizeWorker}; every limit has a default. */
 export interface NormalizeWorkerOptions {
