@@ -66,6 +66,7 @@ export class MllpConnection {
     s.on('timeout', () => this.#onTimeout());
     s.on('error', (err: NodeJS.ErrnoException) => options.log.debug({ code: err.code }, 'MLLP socket error'));
     s.on('close', () => {
+      if (this.#cancels.size > 0) options.log.info({ count: this.#cancels.size }, 'application ACKs abandoned: connection closed');
       for (const cancel of this.#cancels) cancel();
       this.#cancels.clear();
       this.#settleIdle?.();
