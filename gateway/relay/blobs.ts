@@ -87,10 +87,12 @@ export class BlobStore {
     try {
       for await (const chunk of body as AsyncIterable<Buffer>) {
         seen += chunk.length;
-        // Stop at the first byte past the declared size: nothing beyond it reaches the disk.
+        // Past the declared size nothing more reaches the disk; the rest is read and dropped so
+        // the refusal can still be answered (the upload cap bounds how much that can be).
         if (seen > declared.size) {
           refused = 'size';
-          break;
+          if (seen > this.#maxBytes) body.destroy();
+          continue;
         }
         s.crypto_generichash_update(state, chunk);
         if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
