@@ -81,7 +81,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     throw err;
   }
   const events = new NormalizationEventBus({ log: log.child({ component: 'normalize' }) });
-  const normalize = new NormalizeWorker({ store, normalizers: normalizerMap, events, metrics, concurrency: 2, log: log.child({ component: 'normalize' }) });
+  // One loop: messages about one patient are applied in arrival order (an A08 after its A01). More
+  // loops raise throughput but may store two messages of one patient out of order.
+  const normalize = new NormalizeWorker({ store, normalizers: normalizerMap, events, metrics, concurrency: 1, log: log.child({ component: 'normalize' }) });
   worker = normalize;
   normalize.start();
   const feeds = mllpFeeds(config, { intake, store, events, log: log.child({ component: 'mllp' }) });

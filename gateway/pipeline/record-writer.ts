@@ -1,7 +1,7 @@
 import type { NormalizedRecord, Store } from '../core/ports.js';
 import type { Identifier, PutRecordResult, RawMessage, RecordInput } from '../core/types.js';
 import { operationOutcome, type Issue } from '../core/issues.js';
-import { rewriteLocalReferences } from './reference-rewrite.js';
+import { localReferencesIn, rewriteLocalReferences } from './reference-rewrite.js';
 
 /**
  * Index identifier of a record that carries no business identifier: `<rawId>#<localRef>`. It makes
@@ -36,8 +36,16 @@ export interface WriteResult {
 }
 
 /**
- * Stores a message's records in order. Each record's local references are rewritten to
- * `Type/id` of the record already stored for that localRef, and patientRef becomes patientId.
+ * Stores a message's records. Each record's local references are rewritten to `Type/id` of the
+ * record stored for that localRef EARLIER in the message, and patientRef becomes patientId; a
+ * reference to a later or unknown localRef is removed and reported (normalizers emit targets first).
+ *
+ * Records are written in dependency waves: every record whose targets are already stored goes in
+ * the same wave, and a wave's putRecord calls are issued together so the store can commit them as
+ * one batch (LMDB: one transaction commit and fsync per wave instead of per record; a 30-record
+ * ORU takes ~4 commits). The outcome is the same as writing one by one in message order: a record
+ * still only sees targets with a smaller index, and results are reported in message order.
+ *
  * Provenance feed, participant, rawId and receivedAt come from the raw, not from the normalizer:
  * access control reads provenance.participant, so a mapping bug must not be able to change it.
  * Store errors propagate (the worker retries the whole message; putRecord's matching makes the
@@ -48,51 +56,93 @@ export interface WriteResult {
  * @param records - in the normalizer's order: targets before the records that refer to them
  */
 export async function writeRecords(store: Store, raw: RawMessage, mapping: string, records: readonly NormalizedRecord[]): Promise<WriteResult> {
-  const targets = new Map<string, string>();
-  const owners = new Map<string, string>();
-  const written: WrittenRecord[] = [];
-  const issues: Issue[] = [];
-  for (const record of records) {
-    // id and patientId are canonical ids a pure normalizer cannot know: never taken from it.
-    const { localRef, patientRef, id: _id, patientId: _patientId, ...rest } = record;
-    const where = record.provenance?.location || record.resourceType;
-    if (targets.has(localRef)) {
-      issues.push({ severity: 'error', code: 'duplicate', where, message: 'two records of the message share one localRef; the later one is not referable' });
-    }
-    const rewritten = rewriteLocalReferences(record.resource, (ref) => targets.get(ref));
-    if (rewritten.unresolved.length > 0) {
-      issues.push({ severity: 'error', code: 'invariant', where, message: `${rewritten.unresolved.length} local reference(s) have no earlier record in the message; removed` });
-    }
-    let patientId: string | undefined;
-    if (patientRef !== undefined && patientRef !== localRef) {
-      const target = targets.get(patientRef);
-      if (target?.startsWith('Patient/')) patientId = target.slice('Patient/'.length);
-      else issues.push({ severity: 'error', code: 'invariant', where, message: 'patientRef names no Patient stored earlier in the message' });
-    }
-    const input: RecordInput = {
-      ...rest,
-      resource: rewritten.resource,
-      identifiers: record.identifiers.length > 0 ? record.identifiers : [sourceIdentifier(raw.id, localRef)],
-      provenance: {
-        ...record.provenance,
-        feed: raw.feed,
-        participant: raw.participant,
-        rawId: raw.id,
-        receivedAt: raw.receivedAt.toISOString(),
-        mapping: record.provenance?.mapping || mapping,
-      },
-      ...(patientId === undefined ? {} : { patientId }),
-    };
-    const result = await store.putRecord(input);
-    const previous = owners.get(result.id);
-    if (previous !== undefined && previous !== localRef) {
-      issues.push({ severity: 'warning', code: 'duplicate', where, message: 'record matched the same canonical record as an earlier record of the message (shared identifier)' });
-    }
-    owners.set(result.id, localRef);
-    if (!targets.has(localRef)) targets.set(localRef, `${record.resourceType}/${result.id}`);
-    written.push({ localRef, resourceType: record.resourceType, id: result.id, version: result.version, status: result.status });
+  const plan = planWaves(records);
+  const results: Array<PutRecordResult | undefined> = new Array(records.length);
+  const perRecord: Issue[][] = records.map(() => []);
+  const resolve = (i: number, ref: string): string | undefined => {
+    const j = plan.first.get(ref);
+    const r = j !== undefined && j < i ? results[j] : undefined;
+    return r && `${records[j!]!.resourceType}/${r.id}`;
+  };
+  for (const wave of plan.waves) {
+    const inputs = wave.map((i) => toInput(records[i]!, raw, mapping, (ref) => resolve(i, ref), perRecord[i]!));
+    const done = await Promise.all(inputs.map((input) => store.putRecord(input)));
+    wave.forEach((i, k) => {
+      results[i] = done[k];
+    });
   }
-  return { records: written, issues };
+  const owners = new Map<string, string>();
+  const written: WrittenRecord[] = records.map((record, i) => {
+    const result = results[i]!;
+    const previous = owners.get(result.id);
+    if (previous !== undefined && previous !== record.localRef) {
+      perRecord[i]!.push({ severity: 'warning', code: 'duplicate', where: whereOf(record), message: 'record matched the same canonical record as an earlier record of the message (shared identifier)' });
+    }
+    owners.set(result.id, record.localRef);
+    if (plan.first.get(record.localRef) !== i) {
+      perRecord[i]!.unshift({ severity: 'error', code: 'duplicate', where: whereOf(record), message: 'two records of the message share one localRef; the later one is not referable' });
+    }
+    return { localRef: record.localRef, resourceType: record.resourceType, id: result.id, version: result.version, status: result.status };
+  });
+  return { records: written, issues: perRecord.flat() };
+}
+
+const whereOf = (record: NormalizedRecord): string => record.provenance?.location || record.resourceType;
+
+/**
+ * Wave of each record: 0 when it refers to no earlier record, else one more than the highest wave
+ * among the earlier records it refers to (references and patientRef).
+ */
+function planWaves(records: readonly NormalizedRecord[]): { waves: number[][]; first: Map<string, number> } {
+  const first = new Map<string, number>();
+  records.forEach((r, i) => {
+    if (!first.has(r.localRef)) first.set(r.localRef, i);
+  });
+  const level: number[] = [];
+  const waves: number[][] = [];
+  records.forEach((r, i) => {
+    let l = 0;
+    const refs = localReferencesIn(r.resource);
+    if (r.patientRef !== undefined) refs.push(r.patientRef);
+    for (const ref of refs) {
+      const j = first.get(ref);
+      if (j !== undefined && j < i) l = Math.max(l, level[j]! + 1);
+    }
+    level.push(l);
+    (waves[l] ??= []).push(i);
+  });
+  return { waves, first };
+}
+
+/** The RecordInput for one record, with references resolved; linking problems go to `issues`. */
+function toInput(record: NormalizedRecord, raw: RawMessage, mapping: string, resolve: (ref: string) => string | undefined, issues: Issue[]): RecordInput {
+  // id and patientId are canonical ids a pure normalizer cannot know: never taken from it.
+  const { localRef, patientRef, id: _id, patientId: _patientId, ...rest } = record;
+  const where = whereOf(record);
+  const rewritten = rewriteLocalReferences(record.resource, resolve);
+  if (rewritten.unresolved.length > 0) {
+    issues.push({ severity: 'error', code: 'invariant', where, message: `${rewritten.unresolved.length} local reference(s) have no earlier record in the message; removed` });
+  }
+  let patientId: string | undefined;
+  if (patientRef !== undefined && patientRef !== localRef) {
+    const target = resolve(patientRef);
+    if (target?.startsWith('Patient/')) patientId = target.slice('Patient/'.length);
+    else issues.push({ severity: 'error', code: 'invariant', where, message: 'patientRef names no Patient stored earlier in the message' });
+  }
+  return {
+    ...rest,
+    resource: rewritten.resource,
+    identifiers: record.identifiers.length > 0 ? record.identifiers : [sourceIdentifier(raw.id, localRef)],
+    provenance: {
+      ...record.provenance,
+      feed: raw.feed,
+      participant: raw.participant,
+      rawId: raw.id,
+      receivedAt: raw.receivedAt.toISOString(),
+      mapping: record.provenance?.mapping || mapping,
+    },
+    ...(patientId === undefined ? {} : { patientId }),
+  };
 }
 
 /** The index identifier a record without business identifiers gets. */
