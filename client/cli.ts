@@ -20,7 +20,7 @@ const USAGE = `usage: passerelle-client <command> [options]
   inbox [--all]                               fetch waiting messages over HTTP (--all: list stored ones too)
   follow [--count n]                          stay connected over WebSocket and receive as messages arrive
   verify [participant] [--confirm | --accept-new-key]   safety number and key fingerprints
-  rotate                                      new device encryption keys, registered; old ones kept 30 days
+  rotate                                      new device keys (signing + encryption), registered; old decryption keys kept 30 days
 
 common options:
   --dir <path>              client directory (default ~/.passerelle, or $PASSERELLE_DIR)
@@ -170,7 +170,7 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       case 'rotate': {
         const c = await openClient();
         const r = await c.rotate();
-        out(`New encryption keys for ${c.device} registered, valid until ${new Date(r.notAfter).toISOString()}; previous keys kept 30 days for mail already on its way, then deleted.`, { notAfter: r.notAfter });
+        out(`New signing and encryption keys for ${c.device} registered, valid until ${new Date(r.notAfter).toISOString()}; previous keys kept 30 days for mail already on its way, then deleted.`, { notAfter: r.notAfter });
         return 0;
       }
       default:

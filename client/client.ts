@@ -134,12 +134,15 @@ export class PasserelleClient {
   }
 
   /**
-   * New encryption keys for this device, registered; the old ones are kept for the offline TTL so
-   * mail already sealed to them still opens, then deleted on a later run.
+   * New device keys, registered under a new certificate: encryption keys (the old ones are kept
+   * for the offline TTL so mail already sealed to them still opens, then deleted on a later run)
+   * and the signing key too, so each certificate has its own signing kid and a recipient can tell
+   * which certificate (and validity window) an older envelope was signed under.
    */
   async rotate(now: number = Date.now()): Promise<{ notAfter: number }> {
     const s = await cryptoReady();
     const d = this.keys.secrets.device;
+    d.sign = s.crypto_sign_keypair();
     this.keys.secrets.retired.push({ kind: 'x25519', ...d.x25519, deleteAfter: now + RETIRED_KEY_TTL_MS });
     if (d.xwing) this.keys.secrets.retired.push({ kind: 'xwing', ...d.xwing, deleteAfter: now + RETIRED_KEY_TTL_MS });
     d.x25519 = s.crypto_box_keypair();
