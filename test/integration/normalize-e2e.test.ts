@@ -7,7 +7,6 @@ import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import type { NormalizationOutcome } from '../../gateway/core/ports.js';
 import type { FhirResource } from '../../gateway/core/types.js';
-import { NORMALIZE_QUEUE } from '../../gateway/pipeline/normalize-worker.js';
 import { OUTCOME_SYSTEM } from '../../gateway/pipeline/record-writer.js';
 import { corpus } from '../helpers/corpus.js';
 import { startTestGateway, type RunningTestGateway } from '../helpers/gateway.js';
@@ -36,9 +35,7 @@ async function post(t: Test, gw: RunningTestGateway, feed: string, body: Uint8Ar
   const res = await gw.as('chu-lyon', `/v1/raw/${feed}`, { method: 'POST', body, headers: { 'content-type': 'application/hl7-v2' } });
   t.equal(res.status, 201, 'raw accepted');
   const { rawId } = (await res.json()) as { rawId: string };
-  // The intake is to enqueue in putRaw's transaction; until it does, queue it here (a no-op when
-  // the item is already waiting or in flight).
-  await gw.gateway.store.enqueue(NORMALIZE_QUEUE, { id: rawId, payload: { rawId } });
+  // The intake queued it for normalization before answering 201: nothing to do here.
   return rawId;
 }
 
