@@ -77,6 +77,12 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
   const openClient = async (): Promise<PasserelleClient> => {
     const c = await PasserelleClient.open({ dir, passphrase: await passphrase() });
     c.readReceipts = v['read-receipts'];
+    const left = c.certificateTimeLeft();
+    if (left !== undefined && left < 3 * 24 * 3600 * 1000 && command !== 'rotate') {
+      io.stderr.write(left <= 0
+        ? 'warning: this device\'s keys have expired; nobody can send to it: run `passerelle-client rotate`\n'
+        : `warning: this device's keys expire in ${Math.ceil(left / 3600_000)} h: run \`passerelle-client rotate\`\n`);
+    }
     return c;
   };
 

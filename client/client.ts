@@ -217,11 +217,24 @@ export class PasserelleClient {
     return outcome;
   }
 
-  /** Pull the HTTP inbox once and handle every delivery. */
+  /** Pull the HTTP inbox page by page until it is empty, handling every delivery in order. */
   async pullInbox(): Promise<ReceiveOutcome[]> {
     const out: ReceiveOutcome[] = [];
-    for (const d of parseInbox(await this.api.inbox())) out.push(await this.handle(d));
-    return out;
+    for (;;) {
+      // Items are leased to us as they are listed, so a page never comes back twice.
+      const page = parseInbox(await this.api.inbox());
+      if (page.length === 0) return out;
+      for (const d of page) out.push(await this.handle(d));
+    }
+  }
+
+  /**
+   * Milliseconds until this device's certificate expires (negative once it has), or undefined
+   * before the first registration. Senders stop encrypting to an expired device, so rotate first.
+   */
+  certificateTimeLeft(now: number = Date.now()): number | undefined {
+    const end = this.keys.secrets.device.notAfter;
+    return end === undefined ? undefined : end - now;
   }
 
   async #sendReadReceipt(m: StoredMessage): Promise<void> {

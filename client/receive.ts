@@ -97,7 +97,14 @@ export async function receive(ctx: ReceiveContext, d: Delivery): Promise<Receive
     const peer = await ctx.view.peer(env.from.participant);
     const own = env.from.participant === ctx.participant;
     const attachments: StoredAttachment[] = [];
-    for (const a of opened.attachments) attachments.push(await fetchAttachment(ctx, id, a));
+    const names = new Set<string>();
+    for (const a of opened.attachments) {
+      // Two attachments may carry the same name: number the later ones rather than overwrite.
+      let name = safeName(a.name);
+      if (names.has(name)) name = `${names.size + 1}-${name}`;
+      names.add(name);
+      attachments.push(await fetchAttachment(ctx, id, a, name));
+    }
     const message: StoredMessage = {
       id, class: env.class, direction: own ? 'out' : 'in', from: { ...inner.from }, to: [...inner.to], ts: env.ts, receivedAt: d.receivedAt,
       type: inner.type, ...(typeof inner.subject === 'string' ? { subject: inner.subject } : {}),
@@ -116,10 +123,9 @@ export async function receive(ctx: ReceiveContext, d: Delivery): Promise<Receive
   }
 }
 
-async function fetchAttachment(ctx: ReceiveContext, id: string, a: OpenedAttachment): Promise<StoredAttachment> {
+async function fetchAttachment(ctx: ReceiveContext, id: string, a: OpenedAttachment, fileName: string): Promise<StoredAttachment> {
   const base = { ref: a.ref, name: a.name, mime: a.mime };
-  const dir = ctx.store.filesDir(id);
-  const target = join(dir, safeName(a.name));
+  const target = join(ctx.store.filesDir(id), fileName);
   const tmp = `${target}.part`;
   const blob = await ctx.api.downloadBlob(a.ref);
   const out = await open(tmp, 'w', 0o600);
