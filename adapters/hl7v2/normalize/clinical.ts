@@ -1,6 +1,6 @@
 import type { FhirResource, Identifier } from '../../../gateway/core/types.js';
 import { localRef, type Builder } from './context.js';
-import { compact, cwe, period, tableCode, type Json } from './datatypes.js';
+import { compact, cwe, cweTable, period, tableCode, type Json } from './datatypes.js';
 import { toDate, toDateTime } from './datetime.js';
 import type { SegReader } from './reader.js';
 import { ALLERGY_SEVERITY, ALLERGY_TYPE } from './tables.js';
@@ -158,10 +158,10 @@ export function mapCoverages(b: Builder, s: Subject): void {
       resourceType: 'Coverage',
       identifier: policyId ? [{ ...policyId, type: tableCode('MB', '0203') }] : undefined,
       status: 'active',
-      type: cwe(in1.comp(15)) ?? cwe(in1.comp(2)),
+      type: cweTable(in1.comp(15), '0086') ?? cwe(in1.comp(2)),
       subscriberId: in1.get(49) || policy || undefined,
       beneficiary: s.patientRef ? localRef(s.patientRef) : undefined,
-      relationship: cwe(in1.comp(17)),
+      relationship: cweTable(in1.comp(17), '0063'),
       period: period(in1.get(12), in1.get(13)),
       payor: [compact({ display: payorName || undefined, identifier: company })].filter((p) => Object.keys(p).length),
       class: group ? [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/coverage-class', code: 'group' }] }, value: group, name: in1.get(9) || undefined }] : undefined,

@@ -80,6 +80,19 @@ export function cwe(c: Comp): CodeableConcept | undefined {
   return compact({ coding: codings, text });
 }
 
+/**
+ * CWE bound to an HL7 table: a primary code sent without a coding system (CWE-3 empty) is read as
+ * a code of that table, as the field's definition says; an explicit system is kept as sent.
+ */
+export function cweTable(c: Comp, table: string): CodeableConcept | undefined {
+  const cc = cwe(c);
+  const primary = cc?.coding?.[0];
+  if (primary && !c.c(3) && primary['code'] === c.c(1)) {
+    cc!.coding![0] = { system: `http://terminology.hl7.org/CodeSystem/v2-${table}`, ...primary };
+  }
+  return cc;
+}
+
 /** A CodeableConcept from a bare code of an HL7 table (IS / ID datatypes). */
 export function tableCode(code: string, table: string, display = ''): CodeableConcept | undefined {
   if (!code) return undefined;

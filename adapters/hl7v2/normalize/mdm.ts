@@ -1,7 +1,7 @@
 import type { FhirResource, Identifier } from '../../../gateway/core/types.js';
 import { mapCommon } from './common.js';
 import { localRef, type Builder } from './context.js';
-import { compact, cwe, tableCode, type Json } from './datatypes.js';
+import { compact, cweTable, tableCode, type Json } from './datatypes.js';
 import { toDateTime, toInstant } from './datetime.js';
 import { mapServiceRequest, storeIds } from './order-request.js';
 import { groupOrders } from './orders.js';
@@ -42,7 +42,7 @@ export function mapDocument(b: Builder): void {
     identifier: identifier.slice(1),
     status: cancelled ? 'entered-in-error' : txa.get(19).toUpperCase() === 'OB' ? 'superseded' : 'current',
     docStatus: DOC_STATUS[txa.get(17).toUpperCase()],
-    type: cwe(txa.comp(2)) ?? tableCode(txa.get(2), '0270'),
+    type: cweTable(txa.comp(2), '0270'),
     subject: s.patientRef ? localRef(s.patientRef) : undefined,
     date: toInstant(txa.get(4)) ?? toInstant(txa.get(6)),
     author: authors,

@@ -1,7 +1,7 @@
 import type { FhirResource, Identifier } from '../../../gateway/core/types.js';
 import type { Subject } from './clinical.js';
 import { localRef, type Builder } from './context.js';
-import { compact, cwe, quantity, num, type Json } from './datatypes.js';
+import { compact, cwe, cweTable, quantity, num, type Json } from './datatypes.js';
 import { toDateTime } from './datetime.js';
 import type { OrderGroup } from './orders.js';
 import { nested, type SegReader } from './reader.js';
@@ -86,17 +86,17 @@ export function mapSpecimen(b: Builder, spm: SegReader, s: Subject): string {
     resourceType: 'Specimen',
     identifier,
     status: spm.get(20).toUpperCase() === 'N' ? 'unavailable' : spm.get(20) ? 'available' : undefined,
-    type: cwe(spm.comp(4)),
+    type: cweTable(spm.comp(4), '0487'),
     subject: s.patientRef ? localRef(s.patientRef) : undefined,
     receivedTime: toDateTime(spm.get(18)),
     collection: compact({
-      method: cwe(spm.comp(7)),
+      method: cweTable(spm.comp(7), '0488'),
       bodySite: cwe(spm.comp(8)),
       collectedPeriod: end && start ? { start, end } : undefined,
       collectedDateTime: end ? undefined : start,
       quantity: amount === undefined ? undefined : quantity(amount, nested(qty, 2)),
     }),
-    condition: spm.all(24).map(cwe).filter(Boolean),
+    condition: spm.all(24).map((c) => cweTable(c, '0493')).filter(Boolean),
     note: spm.get(14) ? [{ text: spm.get(14) }] : undefined,
   });
   return b.add({ localRef: ref, resource, location: spm.loc, identifiers: storeIds(b, identifier, ref), ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [spm] });

@@ -1,10 +1,10 @@
 import type { FhirResource, Identifier } from '../../../gateway/core/types.js';
 import type { Builder } from './context.js';
 import { localRef } from './context.js';
-import { compact, cwe, datePeriod, hdSystem, num, tableCode, xad, xpn, xtn, type Json } from './datatypes.js';
+import { compact, cwe, cweTable, datePeriod, hdSystem, num, tableCode, xad, xpn, xtn, type Json } from './datatypes.js';
 import { toDate, toDateTime } from './datetime.js';
 import { selfFacts } from './patient-self.js';
-import type { SegReader } from './reader.js';
+import type { Comp, SegReader } from './reader.js';
 import { GENDER, MARITAL_STATUS, YES_NO } from './tables.js';
 
 /** localRef of the Patient every other record points to. */
@@ -49,7 +49,7 @@ export function mapPatient(b: Builder): string | undefined {
       ...pid.all(13).map((c) => withDefaultUse(xtn(c), 'home')),
       ...pid.all(14).map((c) => withDefaultUse(xtn(c), 'work')),
     ].filter(Boolean),
-    communication: pid.all(15).map((c) => cwe(c)).filter(Boolean).map((language) => ({ language, preferred: true })),
+    communication: pid.all(15).map((c) => cweTable(c, '0296')).filter(Boolean).map((language) => ({ language, preferred: true })),
     maritalStatus: marital(pid),
     ...deceased(b, pid),
     ...multipleBirth(pid),
@@ -134,19 +134,38 @@ function withDefaultUse(cp: Json | undefined, use: string): Json | undefined {
 
 function extensions(pid: SegReader): Json[] {
   const out: Json[] = [];
-  const races = pid.all(10).map(cwe).filter((x) => x?.coding);
-  if (races.length) {
-    out.push({ url: RACE_URL, extension: races.map((r) => ({ url: 'ombCategory', valueCoding: r!.coding![0] })) });
-  }
-  const eth = pid.all(22).map(cwe).filter((x) => x?.coding);
-  if (eth.length) out.push({ url: ETHNICITY_URL, extension: eth.map((r) => ({ url: 'ombCategory', valueCoding: r!.coding![0] })) });
+  const race = usCore(RACE_URL, pid.all(10));
+  if (race) out.push(race);
+  const ethnicity = usCore(ETHNICITY_URL, pid.all(22));
+  if (ethnicity) out.push(ethnicity);
   const mmn = pid.all(6).map(xpn).find(Boolean);
   if (mmn?.['family']) out.push({ url: 'http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName', valueString: mmn['family'] });
-  const religion = cwe(pid.comp(17));
+  const religion = cweTable(pid.comp(17), '0006');
   if (religion) out.push({ url: 'http://hl7.org/fhir/StructureDefinition/patient-religion', valueCodeableConcept: religion });
   const birthPlace = pid.get(23);
   if (birthPlace) out.push({ url: 'http://hl7.org/fhir/StructureDefinition/patient-birthPlace', valueAddress: { text: birthPlace } });
   return out;
+}
+
+const CDCREC = 'urn:oid:2.16.840.1.113883.6.238';
+const CDC_CODE = /^\d{4}-\d$/;
+
+/**
+ * PID-10 / PID-22 → US Core race / ethnicity extension. Only CDC race-and-ethnicity codes (the
+ * `2106-3` form, whether sent as CDCREC or as table 0005/0189) may fill `ombCategory`; other
+ * codes are kept as the extension's text so they are not lost nor mislabelled.
+ */
+function usCore(url: string, reps: Comp[]): Json | undefined {
+  const parts: Json[] = [];
+  const texts: string[] = [];
+  for (const c of reps) {
+    const code = c.c(1);
+    if (CDC_CODE.test(code)) parts.push({ url: 'ombCategory', valueCoding: compact({ system: CDCREC, code, display: c.c(2) }) });
+    const t = c.c(2) || c.c(9) || (CDC_CODE.test(code) ? '' : code);
+    if (t) texts.push(t);
+  }
+  if (parts.length === 0 && texts.length === 0) return undefined;
+  return { url, extension: [...parts, ...(texts.length ? [{ url: 'text', valueString: texts.join(', ') }] : [])] };
 }
 
 function generalPractitioners(b: Builder): Json[] {
@@ -160,7 +179,7 @@ function generalPractitioners(b: Builder): Json[] {
 /** NK1 → Patient.contact (kept inside the Patient: a next of kin rarely has identifiers to match on). */
 function contact(nk1: SegReader): Json | undefined {
   nk1.consume(1);
-  const relationship = [cwe(nk1.comp(3)), cwe(nk1.comp(7))].filter(Boolean);
+  const relationship = [cweTable(nk1.comp(3), '0063'), cweTable(nk1.comp(7), '0131')].filter(Boolean);
   const c = compact({
     name: nk1.all(2).map(xpn).find(Boolean),
     relationship,

@@ -2,7 +2,7 @@ import type { FhirResource, Identifier } from '../../../gateway/core/types.js';
 import type { Subject } from './clinical.js';
 import { mapCommon } from './common.js';
 import { localRef, type Builder } from './context.js';
-import { compact, cwe, num, quantity, type Json } from './datatypes.js';
+import { compact, cwe, cweTable, num, quantity, type Json } from './datatypes.js';
 import { toDateTime } from './datetime.js';
 import { mapObservation } from './observation.js';
 import { requestStatus } from './order-request.js';
@@ -63,8 +63,8 @@ function request(b: Builder, g: OrderGroup, s: Subject, p: RequestInput): string
     basedOn: p.basedOn ? [localRef(p.basedOn)] : undefined,
     dosageInstruction: [compact({
       text: seg.all(f.instr).map((c) => c.c(2) || c.c(1)).filter(Boolean).join('; ') || undefined,
-      route: p.route ? cwe(p.route.comp(1)) : undefined,
-      site: p.route ? cwe(p.route.comp(2)) : undefined,
+      route: p.route ? cweTable(p.route.comp(1), '0162') : undefined,
+      site: p.route ? cweTable(p.route.comp(2), '0163') : undefined,
       doseAndRate: min === undefined ? undefined : [{ doseQuantity: quantity(min, seg.comp(f.units)) }],
     })].filter((d) => Object.keys(d).length),
     dispenseRequest: compact({

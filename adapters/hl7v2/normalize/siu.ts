@@ -1,7 +1,7 @@
 import type { FhirResource, Identifier } from '../../../gateway/core/types.js';
 import { mapCommon, mapLooseObservations } from './common.js';
 import { localRef, type Builder } from './context.js';
-import { compact, cwe, num, type Json } from './datatypes.js';
+import { compact, cwe, cweTable, num, type Json } from './datatypes.js';
 import { toDateTime, toInstant } from './datetime.js';
 import { storeIds } from './order-request.js';
 import type { SegReader } from './reader.js';
@@ -40,8 +40,9 @@ export function mapSchedule(b: Builder): void {
     status: APPOINTMENT_STATUS[statusCode] ?? APPOINTMENT_STATUS_BY_EVENT[b.event] ?? 'booked',
     cancelationReason: b.event === 'S15' || b.event === 'S16' ? cwe(sch.comp(6)) : undefined,
     serviceType: ais.map((a) => cwe(a.comp(3))).filter(Boolean),
-    appointmentType: cwe(sch.comp(8)),
-    reasonCode: [cwe(sch.comp(7))].filter(Boolean),
+    // SCH-7 holds table 0276 codes (ROUTINE, EMERGENCY…), the binding of Appointment.appointmentType;
+    // SCH-8 (table 0277: Normal, Tentative…) has no FHIR element and is reported unmapped.
+    appointmentType: cweTable(sch.comp(7), '0276'),
     description: b.r.all('NTE').slice(0, 1).map((n) => n.get(3)).find(Boolean),
     start,
     end,

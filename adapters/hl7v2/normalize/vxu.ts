@@ -2,7 +2,7 @@ import type { FhirResource, Identifier } from '../../../gateway/core/types.js';
 import type { Subject } from './clinical.js';
 import { mapCommon, mapLooseObservations } from './common.js';
 import { localRef, type Builder } from './context.js';
-import { codeSystem, compact, cwe, num, quantity, type CodeableConcept, type Json } from './datatypes.js';
+import { codeSystem, compact, cwe, cweTable, num, quantity, type CodeableConcept, type Json } from './datatypes.js';
 import { toDate, toDateTime } from './datetime.js';
 import { mapObservation } from './observation.js';
 import { orderIdentifiers, storeIds } from './order-request.js';
@@ -63,8 +63,8 @@ function mapImmunization(b: Builder, g: OrderGroup, rxa: SegReader, s: Subject, 
     manufacturer: manufacturer.valued ? compact({ display: manufacturer.c(2) || manufacturer.c(1), identifier: manufacturer.c(1) ? { system: codeSystem(manufacturer.c(3)) ?? b.fallbackSystem('MVX'), value: manufacturer.c(1) } : undefined }) : undefined,
     lotNumber: rxa.get(15) || undefined,
     expirationDate: toDate(rxa.get(16)),
-    site: rxr ? cwe(rxr.comp(2)) : undefined,
-    route: rxr ? cwe(rxr.comp(1)) : undefined,
+    site: rxr ? cweTable(rxr.comp(2), '0163') : undefined,
+    route: rxr ? cweTable(rxr.comp(1), '0162') : undefined,
     // 999 is the v2 "amount unknown" convention (CDC IG), not a dose.
     doseQuantity: amount !== undefined && amount !== 999 ? quantity(amount, rxa.comp(7)) : undefined,
     isSubpotent: completion === 'PA' ? true : undefined,

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { LOCAL_REF_PREFIX } from '../../../../../gateway/core/ports.js';
 import { hl7v2Normalizer } from '../../../../../adapters/hl7v2/normalize/index.js';
-import { first, normalizeMs, rawOf, recordsOf } from './raw.js';
+import { at, first, normalizeMs, rawOf, recordsOf } from './raw.js';
 
 t.test('ADT^A01: Patient demographics, identifiers for matching, Encounter from PV1', async (t) => {
   const records = recordsOf(normalizeMs('ADT-A01-01'));
@@ -9,23 +9,27 @@ t.test('ADT^A01: Patient demographics, identifiers for matching, Encounter from 
   t.equal(patient.localRef, 'patient');
   t.same(patient.identifiers[0], { system: 'urn:oid:2.16.1', value: 'PATID1234' }, 'PID-3 with an OID authority');
   t.same(patient.identifiers[1], { system: 'urn:passerelle:aa:USSSA', value: '123456789' }, 'PID-3 with a namespace authority');
-  const res = patient.resource as Record<string, any>;
+  const res = patient.resource;
   t.equal(res['gender'], 'male');
   t.equal(res['birthDate'], '1988-08-18');
-  t.equal(res['_birthDate'].extension[0].valueDateTime, '1988-08-18T11:26:00+02:15', 'birth time keeps its offset');
-  t.match(res['name'][0], { family: 'EVERYMAN', given: ['ADAM', 'A'], use: 'usual' });
-  t.match(res['address'][0], { line: ['1000', 'Hospital Lane', 'Ste. 123'], city: 'Ann Arbor', state: 'MI', postalCode: '99999' });
-  t.equal(res['maritalStatus'].coding[0].code, 'M');
+  t.equal(at(res, '_birthDate.extension.0.valueDateTime'), '1988-08-18T11:26:00+02:15', 'birth time keeps its offset');
+  t.match(at(res, 'name.0'), { family: 'EVERYMAN', given: ['ADAM', 'A'], use: 'usual' });
+  t.match(at(res, 'address.0'), { line: ['1000', 'Hospital Lane', 'Ste. 123'], city: 'Ann Arbor', state: 'MI', postalCode: '99999' });
+  t.equal(at(res, 'maritalStatus.coding.0.code'), 'M');
+  t.ok((res['name'] as unknown[]).some((n) => at(n, 'family') === 'elbert'), 'PID-9 alias is a name');
+  t.match(res['identifier'], [{ value: 'PATID1234' }], 'PID-3 first');
+  t.ok((res['identifier'] as unknown[]).some((i) => at(i, 'value') === 'DB123'), 'DB1-3 of the patient (DB1-2 = PT)');
+  t.notOk((res['identifier'] as unknown[]).some((i) => at(i, 'value') === 'Medicare-12345'), 'insured-person numbers are not merged when the insured is the spouse');
   t.equal(patient.provenance.location, 'PID[1]');
   t.equal(patient.provenance.mapping, 'hl7v2-adt@1');
   t.ok(patient.provenance.unmapped!.includes('PID-18'), 'PID-18 (account number) is reported as unmapped');
 
   const enc = first(records, 'Encounter');
-  const e = enc.resource as Record<string, any>;
+  const e = enc.resource;
   t.same(e['class'], { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'PRENC', display: 'pre-admission' });
   t.equal(e['status'], 'in-progress');
   t.same(e['period'], { start: '2015-02-08T11:34:19+01:10' });
-  t.equal(e['subject'].reference, LOCAL_REF_PREFIX + 'patient');
+  t.equal(at(e, 'subject.reference'), LOCAL_REF_PREFIX + 'patient');
   t.equal(enc.patientRef, 'patient');
   t.ok(records.some((r) => r.resourceType === 'Practitioner'), 'attending doctor becomes a Practitioner');
   t.match(first(records, 'Condition').resource, { code: { coding: [{ system: 'http://snomed.info/sct', code: '422504002' }] } });
@@ -35,13 +39,13 @@ t.test('ADT^A01: Patient demographics, identifiers for matching, Encounter from 
 });
 
 t.test('ADT encounter status follows the trigger event and the discharge date', async (t) => {
-  const status = (name: string): unknown => (first(recordsOf(normalizeMs(name)), 'Encounter').resource as Record<string, any>)['status'];
+  const status = (name: string): unknown => first(recordsOf(normalizeMs(name)), 'Encounter').resource['status'];
   t.equal(status('ADT-A03-01'), 'finished', 'A03 discharge');
   t.equal(status('ADT-A05-01'), 'planned', 'A05 pre-admit');
   t.equal(status('ADT-A11-01'), 'cancelled', 'A11 cancel admit');
   t.equal(status('ADT-A08-01'), 'finished', 'A08 with PV1-45');
-  const a13 = first(recordsOf(normalizeMs('ADT-A13-02')), 'Encounter').resource as Record<string, any>;
-  t.equal(a13['period'].end, undefined, 'A13 cancels the discharge: no end');
+  const a13 = first(recordsOf(normalizeMs('ADT-A13-02')), 'Encounter').resource;
+  t.equal(at(a13, 'period.end'), undefined, 'A13 cancels the discharge: no end');
 });
 
 t.test('ADT^A40 merge: survivor replaces the prior identifiers, prior record is replaced-by', async (t) => {

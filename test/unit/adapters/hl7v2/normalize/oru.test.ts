@@ -1,7 +1,7 @@
 import t from 'tap';
 import { LOCAL_REF_PREFIX } from '../../../../../gateway/core/ports.js';
 import { hl7v2Normalizer } from '../../../../../adapters/hl7v2/normalize/index.js';
-import { first, normalizeMs, rawOf, recordsOf } from './raw.js';
+import { at, first, normalizeMs, rawOf, recordsOf } from './raw.js';
 
 const ref = (r: string): { reference: string } => ({ reference: LOCAL_REF_PREFIX + r });
 
@@ -9,28 +9,28 @@ t.test('ORU^R01: DiagnosticReport per OBR with its Observations, ServiceRequest 
   const records = recordsOf(normalizeMs('LAB-ORU-1'));
   const reports = records.filter((r) => r.resourceType === 'DiagnosticReport');
   t.equal(reports.length, 2);
-  const report = reports[0]!.resource as Record<string, any>;
+  const report = reports[0]!.resource;
   t.match(report['code'], { coding: [{ system: 'http://loinc.org', code: '24317-0' }] });
-  t.equal(report['result'].length, 5);
+  t.equal((report['result'] as unknown[]).length, 5);
   t.match(reports[0]!.identifiers, [{ value: '88502218' }, { value: '82503246' }], 'placer and filler version the report');
   const obs = records.filter((r) => r.resourceType === 'Observation');
   t.equal(obs.length, 10);
-  const rbc = obs.find((o) => (o.resource as any).code.coding[0].code === '11273-0')!.resource as Record<string, any>;
+  const rbc = obs.find((o) => at(o.resource, 'code.coding.0.code') === '11273-0')!.resource;
   t.same(rbc['valueQuantity'], { value: 4.06, unit: 'tera.l-1', code: 'tera.l-1' });
   t.equal(rbc['status'], 'preliminary');
   t.equal(rbc['effectiveDateTime'], '2014-10-06T06:27:00+07:00');
   t.same(rbc['basedOn'], [ref('servicerequest-1')]);
   t.equal(obs[0]!.provenance.location, 'OBX[1]');
   t.same(obs[0]!.identifiers, [{ system: 'urn:passerelle:msg:SomeSystem', value: '182/obs-1' }], 'MSH-10 + OBX place');
-  t.ok(records.some((r) => r.resourceType === 'Specimen' && (r.resource as any).type.coding[0].code === 'BLD'));
+  t.ok(records.some((r) => r.resourceType === 'Specimen' && at(r.resource, 'type.coding.0.code') === 'BLD'));
   t.match(first(records, 'ServiceRequest').resource, { status: 'completed', intent: 'order', code: { coding: [{ code: '24317-0' }] } });
 });
 
 t.test('OBX value types', async (t) => {
-  const msg = (type: string, value: string, units = ''): Record<string, any> => {
+  const msg = (type: string, value: string, units = ''): Record<string, unknown> => {
     const body = `MSH|^~\\&|A|LAB|||20240101||ORU^R01|M1|P|2.5.1\rPID|1||P1^^^LAB^MR\rOBR|1|PL1|FI1|1234-5^Test^LN\rOBX|1|${type}|5678-9^Thing^LN||${value}|${units}|||||F|||20240102030405-0500\r`;
     const n = hl7v2Normalizer.normalize(rawOf(body));
-    return first(recordsOf(n), 'Observation').resource as Record<string, any>;
+    return first(recordsOf(n), 'Observation').resource;
   };
   t.same(msg('NM', '7.25', 'mg/dL^milligram per deciliter^UCUM')['valueQuantity'], { value: 7.25, unit: 'milligram per deciliter', system: 'http://unitsofmeasure.org', code: 'mg/dL' });
   t.equal(msg('ST', 'positive')['valueString'], 'positive');
@@ -42,7 +42,8 @@ t.test('OBX value types', async (t) => {
   t.equal(msg('DT', '20240105')['valueDateTime'], '2024-01-05');
   t.equal(msg('TS', '202401050830+0100')['valueDateTime'], '2024-01-05T08:30:00+01:00');
   t.equal(msg('TM', '0830')['valueTime'], '08:30:00');
-  t.same(msg('NA', '1^2^3')['valueSampledData'].data, '1 2 3');
+  t.same(at(msg('NA', '1^2^3'), 'valueSampledData.data'), '1 2 3');
+  t.match(msg('NM', '60~120', 'beats/min')['component'], [{ valueQuantity: { value: 60 } }, { valueQuantity: { value: 120 } }], 'repeating OBX-5 → components');
   t.equal(msg('NM', '12')['effectiveDateTime'], '2024-01-02T03:04:05-05:00', 'OBX-14 keeps its offset');
   const bad = hl7v2Normalizer.normalize(rawOf('MSH|^~\\&|A|LAB|||20240101||ORU^R01|M1|P|2.5.1\rPID|1||P1^^^LAB^MR\rOBR|1\rOBX|1|NM|1^X^LN||abc||||||F\r'));
   t.ok(bad.ok);
@@ -54,7 +55,7 @@ t.test('OUL^R22: a specimen sent before its orders is linked to them', async (t)
   const records = recordsOf(normalizeMs('OUL-R22-02'));
   const specimens = records.filter((r) => r.resourceType === 'Specimen');
   t.ok(specimens.length > 0);
-  const report = first(records, 'DiagnosticReport').resource as Record<string, any>;
-  t.ok((report['specimen'] ?? []).length > 0, 'report names the specimen');
+  const report = first(records, 'DiagnosticReport').resource;
+  t.ok(((report['specimen'] as unknown[] | undefined) ?? []).length > 0, 'report names the specimen');
   t.equal(first(records, 'Observation').provenance.mapping, 'hl7v2-oul@1');
 });

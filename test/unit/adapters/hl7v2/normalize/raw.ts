@@ -49,3 +49,16 @@ export function first(records: NormalizedRecord[], type: string): NormalizedReco
   if (!r) throw new Error(`no ${type} record`);
   return r;
 }
+
+/**
+ * Value at a dotted path (`code.coding.0.code`) of a resource, or undefined: lets tests read deep
+ * FHIR JSON without casting to `any`.
+ */
+export function at(value: unknown, path: string): unknown {
+  let v: unknown = value;
+  for (const key of path.split('.')) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
