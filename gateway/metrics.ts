@@ -23,7 +23,7 @@ export class Metrics {
   });
 
   readonly normalizeOutcomes = new Counter({
-    name: 'passerelle_normalize_total', help: 'normalize queue items by format and outcome (ok | rejected | retry | dead | lease-lost)',
+    name: 'passerelle_normalize_total', help: 'normalize queue items by format and outcome (ok | rejected | already | retry | dead | lease-lost)',
     labelNames: ['format', 'outcome'] as const, registers: [this.registry],
   });
   readonly normalizeRecords = new Counter({

@@ -5,7 +5,8 @@ import { isGatewayError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { NormalizationEventBus } from './normalization-events.js';
-import { writeOutcome, writeRecords } from './record-writer.js';
+import { readOutcome, writeOutcome } from './normalization-outcome.js';
+import { writeRecords } from './record-writer.js';
 
 import { NORMALIZE_QUEUE } from './intake.js';
 
@@ -35,9 +36,10 @@ export interface NormalizeWorkerOptions {
 /**
  * Turns stored raws into canonical records. Each loop claims an item of the `normalize` queue,
  * runs the format's normalizer (pure, sync), stores the records in order with local references
- * rewritten (record-writer.ts), keeps issues as an OperationOutcome record, and only then
- * completes the item. A crash anywhere before complete() re-runs the message after the lease
- * expires; putRecord's identifier matching makes that replay idempotent.
+ * rewritten (record-writer.ts), then writes the outcome (issues, record ids) as an OperationOutcome
+ * record (normalization-outcome.ts), and only then completes the item. A crash before the outcome
+ * is written re-runs the message after the lease expires, and putRecord's identifier matching makes
+ * that replay idempotent; a raw whose outcome exists for the same mapping is not normalized again.
  *
  * Data problems (including a normalizer that throws) complete the item with issues: retrying would
  * give the same answer. Store failures retry with exponential backoff, then dead-letter.
@@ -134,33 +136,44 @@ export class NormalizeWorker {
         return;
       }
       format = raw.format;
-      const { normalizer, normalized } = this.#normalize(raw);
-      const mapping = normalizer?.name ?? `${raw.format}:none`;
+      const mapping = this.#o.normalizers.get(raw.format)?.name ?? `${raw.format}:none`;
+      const prior = await readOutcome(this.#o.store, raw.id);
+      if (prior?.mapping === mapping) {
+        // Already normalized by this mapping (a retransmitted duplicate re-queued by the intake, or a
+        // crash after the outcome was written): redoing it could revert records that later messages
+        // updated. Only a new mapping version re-derives a raw.
+        await this.#o.store.complete(lease);
+        this.#o.log.debug({ rawId, format, code: 'already-normalized' }, 'raw already normalized');
+        this.#finish(format, 'already', started, prior.outcome);
+        return;
+      }
+      const normalized = this.#normalize(raw);
       const written = normalized.ok ? await writeRecords(this.#o.store, raw, mapping, normalized.records) : { records: [], issues: [] };
       const issues = [...normalized.issues, ...written.issues];
-      await writeOutcome(this.#o.store, raw, mapping, issues);
+      const ok = normalized.ok && !issues.some((i) => i.severity === 'fatal');
+      const outcome: NormalizationOutcome = { rawId, ok, issues, recordIds: written.records.map((r) => r.id) };
+      await writeOutcome(this.#o.store, raw, mapping, outcome);
       await this.#o.store.complete(lease);
       for (const r of written.records) this.#o.metrics?.normalizeRecords.inc({ type: r.resourceType, status: r.status });
-      const ok = normalized.ok && !issues.some((i) => i.severity === 'fatal');
       this.#o.log.debug({ rawId, format, ok, records: written.records.length, issues: issues.length, codes: codesOf(issues) }, 'raw normalized');
-      this.#finish(format, ok ? 'ok' : 'rejected', started, { rawId, ok, issues, recordIds: written.records.map((r) => r.id) });
+      this.#finish(format, ok ? 'ok' : 'rejected', started, outcome);
     } catch (err) {
       await this.#onStoreFailure(lease, rawId, format, started, err);
     }
   }
 
-  #normalize(raw: RawMessage): { normalizer: Normalizer | undefined; normalized: Normalized } {
+  #normalize(raw: RawMessage): Normalized {
     const normalizer = this.#o.normalizers.get(raw.format);
     if (normalizer === undefined) {
-      return { normalizer, normalized: { ok: false, issues: [{ severity: 'fatal', code: 'not-supported', where: 'format', message: `no normalizer is configured for format ${raw.format}` }] } };
+      return { ok: false, issues: [{ severity: 'fatal', code: 'not-supported', where: 'format', message: `no normalizer is configured for format ${raw.format}` }] };
     }
     try {
-      return { normalizer, normalized: normalizer.normalize(raw) };
+      return normalizer.normalize(raw);
     } catch (err) {
       // A mapping bug must not kill the worker or loop on the item: the same input throws again.
       const name = err instanceof Error ? err.name : typeof err;
       this.#o.log.error({ rawId: raw.id, code: 'exception', errName: name, mapping: normalizer.name }, 'normalizer threw');
-      return { normalizer, normalized: { ok: false, issues: [{ severity: 'fatal', code: 'exception', where: normalizer.name, message: `the normalizer failed unexpectedly (${name}); the raw is kept for re-normalization` }] } };
+      return { ok: false, issues: [{ severity: 'fatal', code: 'exception', where: normalizer.name, message: `the normalizer failed unexpectedly (${name}); the raw is kept for re-normalization` }] };
     }
   }
 
@@ -191,7 +204,7 @@ export class NormalizeWorker {
     }
   }
 
-  #finish(format: string, outcome: 'ok' | 'rejected' | 'dead', started: bigint, result: NormalizationOutcome): void {
+  #finish(format: string, outcome: 'ok' | 'rejected' | 'dead' | 'already', started: bigint, result: NormalizationOutcome): void {
     this.#o.metrics?.normalizeOutcomes.inc({ format, outcome });
     this.#o.metrics?.normalizeSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     this.#o.events?.publish(result);

@@ -1,6 +1,6 @@
 import type { NormalizedRecord, Store } from '../core/ports.js';
 import type { Identifier, PutRecordResult, RawMessage, RecordInput } from '../core/types.js';
-import { operationOutcome, type Issue } from '../core/issues.js';
+import type { Issue } from '../core/issues.js';
 import { localReferencesIn, rewriteLocalReferences } from './reference-rewrite.js';
 
 /**
@@ -9,15 +9,6 @@ import { localReferencesIn, rewriteLocalReferences } from './reference-rewrite.j
  * instead of creating a twin. Kept in the record's index only, never in the FHIR resource.
  */
 export const SOURCE_SYSTEM = 'urn:passerelle:source';
-
-/**
- * Index identifier of the OperationOutcome that keeps a raw's normalization issues; its value is
- * the rawId. Readable through `GET /fhir/r4/OperationOutcome?identifier=<this>|<rawId>`.
- */
-export const OUTCOME_SYSTEM = 'urn:passerelle:normalization-outcome';
-
-/** Label on outcome records, so routing can leave them out. */
-export const OUTCOME_LABEL = 'normalization-outcome';
 
 /** One stored record of a message. */
 export interface WrittenRecord {
@@ -148,29 +139,4 @@ function toInput(record: NormalizedRecord, raw: RawMessage, mapping: string, res
 /** The index identifier a record without business identifiers gets. */
 export function sourceIdentifier(rawId: string, localRef: string): Identifier {
   return { system: SOURCE_SYSTEM, value: `${rawId}#${localRef}` };
-}
-
-/**
- * Keeps a raw's normalization issues as an OperationOutcome record (created when there are issues,
- * and updated when a later run of the same raw changes them, including to "no issues").
- * Issue messages name rules and locations, never values, so the record holds no message content.
- * @returns the outcome record id, or undefined when there was nothing to keep
- */
-export async function writeOutcome(store: Store, raw: RawMessage, mapping: string, issues: readonly Issue[]): Promise<string | undefined> {
-  const identifier: Identifier = { system: OUTCOME_SYSTEM, value: raw.id };
-  if (issues.length === 0 && (await store.findByIdentifier(identifier, 'OperationOutcome')).length === 0) return undefined;
-  const shown: Issue[] = issues.length > 0
-    ? [...issues]
-    : [{ severity: 'information', code: 'informational', message: 'normalized without issues' }];
-  const result = await store.putRecord({
-    resourceType: 'OperationOutcome',
-    resource: { ...operationOutcome(shown), extension: [{ url: 'urn:passerelle:raw', valueString: raw.id }] },
-    identifiers: [identifier],
-    labels: [OUTCOME_LABEL],
-    provenance: {
-      feed: raw.feed, participant: raw.participant, rawId: raw.id, location: 'message', mapping,
-      receivedAt: raw.receivedAt.toISOString(),
-    },
-  });
-  return result.id;
 }

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import type { NormalizationOutcome } from '../../gateway/core/ports.js';
 import type { FhirResource } from '../../gateway/core/types.js';
-import { OUTCOME_SYSTEM } from '../../gateway/pipeline/record-writer.js';
+import { OUTCOME_SYSTEM } from '../../gateway/pipeline/normalization-outcome.js';
 import { corpus } from '../helpers/corpus.js';
 import { startTestGateway, type RunningTestGateway } from '../helpers/gateway.js';
 

@@ -3,6 +3,7 @@ import type { Store } from '../../../../gateway/core/ports.js';
 import { GatewayError, type ErrorCode } from '../../../../gateway/core/errors.js';
 import { NORMALIZE_QUEUE } from '../../../../gateway/pipeline/normalize-worker.js';
 import { writeRecords } from '../../../../gateway/pipeline/record-writer.js';
+import { writeOutcome } from '../../../../gateway/pipeline/normalization-outcome.js';
 import { fakeNormalizer, fakeRaw, makeWorker, openTempStore, submit } from './worker-fixture.js';
 
 /**
@@ -142,4 +143,53 @@ t.test('crash after the records are stored but before complete: the replay creat
   }, before, 'no duplicate record');
   for (const id of firstIds.flat()) t.equal((await store.getRecord(id))?.version, 1, 'unchanged: still version 1');
   t.same(await store.queueStats(NORMALIZE_QUEUE).then((s) => [s.depth, s.inFlight, s.dead]), [0, 0, 0], 'both items completed');
+});
+
+t.test('crash after the outcome is written: the replay completes the item without normalizing again', async (t) => {
+  const sut = await openTempStore();
+  t.teardown(() => sut.cleanup());
+  const raw = fakeRaw({ mrn: 'MRN-K3', obs: ['a'] });
+  await submit(sut.store, raw);
+  const lease = await sut.store.claim(NORMALIZE_QUEUE, 50);
+  const normalized = fakeNormalizer.normalize(raw);
+  if (!normalized.ok) throw new Error('fixture must normalize');
+  const written = await writeRecords(sut.store, raw, fakeNormalizer.name, normalized.records);
+  const recordIds = written.records.map((r) => r.id);
+  await writeOutcome(sut.store, raw, fakeNormalizer.name, { rawId: raw.id, ok: true, issues: normalized.issues, recordIds });
+  t.ok(lease, 'claimed, never completed');
+
+  const store = await sut.reopen();
+  const { worker, events, logs } = makeWorker(store);
+  const outcome = events.waitFor(raw.id);
+  const calls = fakeNormalizer.calls;
+  worker.start();
+  t.teardown(() => worker.stop());
+  const o = await outcome;
+  t.same(o, { rawId: raw.id, ok: true, issues: normalized.issues, recordIds }, 'the stored outcome is published again');
+  t.equal(fakeNormalizer.calls, calls, 'the normalizer was not called');
+  t.ok(logs.lines.some((l) => l.includes('"raw already normalized"')));
+  t.same(await store.queueStats(NORMALIZE_QUEUE).then((s) => [s.depth, s.inFlight]), [0, 0], 'item completed');
+});
+
+t.test('a retransmitted message re-queued after a later update does not revert the record', async (t) => {
+  const sut = await openTempStore();
+  t.teardown(() => sut.cleanup());
+  const { worker, events } = makeWorker(sut.store);
+  worker.start();
+  t.teardown(() => worker.stop());
+  const older = fakeRaw({ mrn: 'MRN-D1', family: 'OLD' });
+  const newer = fakeRaw({ mrn: 'MRN-D1', family: 'NEW' });
+  const run = async (rawId: string, enqueueOnly = false): Promise<string> => {
+    const o = events.waitFor(rawId);
+    if (enqueueOnly) await sut.store.enqueue(NORMALIZE_QUEUE, { id: rawId, payload: { rawId } });
+    else await submit(sut.store, rawId === older.id ? older : newer);
+    worker.notify();
+    return (await o).recordIds[0]!;
+  };
+  const patientId = await run(older.id);
+  await run(newer.id);
+  t.equal(await run(older.id, true), patientId, 'the re-queued original answers with its records');
+  const patient = await sut.store.getRecord(patientId);
+  t.equal(patient?.version, 2, 'no third version');
+  t.same(patient?.resource.name, [{ family: 'NEW' }], 'the newer content stays');
 });

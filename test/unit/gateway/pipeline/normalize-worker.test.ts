@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { NormalizationOutcome } from '../../../../gateway/core/ports.js';
 import { NORMALIZE_QUEUE } from '../../../../gateway/pipeline/normalize-worker.js';
-import { OUTCOME_SYSTEM } from '../../../../gateway/pipeline/record-writer.js';
+import { OUTCOME_SYSTEM } from '../../../../gateway/pipeline/normalization-outcome.js';
 import { fakeNormalizer, fakeRaw, makeWorker, openTempStore, submit } from './worker-fixture.js';
 
 t.test('stores records in order, rewrites every local reference and sets patientId', async (t) => {
