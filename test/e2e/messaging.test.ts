@@ -38,7 +38,8 @@ class Capture extends Writable {
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string; json: Array<Record<string, unknown>> }> {
   const stdout = new Capture();
   const stderr = new Capture();
-  const code = await main(args, { stdout, stderr, env });
+  // A follow that never gets its message stops after a minute, so the test fails with the output.
+  const code = await main(args, { stdout, stderr, env, signal: AbortSignal.timeout(60_000) });
   const json = args.includes('--json') ? stdout.text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : [];
   return { code, out: stdout.text, err: stderr.text, json };
 }
@@ -117,6 +118,7 @@ t.test('physiotherapist and insurer exchange a prior-authorisation request end t
   const got = await cli(['follow', '--count', '1', '--json', ...mx]);
   t.equal(got.code, 0, got.err);
   const msg = got.json.find((e) => e.kind === 'message');
+  t.ok(msg, `follow output: ${got.out}${got.err}`);
   t.match(msg, {
     id: sentId, direction: 'in', verified: true, type: 'pa.request', subject: M.subject, text: M.text,
     from: { participant: 'kine-martin', device: 'cabinet-pc' }, body: { resource: { resourceType: 'Claim', patient: { display: M.patient } } },
