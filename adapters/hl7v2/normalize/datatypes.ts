@@ -199,3 +199,19 @@ export function xtn(c: Comp): Json | undefined {
 export function personDisplay(c: Comp, first: number): string {
   return [c.c(first + 5), c.c(first + 1), c.c(first + 2), c.c(first, 1), c.c(first + 3)].filter(Boolean).join(' ');
 }
+
+/** Table 0191 type of referenced data → MIME top-level type. */
+const MIME_TOP: Readonly<Record<string, string>> = {
+  AP: 'application', APPLICATION: 'application', NS: 'application', IM: 'image', IMAGE: 'image', AU: 'audio', AUDIO: 'audio',
+  TEXT: 'text', TX: 'text', TEXTUAL: 'text', VIDEO: 'video', MULTIPART: 'multipart', SD: 'application', SI: 'application',
+};
+
+/**
+ * MIME type from an ED/RP type of data (table 0191, or a MIME top-level type) and subtype,
+ * e.g. `IM` + `JPEG` → `image/jpeg`; undefined when either part is missing or unknown.
+ */
+export function mimeType(type: string, subtype: string): string | undefined {
+  const top = MIME_TOP[type.trim().toUpperCase()];
+  const sub = subtype.trim().toLowerCase();
+  return top && /^[a-z0-9][a-z0-9!#$&^_.+-]*$/.test(sub) ? `${top}/${sub}` : undefined;
+}

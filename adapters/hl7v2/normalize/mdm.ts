@@ -1,7 +1,7 @@
 import type { FhirResource, Identifier } from '../../../gateway/core/types.js';
 import { mapCommon } from './common.js';
 import { localRef, type Builder } from './context.js';
-import { compact, cweTable, tableCode, type Json } from './datatypes.js';
+import { compact, cweTable, mimeType, tableCode, type Json } from './datatypes.js';
 import { toDateTime, toInstant } from './datetime.js';
 import { mapServiceRequest, storeIds } from './order-request.js';
 import { groupOrders } from './orders.js';
@@ -88,9 +88,8 @@ function content(obx: SegReader[]): Json {
   if (ed) {
     const c = ed.comp(5);
     const base64 = c.c(4).toUpperCase() === 'BASE64';
-    const type = [c.c(2), c.c(3)].filter(Boolean).join('/').toLowerCase();
     ed.consume(1, 2, 4);
-    return compact({ contentType: type.includes('/') ? type : undefined, data: base64 ? c.c(5).replace(/\s+/g, '') : Buffer.from(c.c(5), 'utf8').toString('base64') || undefined });
+    return compact({ contentType: mimeType(c.c(2), c.c(3)), data: base64 ? c.c(5).replace(/\s+/g, '') : Buffer.from(c.c(5), 'utf8').toString('base64') || undefined });
   }
   const lines: string[] = [];
   for (const o of obx) {

@@ -2,13 +2,13 @@ import type { FhirResource } from '../../../gateway/core/types.js';
 import type { Subject } from './clinical.js';
 import { mapCommon } from './common.js';
 import { localRef, type Builder } from './context.js';
-import { compact, cwe, tableCode, type Json } from './datatypes.js';
+import { compact, cwe, mimeType, tableCode, type Json } from './datatypes.js';
 import { toDateTime, toInstant } from './datetime.js';
 import { mapObservation } from './observation.js';
 import { mapObrSpecimen, mapServiceRequest, mapSpecimen, orderIdentifiers, storeIds } from './order-request.js';
 import { groupOrders, type OrderGroup } from './orders.js';
 import type { SegReader } from './reader.js';
-import { REPORT_STATUS } from './tables.js';
+import { OBSERVATION_STATUS, REPORT_STATUS } from './tables.js';
 
 /**
  * ORU^R01 / OUL^R21–R24: per order group a ServiceRequest (the order the results answer), a
@@ -57,9 +57,14 @@ export function mapOrderGroups(b: Builder, s: Subject, opts: { reports: boolean;
     // supportingInfo instead (IG OML/ORM maps), which needs them stored before the request.
     const srRef = opts.reports ? mapServiceRequest(b, g, s, { index: i + 1, fallbackStatus: fallback, specimens }) : undefined;
     const results: string[] = [];
-    const attachments: Json[] = [];
     for (const item of g.obx) {
-      if (item.obx.get(2).toUpperCase() === 'ED') attachments.push(...encapsulated(item.obx));
+      const type = item.obx.get(2).toUpperCase();
+      if (srRef && (type === 'ED' || type === 'RP')) {
+        // An embedded or referenced document is a presented form, not a measured value: it gets a
+        // DiagnosticReport of its own (code OBX-3), since R4 Observation cannot carry an attachment.
+        mapAttachmentReport(b, item.obx, s, { srRef, specimen: item.specimen ? specimenOf(item.specimen) : specimens[0] });
+        continue;
+      }
       results.push(mapObservation(b, item.obx, {
         patientRef, encounterRef, basedOn: srRef, notes: item.notes,
         specimenRef: item.specimen ? specimenOf(item.specimen) : specimens[0],
@@ -70,22 +75,44 @@ export function mapOrderGroups(b: Builder, s: Subject, opts: { reports: boolean;
       mapServiceRequest(b, g, s, { index: i + 1, fallbackStatus: fallback, specimens, supportingInfo: results });
       return;
     }
-    if (g.obr) mapReport(b, g, s, { index: i + 1, srRef, results, specimens, attachments, status: reportStatus });
+    if (g.obr) mapReport(b, g, s, { index: i + 1, srRef, results, specimens, status: reportStatus });
   });
 }
 
-/** OBX-5 ED (source, type, subtype, encoding, data) → Attachment for DiagnosticReport.presentedForm. */
-function encapsulated(obx: SegReader): Json[] {
-  return obx.all(5).map((c) => {
+/** OBX-5 ED (source, type, subtype, encoding, data) or RP (pointer, application, type, subtype) → Attachments. */
+function attachmentsOf(obx: SegReader): Json[] {
+  const rp = obx.get(2).toUpperCase() === 'RP';
+  return obx.all(5).map((c): Json => {
+    const [typeAt, subAt] = rp ? [3, 4] : [2, 3];
+    const contentType = mimeType(c.c(typeAt), c.c(subAt));
+    if (rp) return compact({ contentType, url: c.c(1) || undefined });
     const base64 = c.c(4).toUpperCase() === 'BASE64';
-    const type = [c.c(2), c.c(3)].filter(Boolean).join('/').toLowerCase();
     const data = c.c(5);
-    return compact({
-      contentType: type.includes('/') ? type : undefined,
-      data: data ? (base64 ? data.replace(/\s+/g, '') : Buffer.from(data, 'utf8').toString('base64')) : undefined,
-      title: obx.get(3, 1, 2) || undefined,
-    });
-  }).filter((a) => a['data']);
+    return compact({ contentType, data: data ? (base64 ? data.replace(/\s+/g, '') : Buffer.from(data, 'utf8').toString('base64')) : undefined });
+  }).filter((a) => a['data'] || a['url']);
+}
+
+/** ED / RP OBX → DiagnosticReport with the document as presentedForm. */
+function mapAttachmentReport(b: Builder, obx: SegReader, s: Subject, links: { srRef: string; specimen: string | undefined }): void {
+  obx.consume(1);
+  const ref = `report-obx-${obx.occurrence}`;
+  const status = obx.get(11).toUpperCase();
+  const forms = attachmentsOf(obx);
+  if (forms.length === 0) b.issue('warning', 'required', obx.where(5), 'OBX-5 document has neither data nor a pointer');
+  const resource: FhirResource = compact({
+    resourceType: 'DiagnosticReport',
+    basedOn: [localRef(links.srRef)],
+    status: OBSERVATION_STATUS[status] === 'cancelled' ? 'cancelled' : REPORT_STATUS[status] ?? 'unknown',
+    code: cwe(obx.comp(3)) ?? { text: 'unknown' },
+    subject: s.patientRef ? localRef(s.patientRef) : undefined,
+    encounter: s.encounterRef ? localRef(s.encounterRef) : undefined,
+    effectiveDateTime: toDateTime(obx.get(14)),
+    issued: toInstant(obx.get(19)),
+    specimen: links.specimen ? [localRef(links.specimen)] : undefined,
+    presentedForm: forms,
+  });
+  const subId = obx.get(4);
+  b.add({ localRef: ref, resource, location: obx.loc, identifiers: [b.messageIdentifier(subId ? `${ref}.${subId}` : ref)], ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [obx] });
 }
 
 interface ReportParts {
@@ -93,7 +120,6 @@ interface ReportParts {
   srRef: string;
   results: string[];
   specimens: string[];
-  attachments: Json[];
   status: string | undefined;
 }
 
@@ -124,7 +150,6 @@ function mapReport(b: Builder, g: OrderGroup, s: Subject, p: ReportParts): void 
     resultsInterpreter: interpreters,
     specimen: p.specimens.map((r) => localRef(r)),
     result: p.results.map((r) => localRef(r)),
-    presentedForm: p.attachments,
   });
   if (obr.get(7) && !start) b.issue('warning', 'value', obr.where(7), 'OBR-7 is not a valid HL7 DTM; effective time left empty');
   b.add({ localRef: ref, resource, location: obr.loc, identifiers: storeIds(b, identifier, ref), ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [] });

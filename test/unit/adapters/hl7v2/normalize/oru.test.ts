@@ -55,7 +55,11 @@ t.test('OUL^R22: a specimen sent before its orders is linked to them', async (t)
   const records = recordsOf(normalizeMs('OUL-R22-02'));
   const specimens = records.filter((r) => r.resourceType === 'Specimen');
   t.ok(specimens.length > 0);
-  const report = first(records, 'DiagnosticReport').resource;
+  const report = records.find((r) => r.resourceType === 'DiagnosticReport' && r.provenance.location.startsWith('OBR'))!.resource;
   t.ok(((report['specimen'] as unknown[] | undefined) ?? []).length > 0, 'report names the specimen');
+  const images = records.filter((r) => r.resourceType === 'DiagnosticReport' && r.provenance.location.startsWith('OBX'));
+  t.ok(images.length > 0, 'an RP/ED OBX is a report of its own');
+  t.ok(images.some((r) => String(at(r.resource, 'presentedForm.0.url')).startsWith('http://172.16.237.4/CaseCenter/index.php?ContainerType=CaseView&')), 'RP pointer as presentedForm url');
+  t.ok(images.some((r) => at(r.resource, 'presentedForm.0.data') === 'VGhpcyBpcyBhIEJhc2U2NCBzdHJpbmc=' && at(r.resource, 'presentedForm.0.contentType') === 'image/jpeg'), 'ED data with its MIME type');
   t.equal(first(records, 'Observation').provenance.mapping, 'hl7v2-oul@1');
 });
