@@ -13,11 +13,17 @@ export interface SelfFacts {
 
 const SELF = new Set(['SEL', 'SELF', '01']);
 
+/** IN2 insured-person numbers: field, identifier type (table 0203), well-known system. */
+const INSURED_IDS: ReadonlyArray<[number, string, string | undefined]> = [
+  [6, 'MC', 'http://hl7.org/fhir/sid/us-medicare'], [8, 'MA', undefined], [10, 'MI', undefined],
+];
+
 /**
  * Patient facts carried by other segments, only where the segment says the person is the patient:
  * GT1 with GT1-11 relationship SEL (the patient is their own guarantor: GT1-2 number, GT1-3 name,
- * GT1-5 address, GT1-12 SSN), DB1 with DB1-2 = PT (DB1-3 disabled person identifier), and IN2-61
- * patient member number (IN2 names it the patient's). Other persons' data is never merged in.
+ * GT1-5 address, GT1-12 SSN), DB1 with DB1-2 = PT (DB1-3 disabled person identifier), IN2-61
+ * patient member number (IN2 names it the patient's), and IN2-6/8/10 when IN1-17 is SEL. Other
+ * persons' data is never merged in.
  */
 export function selfFacts(b: Builder): SelfFacts {
   const out: SelfFacts = { identifiers: [], names: [], addresses: [], sources: [] };
@@ -43,9 +49,18 @@ export function selfFacts(b: Builder): SelfFacts {
       if (id) out.identifiers.push(id);
     }
   }
-  for (const in2 of b.r.all('IN2')) {
-    const member = in2.all(61).map((c) => b.cx(c)).filter((x) => x !== undefined);
-    out.identifiers.push(...member);
-  }
+  const segs = b.r.segments;
+  segs.forEach((in2, i) => {
+    if (in2.name !== 'IN2') return;
+    out.identifiers.push(...in2.all(61).map((c) => b.cx(c)).filter((x) => x !== undefined));
+    // IN2-6/8/10 number the insured person: they are the patient's only when IN1-17 says the
+    // patient is the insured (SEL).
+    const in1 = segs.slice(0, i).reverse().find((x) => x.name === 'IN1');
+    if (!in1 || !SELF.has(in1.get(17).toUpperCase())) return;
+    for (const [field, type, system] of INSURED_IDS) {
+      const value = in2.get(field);
+      if (value) out.identifiers.push({ system: system ?? b.fallbackSystem(type), value, type: tableCode(type, '0203') });
+    }
+  });
   return out;
 }

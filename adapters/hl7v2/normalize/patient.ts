@@ -25,6 +25,11 @@ export function mapPatient(b: Builder): string | undefined {
     return undefined;
   }
   pid.consume(1);
+  const more = b.r.all('PID').length - 1;
+  if (more > 0) {
+    // BAR^P02 and some merge messages repeat the patient group; their fields stay reported as unmapped.
+    b.issue('warning', 'not-supported', 'PID[2]', 'the message repeats the patient group; only the first PID group is mapped');
+  }
   const matchIds = pid.all(3).map((c) => b.cx(c)).filter((x) => x !== undefined);
   const otherIds = [...pid.all(2), ...pid.all(4)].map((c) => b.cx(c)).filter((x) => x !== undefined);
   const extraIds: Json[] = [];
