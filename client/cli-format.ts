@@ -47,7 +47,10 @@ export function messageText(m: StoredMessage): string {
 export function outcomeText(o: ReceiveOutcome): string {
   switch (o.kind) {
     case 'stored':
-      return messageText(o.message);
+      return o.warning === undefined ? messageText(o.message) : `${messageText(o.message)}\n   warning: ${o.warning}`;
+    case 'held':
+      return `!! held envelope ${o.id} from ${o.from}: their identity key changed; not acknowledged, it stays at the gateway.\n`
+        + `   Compare safety numbers, then: passerelle-client verify ${o.from} --accept-new-key`;
     case 'duplicate':
       return `(already stored: ${o.id}; acknowledged again)`;
     case 'refused':
@@ -77,7 +80,7 @@ export function followText(e: FollowEvent): string | undefined {
 
 /** JSON for scripts: outcomes carry the stored message. */
 export function outcomeJson(o: ReceiveOutcome): Record<string, unknown> {
-  return o.kind === 'stored' ? { kind: 'message', ...o.message } : { ...o };
+  return o.kind === 'stored' ? { kind: 'message', ...o.message, ...(o.warning !== undefined ? { warning: o.warning } : {}) } : { ...o };
 }
 
 /** Safety number display. */

@@ -135,7 +135,7 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
         for (const o of outcomes) out(outcomeText(o), outcomeJson(o));
         if (outcomes.length === 0 && !v.json) io.stdout.write('No new messages.\n');
         if (v.all) for (const m of await c.store.list()) out(messageText(m), { kind: 'stored', ...m });
-        return outcomes.some((o) => o.kind === 'refused') ? 1 : 0;
+        return outcomes.some((o) => o.kind === 'refused' || o.kind === 'held') ? 1 : 0;
       }
       case 'follow': {
         const c = await openClient();

@@ -206,14 +206,19 @@ export class PasserelleClient {
     const outcome = await receive({
       api: this.api, view: this.directory, store: this.store, participant: this.participant, device: this.device, keys: this.decryptionKeys(),
     }, d);
+    if (outcome.kind === 'held') return outcome;
     // Refused envelopes are acked too: they are permanently bad, and leaving them would block the queue.
     await ack(d.ackId);
-    if (outcome.kind === 'stored') {
-      const m = outcome.message;
+    await this.#savePins();
+    if (outcome.kind !== 'stored') return outcome;
+    const m = outcome.message;
+    try {
       if (m.class === 'receipt') await this.#recordReceipt(m);
       else if (m.direction === 'in' && this.readReceipts) await this.#sendReadReceipt(m);
+    } catch (err) {
+      // The message is stored and acked; a receipt that could not be sent is worth a warning only.
+      return { ...outcome, warning: `read receipt not sent: ${(err as Error).message}` };
     }
-    await this.#savePins();
     return outcome;
   }
 

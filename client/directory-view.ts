@@ -8,7 +8,7 @@
  * v1 directory heads are not yet checked (no inclusion proofs from the gateway to check); see the
  * report in the commit history.
  */
-import { GatewayError } from '../gateway/core/errors.js';
+import { GatewayError, isGatewayError } from '../gateway/core/errors.js';
 import { fromBase64Url, toBase64Url } from '../gateway/crypto/base64url.js';
 import type { SealRecipient } from '../gateway/crypto/envelope-seal.js';
 import type { SenderDevice } from '../gateway/crypto/envelope-verify.js';
@@ -118,8 +118,15 @@ export class DirectoryView {
       const c = d?.certs.find((cert) => equalBytes(s, kidOf(s, cert.sigKey), from.kid));
       return d && c ? { participant: c.participant, device: c.deviceId, sigKey: c.sigKey, notBefore: c.notBefore, notAfter: c.notAfter, revokedAt: d.revokedAt ?? null } : undefined;
     };
-    // A device registered (or rotated) after our cached copy: look once more before refusing.
-    return find(await this.peer(from.participant)) ?? find(await this.peer(from.participant, true));
+    try {
+      // A device registered (or rotated) after our cached copy: look once more before refusing.
+      return find(await this.peer(from.participant)) ?? find(await this.peer(from.participant, true));
+    } catch (err) {
+      // Unknown participant: the envelope is refused (sender-unknown). Anything else (gateway
+      // unreachable, identity key changed) is not a verdict on the envelope: let it propagate.
+      if (isGatewayError(err) && err.code === 'PSL_NOT_FOUND') return undefined;
+      throw err;
+    }
   };
 
   /** Mark a participant's pinned key as confirmed by a human (safety numbers compared). */

@@ -29,11 +29,15 @@ export interface Delivery {
   readonly receivedAt: number;
 }
 
-/** What became of a delivery. Every outcome but a thrown error is acked. */
+/**
+ * What became of a delivery. `stored`, `duplicate` and `refused` are acked; `held` is not (the
+ * sender's identity key changed: the envelope waits at the gateway until the user decides).
+ */
 export type ReceiveOutcome =
-  | { kind: 'stored'; message: StoredMessage }
+  | { kind: 'stored'; message: StoredMessage; warning?: string }
   | { kind: 'duplicate'; id: string }
-  | { kind: 'refused'; id: string; from: string; reason: OpenFailure };
+  | { kind: 'refused'; id: string; from: string; reason: OpenFailure }
+  | { kind: 'held'; id: string; from: string; reason: 'identity-key-changed' };
 
 /** Who is receiving. */
 export interface ReceiveContext {
@@ -87,10 +91,17 @@ export async function receive(ctx: ReceiveContext, d: Delivery): Promise<Receive
   const env = d.envelope;
   const id = toBase64Url(env.id);
   if (await ctx.store.has(id)) return { kind: 'duplicate', id };
-  const opened = await openEnvelope(env, {
-    suites: [SUITES.classic, SUITES.hybrid], receivedAt: d.receivedAt, senderLookup: ctx.view.senderLookup, replay: ctx.store,
-    recipient: { participant: ctx.participant, device: ctx.device, keys: ctx.keys },
-  });
+  let opened;
+  try {
+    opened = await openEnvelope(env, {
+      suites: [SUITES.classic, SUITES.hybrid], receivedAt: d.receivedAt, senderLookup: ctx.view.senderLookup, replay: ctx.store,
+      recipient: { participant: ctx.participant, device: ctx.device, keys: ctx.keys },
+    });
+  } catch (err) {
+    // The directory view refuses a changed identity key before any replay entry is made.
+    if (isGatewayError(err) && err.code === 'PSL_FORBIDDEN') return { kind: 'held', id, from: env.from.participant, reason: 'identity-key-changed' };
+    throw err;
+  }
   if (!opened.ok) return { kind: 'refused', id, from: env.from.participant, reason: opened.reason };
   try {
     const inner = opened.inner;

@@ -43,7 +43,7 @@ t.test('client-side trust decisions', async (t) => {
   writeFileSync(join(cfg.dir, 'participants.yaml'), `participants:\n${Object.entries(TEST_PARTICIPANTS).map(([id, kind]) =>
     `  - id: ${id}\n    kind: ${kind}\n    name: ${id}\n${keyOf[id] ? `    identityKey: ${keyOf[id]}\n` : ''}    tokens:\n      - sha256: ${createHash('sha256').update(cfg.tokens[id as keyof typeof cfg.tokens]).digest('hex')}\n`).join('')}`);
   const gwYaml = join(cfg.dir, 'gateway.yaml');
-  writeFileSync(gwYaml, `${readFileSync(gwYaml, 'utf8')}messaging:\n  directoryKey: { ref: file:keys/directory.key, generateIfMissing: true }\n  serviceKey: { ref: file:keys/service.key, generateIfMissing: true }\n  blobDir: data/blobs\n  policy:\n    - { from: [professional], to: [insurer], both: true }\n`);
+  writeFileSync(gwYaml, `${readFileSync(gwYaml, 'utf8')}messaging:\n  directoryKey: { ref: file:keys/directory.key, generateIfMissing: true }\n  serviceKey: { ref: file:keys/service.key, generateIfMissing: true }\n  blobDir: data/blobs\n  limits: { leaseMs: 1000 }\n  policy:\n    - { from: [professional], to: [insurer], both: true }\n`);
   gateway = await startGateway(mustLoad(cfg.dir), createLogger({ level: 'warn', destination: new LogSink() }));
   await kine.setGateway(gateway.url, cfg.tokens['kine-martin']);
   await mx.setGateway(gateway.url, cfg.tokens['mutuelle-x']);
@@ -115,10 +115,19 @@ t.test('client-side trust decisions', async (t) => {
     t.match(refused.err, /identity key of mutuelle-x changed/);
     const send = await run(['send', '--to', 'mutuelle-x', '--text', 'must not go', ...opts]);
     t.equal(send.code, 1, 'no sending to a changed key');
+    await mx.send({ to: ['kine-martin'], text: 'from a key kine no longer trusts' });
+    const held = await run(['inbox', ...opts]);
+    t.equal(held.code, 1);
+    t.match(held.out, /held envelope .* from mutuelle-x: their identity key changed/, 'held, not acked, not stored');
     const accepted = await run(['verify', 'mutuelle-x', '--accept-new-key', ...opts]);
     t.equal(accepted.code, 0, accepted.err);
     t.match(accepted.out, /Safety number for kine-martin <-> mutuelle-x/);
     const ok = await run(['send', '--to', 'mutuelle-x', '--text', 'after re-verification', ...opts]);
     t.equal(ok.code, 0, ok.err);
+    // The held envelope comes back once its lease (1 s here) runs out, and now opens.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const later = await run(['inbox', ...opts]);
+    t.equal(later.code, 0, later.err);
+    t.match(later.out, /message from mutuelle-x[\s\S]*from a key kine no longer trusts/);
   });
 });
