@@ -16,7 +16,8 @@ import type { RawMessage } from '../gateway/core/types.js';
 import { newId, sha256Hex } from '../gateway/core/ids.js';
 import { loadSodium } from '../gateway/crypto/sodium.js';
 import { AtRestCipher } from '../gateway/store/at-rest.js';
-import { lookupHash, openLmdb } from '../gateway/store/lmdb-schema.js';
+import { createHash } from 'node:crypto';
+import { openLmdb } from '../gateway/store/lmdb-schema.js';
 import { LmdbStore } from '../gateway/store/lmdb-store.js';
 
 const WARMUP = 2_000;
@@ -132,7 +133,7 @@ async function main(): Promise<void> {
           op: (raw) => dbs.env.transaction(() => {
             dbs.rec.put([raw.id, 1], raw.body);
             dbs.dedupe.put(['s', raw.feed, raw.sha256], raw.id);
-            dbs.dedupe.put(['r', raw.feed, lookupHash(raw.sourceRef ?? '')], raw.id);
+            dbs.dedupe.put(['r', raw.feed, createHash('sha256').update(raw.sourceRef ?? '').digest('hex')], raw.id);
           }),
           close: () => dbs.env.close(),
         };

@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { createHmac, randomFillSync } from 'node:crypto';
 import type { Sodium } from '../crypto/sodium.js';
 import { GatewayError } from '../core/errors.js';
 
@@ -13,6 +13,7 @@ const NONCE_BYTES = 24;
 export class AtRestCipher {
   readonly #sodium: Sodium;
   readonly #key: Uint8Array;
+  readonly #lookupKey: Buffer;
 
   /**
    * @param sodium - initialised libsodium (loadSodium())
@@ -24,6 +25,16 @@ export class AtRestCipher {
     }
     this.#sodium = sodium;
     this.#key = Uint8Array.from(key);
+    // A separate key for index hashes, derived so one data key still configures everything.
+    this.#lookupKey = createHmac('sha256', key).update('passerelle/lookup-key/v1').digest();
+  }
+
+  /**
+   * Keyed hash (HMAC-SHA-256) of a lookup value (identifier system|value, sourceRef, patient id) for
+   * index keys. Keyed, so the index cannot be reversed by hashing every plausible MRN or NIR.
+   */
+  lookupHash(value: string): string {
+    return createHmac('sha256', this.#lookupKey).update(value).digest('hex');
   }
 
   /** @param slot - where the ciphertext will live; must be given again to decrypt */

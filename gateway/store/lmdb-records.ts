@@ -28,7 +28,7 @@ export class LmdbRecords {
 
   /** See Store.putRecord. Resolves once the new version (if any) is committed and synced. */
   put(input: RecordInput): Promise<PutRecordResult> {
-    const hashes = input.identifiers.map(identifierHash);
+    const hashes = input.identifiers.map((i) => identifierHash(i, (v) => this.#cipher.lookupHash(v)));
     return this.#dbs.env.transaction(() => this.#putInTxn(input, hashes));
   }
 
@@ -112,7 +112,7 @@ export class LmdbRecords {
 
   /** See Store.findByIdentifier. */
   findByIdentifier(identifier: Identifier, resourceType?: string): CanonicalRecord[] {
-    const h = identifierHash(identifier);
+    const h = identifierHash(identifier, (v) => this.#cipher.lookupHash(v));
     return this.#latest(resourceType === undefined ? ['i', h] : ['i', h, resourceType], 3);
   }
 

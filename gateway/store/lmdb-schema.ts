@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { AuditEntry, Identifier, QueueItem } from '../core/types.js';
 
@@ -6,7 +5,7 @@ import type { AuditEntry, Identifier, QueueItem } from '../core/types.js';
  * The LMDB layout of LmdbStore: one environment, named sub-databases. Keys are ordered-binary
  * arrays, so ranges sort by their elements. Nothing here holds content in clear: raw bodies and
  * record contents are AtRestCipher blobs; index keys hold ids, hashes, type names and times.
- * Patient identifiers and sourceRefs appear only as SHA-256 hashes (see lookupHash).
+ * Patient identifiers and sourceRefs appear only as keyed hashes (AtRestCipher.lookupHash).
  *
  * | db      | key                                          | value                       |
  * |---------|----------------------------------------------|-----------------------------|
@@ -55,7 +54,7 @@ export interface RecordHead {
   resourceType: string;
   lastUpdated: string;
   patientId?: string;
-  /** lookupHash of each identifier of the latest version */
+  /** keyed hash of each identifier of the latest version */
   identHashes: string[];
 }
 
@@ -108,15 +107,7 @@ export function openLmdb(path: string): LmdbDbs {
 /** Above every string an ordered-binary key element can hold here: closes a prefix range. */
 export const HIGH = '\uffff';
 
-/**
- * SHA-256 of a lookup value (identifier system|value, sourceRef) so index keys never hold it in
- * clear. Unkeyed: it hides values from a casual look at the file, not from a dictionary attack.
- */
-export function lookupHash(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
-}
-
-/** lookupHash of an identifier; system and value both count. */
-export function identifierHash(identifier: Identifier): string {
-  return lookupHash(`${identifier.system}|${identifier.value}`);
+/** How an identifier is hashed into index keys (system and value both count); hash is AtRestCipher.lookupHash. */
+export function identifierHash(identifier: Identifier, hash: (value: string) => string): string {
+  return hash(`${identifier.system}|${identifier.value}`);
 }

@@ -9,7 +9,7 @@ import type { AtRestCipher } from './at-rest.js';
 import { chainAudit, firstBrokenLink } from './audit-chain.js';
 import { LmdbQueues } from './lmdb-queue.js';
 import { LmdbRecords } from './lmdb-records.js';
-import { lookupHash, openLmdb, type LmdbDbs, type StoredRaw } from './lmdb-schema.js';
+import { openLmdb, type LmdbDbs, type StoredRaw } from './lmdb-schema.js';
 
 /** Options for LmdbStore.open. */
 export interface LmdbStoreOptions {
@@ -86,7 +86,7 @@ export class LmdbStore implements Store {
     };
     const shaKey: [string, string, string] = ['s', raw.feed, raw.sha256];
     const refKey: [string, string, string] | undefined =
-      raw.sourceRef === undefined ? undefined : ['r', raw.feed, lookupHash(raw.sourceRef)];
+      raw.sourceRef === undefined ? undefined : ['r', raw.feed, this.#cipher.lookupHash(raw.sourceRef)];
     const { dedupe, raw: rawDb } = this.#dbs;
     const result = await this.#write(() => {
       const original = (refKey && dedupe.get(refKey)) ?? dedupe.get(shaKey);

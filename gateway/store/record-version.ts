@@ -7,9 +7,12 @@ export function recordChanged(latest: CanonicalRecord, input: RecordInput): bool
 }
 
 function comparable(r: RecordInput | CanonicalRecord): unknown {
-  const { id: _ignored, meta: _meta, ...resource } = r.resource as Record<string, unknown>;
+  const { id: _ignored, meta, ...resource } = r.resource as Record<string, unknown>;
+  // versionId and lastUpdated are ours; the rest of meta (profile, security, tag) is content.
+  const { versionId: _v, lastUpdated: _u, ...sourceMeta } = (meta ?? {}) as Record<string, unknown>;
   return {
     resource,
+    meta: sourceMeta,
     labels: [...(r.labels ?? [])].sort(),
     identifiers: [...r.identifiers].map((i) => `${i.system}|${i.value}`).sort(),
     sharedWith: [...(r.sharedWith ?? [])].sort(),
@@ -28,7 +31,7 @@ export function nextVersion(input: RecordInput, id: string, version: number, now
     resourceType: input.resourceType,
     version,
     modelVersion: MODEL_VERSION,
-    resource: { ...input.resource, id, meta: { versionId: String(version), lastUpdated } },
+    resource: { ...input.resource, id, meta: { ...(input.resource.meta as object | undefined), versionId: String(version), lastUpdated } },
     provenance: input.provenance,
     labels: [...(input.labels ?? [])],
     identifiers: [...input.identifiers],

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Identifier } from '../core/types.js';
 
 /**
@@ -22,23 +21,31 @@ import type { Identifier } from '../core/types.js';
  *   P q:<name>:dead                    stream of dead letters (i, p, r = reason, a = attempt, at)
  *   P audit                            list  audit entries as JSON, index = seq - 1
  *
- * Identifier values, patient ids, feed names and sourceRefs only ever appear hashed (h = SHA-256 hex),
+ * Identifier values, patient ids, feed names and sourceRefs only ever appear hashed (h = keyed HMAC-SHA-256 hex),
  * so a SCAN or DUMP of the prefix shows no patient identifier in clear.
  */
 export class RedisKeys {
-  /** @param prefix - namespace for every key, e.g. `passerelle:` */
-  constructor(readonly prefix: string) {}
+  /**
+   * @param prefix - namespace for every key, e.g. `passerelle:`
+   * @param hash - keyed hash for values that must not appear in clear (AtRestCipher.lookupHash)
+   */
+  constructor(readonly prefix: string, private readonly hash: (value: string) => string) {}
+
+  // NUL cannot occur in a feed name, so (a, b) pairs cannot collide by shifting the separator.
+  private hashParts(a: string, b: string): string {
+    return this.hash(`${a}\u0000${b}`);
+  }
 
   raw(id: string): string {
     return `${this.prefix}raw:${id}`;
   }
 
   rawBySha(feed: string, sha256: string): string {
-    return `${this.prefix}raw:dup:sha:${hashParts(feed, sha256)}`;
+    return `${this.prefix}raw:dup:sha:${this.hashParts(feed, sha256)}`;
   }
 
   rawByRef(feed: string, sourceRef: string): string {
-    return `${this.prefix}raw:dup:ref:${hashParts(feed, sourceRef)}`;
+    return `${this.prefix}raw:dup:ref:${this.hashParts(feed, sourceRef)}`;
   }
 
   record(id: string): string {
@@ -50,11 +57,11 @@ export class RedisKeys {
   }
 
   byIdentifier(identifier: Identifier): string {
-    return `${this.prefix}ix:ident:${identifierHash(identifier)}`;
+    return `${this.prefix}ix:ident:${this.hash(`${identifier.system}|${identifier.value}`)}`;
   }
 
   byPatient(patientId: string): string {
-    return `${this.prefix}ix:patient:${sha256(patientId)}`;
+    return `${this.prefix}ix:patient:${this.hash(patientId)}`;
   }
 
   byType(resourceType: string): string {
@@ -91,14 +98,6 @@ export interface QueueKeys {
   readonly dead: string;
 }
 
-/**
- * SHA-256 of `system|value`: how an identifier appears in key names.
- * @param identifier - business identifier; its value never reaches Redis in clear
- */
-export function identifierHash(identifier: Identifier): string {
-  return sha256(`${identifier.system}|${identifier.value}`);
-}
-
 /** Index-set member: the type travels with the id so typed lookups filter without reading records. */
 export function indexMember(resourceType: string, id: string): string {
   return `${resourceType}|${id}`;
@@ -108,13 +107,4 @@ export function indexMember(resourceType: string, id: string): string {
 export function parseIndexMember(member: string): { resourceType: string; id: string } {
   const bar = member.indexOf('|');
   return { resourceType: member.slice(0, bar), id: member.slice(bar + 1) };
-}
-
-// NUL cannot occur in a feed name, so (a, b) pairs cannot collide by shifting the separator.
-function hashParts(a: string, b: string): string {
-  return sha256(`${a}\u0000${b}`);
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }

@@ -66,7 +66,7 @@ export class RedisStore implements Store {
 
   private constructor(conn: RedisConn, options: RedisStoreOptions) {
     this.#conn = conn;
-    this.#keys = new RedisKeys(options.prefix);
+    this.#keys = new RedisKeys(options.prefix, (v) => options.cipher.lookupHash(v));
     this.#cipher = options.cipher;
     this.#records = new RedisRecords(conn, this.#keys, options.cipher);
     this.#queues = new RedisQueues(conn, this.#keys);

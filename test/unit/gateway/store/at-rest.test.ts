@@ -30,3 +30,15 @@ t.test('cleanPrefix removes only the prefix', async (t) => {
   t.equal(await c.exists(`${prefix}a`), 0);
   await c.quit();
 });
+
+t.test('lookup hashes are keyed: not plain SHA-256, different per data key, stable per key', async (t) => {
+  const sodium = await loadSodium();
+  const { createHash } = await import('node:crypto');
+  const a = new AtRestCipher(sodium, sodium.randombytes_buf(32));
+  const b = new AtRestCipher(sodium, sodium.randombytes_buf(32));
+  const value = 'urn:oid:1.2.250.1.213.1.4.8|2800175123456';
+  t.equal(a.lookupHash(value), a.lookupHash(value));
+  t.not(a.lookupHash(value), b.lookupHash(value));
+  t.not(a.lookupHash(value), createHash('sha256').update(value).digest('hex'), 'a dictionary of SHA-256 values does not reverse it');
+  t.match(a.lookupHash(value), /^[0-9a-f]{64}$/);
+});
