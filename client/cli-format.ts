@@ -25,7 +25,7 @@ export function messageText(m: StoredMessage): string {
   const lines = [
     `== ${head}`,
     `   ${m.verified ? 'verified' : 'NOT VERIFIED'}: sender signature and device certificate checked; ${TRUST[m.senderTrust]}`,
-    `   sent ${when(m.ts)}, received by the gateway ${when(m.receivedAt)}; id ${m.id}`,
+    `   sent ${when(m.ts)}, received by the gateway ${when(m.receivedAt)}${m.gatewayReceipt === 'verified' ? ' (signed receipt)' : m.gatewayReceipt === 'unverified' ? ' (receipt not verified)' : ''}; id ${m.id}`,
   ];
   if (m.class !== 'receipt') {
     lines.push(`   type ${m.type}${m.subject !== undefined ? `; subject: ${m.subject}` : ''}`);
@@ -70,7 +70,7 @@ export function followText(e: FollowEvent): string | undefined {
     case 'outcome':
       return outcomeText(e.outcome);
     case 'delivered':
-      return `-- gateway: ${e.id} delivered to ${e.participant} (${e.device}) at ${when(e.at)}`;
+      return `-- gateway: ${e.id} delivered to ${e.participant} (${e.device}) at ${when(e.at)}${e.verified ? ' (signed receipt verified)' : ' (receipt NOT verified)'}`;
     case 'error':
       return `-- error ${e.code}: ${e.reason}`;
     default:

@@ -125,8 +125,9 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
         out([
           `Sent ${sent.id} to ${(v.to ?? []).join(', ')} (${sent.envelope.suite.startsWith('xwing') ? 'X-Wing hybrid' : 'X25519'} encryption, ${sent.envelope.to.length} device(s)).`,
           ...sent.attachments.map((a) => `  attachment ${a.name} (${a.mime}) uploaded encrypted as ${a.ref}`),
-          `Gateway accepted it${typeof receipt.receivedAt === 'number' ? ` at ${new Date(receipt.receivedAt).toISOString()}` : ''}.`,
-        ].join('\n'), { id: sent.id, envelopeHash: sent.envelopeHash, suite: sent.envelope.suite, attachments: sent.attachments, accepted: sent.accepted });
+          `Gateway accepted it${typeof receipt.receivedAt === 'number' ? ` at ${new Date(receipt.receivedAt).toISOString()}` : ''}`
+            + (sent.acceptedVerified ? ' (signed receipt verified).' : ' (receipt NOT verified against the pinned gateway key).'),
+        ].join('\n'), { id: sent.id, envelopeHash: sent.envelopeHash, suite: sent.envelope.suite, attachments: sent.attachments, accepted: sent.accepted, acceptedVerified: sent.acceptedVerified });
         return 0;
       }
       case 'inbox': {

@@ -100,7 +100,11 @@ export class PasserelleClient {
    * reference is stored as the reference, and read from the environment each time).
    */
   async setGateway(url: string, token: string): Promise<void> {
-    this.keys.secrets.gateway = token.startsWith('env:') ? { url, tokenRef: token } : { url, token };
+    // A different gateway URL means new gateway keys to pin; the same one keeps its pins.
+    const pins = this.keys.secrets.gateway?.url === url
+      ? { serviceKey: this.keys.secrets.gateway.serviceKey, directoryKey: this.keys.secrets.gateway.directoryKey } : {};
+    const kept = Object.fromEntries(Object.entries(pins).filter(([, v]) => v !== undefined)) as { serviceKey?: string; directoryKey?: string };
+    this.keys.secrets.gateway = { url, ...(token.startsWith('env:') ? { tokenRef: token } : { token }), ...kept };
     this.#api = undefined;
     this.#view = undefined;
     await this.keys.save();
@@ -123,8 +127,18 @@ export class PasserelleClient {
     return this.#view;
   }
 
-  /** Publish this device's certificate (signed by the identity key) in the gateway directory. */
+  /**
+   * Publish this device's certificate (signed by the identity key) in the gateway directory. The
+   * first registration also pins the gateway's service and directory keys (receipts are checked
+   * against them from then on).
+   */
   async register(now: number = Date.now()): Promise<{ notBefore: number; notAfter: number; response: Record<string, unknown> }> {
+    const gw = this.keys.secrets.gateway;
+    if (gw && gw.serviceKey === undefined) {
+      const info = await this.api.messagingInfo();
+      if (typeof info.serviceKey === 'string') gw.serviceKey = info.serviceKey;
+      if (typeof info.directoryKey === 'string') gw.directoryKey = info.directoryKey;
+    }
     const { body, cert } = await signRegistration(this.keys.secrets, { participant: this.participant, device: this.device }, now);
     const response = await this.api.registerDevice(body);
     this.keys.secrets.device.notBefore = cert.notBefore;
@@ -184,6 +198,7 @@ export class PasserelleClient {
       ...(body ? { body } : {}), attachments: sent.attachments.map((a) => ({ ref: a.ref, name: a.name, mime: a.mime })),
       replyTo: o.replyTo ?? null, ...(o.thread !== undefined ? { thread: o.thread } : {}),
       verified: true, senderTrust: 'confirmed', envelopeHash: sent.envelopeHash,
+      gatewayReceipt: sent.acceptedVerified ? 'verified' : 'unverified',
     });
     await this.#savePins();
     return sent;
@@ -194,6 +209,7 @@ export class PasserelleClient {
     return sendEnvelope(this.api, {
       sender: { participant: this.participant, device: this.device, sign: d.sign }, recipients: req.recipients,
       content: req.content, files: req.files, class: req.class ?? 'message', tmpDir: join(this.dir, 'tmp'),
+      serviceKey: this.keys.secrets.gateway?.serviceKey,
     });
   }
 
@@ -205,6 +221,7 @@ export class PasserelleClient {
   async handle(d: Delivery, ack: (id: string) => Promise<unknown> = (id) => this.api.ack(id)): Promise<ReceiveOutcome> {
     const outcome = await receive({
       api: this.api, view: this.directory, store: this.store, participant: this.participant, device: this.device, keys: this.decryptionKeys(),
+      serviceKey: this.keys.secrets.gateway?.serviceKey,
     }, d);
     if (outcome.kind === 'held') return outcome;
     // Refused envelopes are acked too: they are permanently bad, and leaving them would block the queue.

@@ -7,6 +7,7 @@
 import { WebSocket } from 'ws';
 import { GatewayError } from '../gateway/core/errors.js';
 import type { PasserelleClient } from './client.js';
+import { receiptValid } from './gateway-receipts.js';
 import { parseDelivery, type ReceiveOutcome } from './receive.js';
 
 /** Events a follower reports. */
@@ -14,7 +15,7 @@ export type FollowEvent =
   | { kind: 'connected' }
   | { kind: 'disconnected'; code: number; retryInMs: number }
   | { kind: 'outcome'; outcome: ReceiveOutcome }
-  | { kind: 'delivered'; id: string; participant: string; device: string; at: number }
+  | { kind: 'delivered'; id: string; participant: string; device: string; at: number; verified: boolean }
   | { kind: 'error'; code: string; reason: string };
 
 /** Options for follow. */
@@ -113,7 +114,8 @@ function session(client: PasserelleClient, o: FollowOptions, done: { n: number }
       } else if (f.type === 'receipt') {
         const r = f.receipt as Json | undefined;
         if (r && typeof r.id === 'string' && typeof r.deliveredAt === 'number') {
-          await o.onEvent({ kind: 'delivered', id: r.id, participant: String(r.participant), device: String(r.device), at: r.deliveredAt });
+          const verified = await receiptValid(r, client.keys.secrets.gateway?.serviceKey);
+          await o.onEvent({ kind: 'delivered', id: r.id, participant: String(r.participant), device: String(r.device), at: r.deliveredAt, verified });
         }
       } else if (f.type === 'error') {
         await o.onEvent({ kind: 'error', code: String(f.code), reason: String(f.reason) });

@@ -50,6 +50,11 @@ export class GatewayApi {
     return `Bearer ${this.#token}`;
   }
 
+  /** `GET /v1/messaging`: the gateway's public keys (directory, service), suites and limits. */
+  messagingInfo(): Promise<Json> {
+    return this.#json('GET', '/v1/messaging');
+  }
+
   /** `POST /v1/devices` with `{ cert, sig }`. */
   registerDevice(body: DeviceRegistration): Promise<Json> {
     return this.#json('POST', '/v1/devices', body);

@@ -34,7 +34,8 @@ export interface KeySecrets {
   retired: RetiredKey[];
   /** Seals the local message store (messages at rest on this machine). */
   storageKey: Uint8Array;
-  gateway?: { url: string; token?: string; tokenRef?: string };
+  /** Gateway URL, token (or `env:` reference) and its public keys pinned at registration. */
+  gateway?: { url: string; token?: string; tokenRef?: string; serviceKey?: string; directoryKey?: string };
   pins: Record<string, PeerPin>;
 }
 
@@ -97,6 +98,8 @@ export function secretsFromJson(plain: Uint8Array): KeySecrets | undefined {
           url: gw.url,
           ...(typeof gw.token === 'string' ? { token: gw.token } : {}),
           ...(typeof gw.tokenRef === 'string' ? { tokenRef: gw.tokenRef } : {}),
+          ...(typeof gw.serviceKey === 'string' ? { serviceKey: gw.serviceKey } : {}),
+          ...(typeof gw.directoryKey === 'string' ? { directoryKey: gw.directoryKey } : {}),
         },
       } : {}),
       pins,

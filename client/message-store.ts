@@ -58,6 +58,8 @@ export interface StoredMessage {
   senderTrust: 'new' | 'known' | 'confirmed';
   /** base64url BLAKE2b-256 of the canonical envelope bytes (what read receipts name). */
   envelopeHash: string;
+  /** The gateway's `accepted` receipt (receive time) checked against its pinned service key. */
+  gatewayReceipt?: 'verified' | 'unverified';
   /** Read receipts received for an outgoing message. */
   readBy?: Array<{ participant: string; device: string; at: number }>;
 }

@@ -18,6 +18,7 @@ import type { OpenFailure } from '../gateway/crypto/envelope-verify.js';
 import { blake2b256, cryptoReady } from '../gateway/crypto/primitives.js';
 import type { DirectoryView } from './directory-view.js';
 import type { GatewayApi } from './gateway-api.js';
+import { receiptValid } from './gateway-receipts.js';
 import type { MessageStore, StoredAttachment, StoredMessage } from './message-store.js';
 
 /** One envelope handed over by the gateway (inbox item or ws frame). */
@@ -27,6 +28,8 @@ export interface Delivery {
   readonly envelope: Envelope;
   /** Gateway's receive time; sender validity and revocation are judged at it. */
   readonly receivedAt: number;
+  /** The gateway's signed `accepted` receipt, when the delivery carried one. */
+  readonly accepted?: unknown;
 }
 
 /**
@@ -48,6 +51,8 @@ export interface ReceiveContext {
   readonly device: string;
   /** Current and retired (still within TTL) decryption keys. */
   readonly keys: readonly DecryptionKey[];
+  /** Pinned gateway service key (base64url) for the accepted receipt. */
+  readonly serviceKey?: string | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -69,8 +74,9 @@ export function parseDelivery(item: unknown): Delivery | undefined {
   return {
     envelope,
     ackId: typeof o.id === 'string' ? o.id : toBase64Url(envelope.id),
-    // Without the gateway's time the local clock is the best available; it only widens validity.
+    // Without the gateway's time the local clock is the best available (later, so stricter on revocation).
     receivedAt: typeof at === 'number' ? at : Date.now(),
+    ...(receipt ? { accepted: receipt } : {}),
   };
 }
 
@@ -86,11 +92,16 @@ export function parseInbox(body: unknown): Delivery[] {
  * @throws on transient trouble (gateway unreachable, disk): nothing is stored or acked, the
  * gateway keeps the envelope and delivers it again
  */
-export async function receive(ctx: ReceiveContext, d: Delivery): Promise<ReceiveOutcome> {
+export async function receive(ctx: ReceiveContext, delivery: Delivery): Promise<ReceiveOutcome> {
+  let d = delivery;
   const s = await cryptoReady();
   const env = d.envelope;
   const id = toBase64Url(env.id);
   if (await ctx.store.has(id)) return { kind: 'duplicate', id };
+  const envelopeHash = toBase64Url(blake2b256(s, encodeEnvelope(env)));
+  // The receive time counts only if the gateway signed it for this very envelope; else use our clock.
+  const receiptOk = await receiptValid(d.accepted, ctx.serviceKey, { id, hash: envelopeHash });
+  if (!receiptOk) d = { ...d, receivedAt: Math.max(d.receivedAt, Date.now()) };
   let opened;
   try {
     opened = await openEnvelope(env, {
@@ -123,7 +134,7 @@ export async function receive(ctx: ReceiveContext, d: Delivery): Promise<Receive
       ...(inner.body !== undefined ? { body: inner.body } : {}),
       attachments, ...(inner.replyTo !== undefined ? { replyTo: inner.replyTo } : {}),
       ...(typeof inner.thread === 'string' ? { thread: inner.thread } : {}),
-      verified: true, senderTrust: peer.trust, envelopeHash: toBase64Url(blake2b256(s, encodeEnvelope(env))),
+      verified: true, senderTrust: peer.trust, envelopeHash, gatewayReceipt: receiptOk ? 'verified' : 'unverified',
       ...(typeof inner.ref === 'string' ? { ref: inner.ref } : {}),
     };
     await ctx.store.put(message);

@@ -13,6 +13,7 @@ import { sealEnvelope, type SealAttachment, type SealContent, type SealRecipient
 import { SUITES, type Envelope, type EnvelopeClass, type Suite } from '../gateway/crypto/envelope-types.js';
 import { blake2b256, cryptoReady } from '../gateway/crypto/primitives.js';
 import type { GatewayApi } from './gateway-api.js';
+import { receiptValid } from './gateway-receipts.js';
 
 /** A file to attach. */
 export interface OutgoingFile {
@@ -31,6 +32,8 @@ export interface SendRequest {
   readonly class?: EnvelopeClass;
   /** Scratch directory for attachment ciphertext (deleted after upload). */
   readonly tmpDir: string;
+  /** Pinned gateway service key (base64url), to check the accepted receipt. */
+  readonly serviceKey?: string | undefined;
 }
 
 /** A submitted envelope. */
@@ -42,6 +45,8 @@ export interface Sent {
   readonly envelopeHash: string;
   /** The gateway's answer (its signed `accepted` receipt). */
   readonly accepted: Record<string, unknown>;
+  /** The receipt is signed by the pinned service key and names this envelope's id and hash. */
+  readonly acceptedVerified: boolean;
   readonly attachments: ReadonlyArray<{ ref: string; name: string; mime: string; size: number }>;
 }
 
@@ -73,8 +78,10 @@ export async function sendEnvelope(api: GatewayApi, req: SendRequest): Promise<S
     recipients: req.recipients, content: req.content, attachments,
   });
   const accepted = await api.submit(toWire(envelope));
+  const id = toBase64Url(envelope.id);
+  const envelopeHash = toBase64Url(blake2b256(s, encodeEnvelope(envelope)));
   return {
-    envelope, id: toBase64Url(envelope.id), envelopeHash: toBase64Url(blake2b256(s, encodeEnvelope(envelope))), accepted,
+    envelope, id, envelopeHash, accepted, acceptedVerified: await receiptValid(accepted.receipt, req.serviceKey, { id, hash: envelopeHash }),
     attachments: attachments.map((a) => ({ ref: a.ref, name: a.name, mime: a.mime, size: a.size })),
   };
 }

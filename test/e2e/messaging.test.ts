@@ -112,7 +112,8 @@ t.test('physiotherapist and insurer exchange a prior-authorisation request end t
   const sent = await cli(['send', '--to', 'mutuelle-x', '--subject', M.subject, '--text', M.text, '--fhir', claimPath, '--file', pdfPath, '--json', ...kine]);
   t.equal(sent.code, 0, sent.err);
   const sentId = sent.json[0]?.id as string;
-  t.match(sent.json[0], { suite: 'xwing+x25519.xchacha20poly1305.ed25519.blake2b', accepted: { status: 'accepted' } }, 'hybrid suite, accepted by the gateway');
+  t.match(sent.json[0], { suite: 'xwing+x25519.xchacha20poly1305.ed25519.blake2b', accepted: { status: 'accepted' }, acceptedVerified: true },
+    'hybrid suite, accepted by the gateway with a receipt signed by its pinned service key');
 
   // 5. The insurer comes back online and follows over WebSocket.
   const got = await cli(['follow', '--count', '1', '--json', ...mx]);
@@ -120,7 +121,7 @@ t.test('physiotherapist and insurer exchange a prior-authorisation request end t
   const msg = got.json.find((e) => e.kind === 'message');
   t.ok(msg, `follow output: ${got.out}${got.err}`);
   t.match(msg, {
-    id: sentId, direction: 'in', verified: true, type: 'pa.request', subject: M.subject, text: M.text,
+    id: sentId, direction: 'in', verified: true, gatewayReceipt: 'verified', type: 'pa.request', subject: M.subject, text: M.text,
     from: { participant: 'kine-martin', device: 'cabinet-pc' }, body: { resource: { resourceType: 'Claim', patient: { display: M.patient } } },
   }, 'insurer reads a verified request');
   const att = (msg?.attachments as Array<{ savedAs: string; name: string; mime: string }> | undefined)?.[0];
