@@ -1,5 +1,5 @@
 import type { Builder } from './context.js';
-import { mapCommon, mapLooseObservations } from './common.js';
+import { mapCommonGroups, mapLooseObservations } from './common.js';
 import { mapMerge } from './patient.js';
 
 /** ADT events that merge or re-identify patients (MRG segment). */
@@ -11,7 +11,8 @@ const MERGES = new Set(['A18', 'A34', 'A35', 'A36', 'A39', 'A40', 'A41', 'A42', 
  * Coverages (IN1/IN2) and the OBX observations some senders add (height, weight…).
  */
 export function mapAdt(b: Builder): void {
-  const s = mapCommon(b);
-  if (MERGES.has(b.event) && s.patientRef) mapMerge(b, s.patientRef);
-  mapLooseObservations(b, s);
+  for (const { group, subject } of mapCommonGroups(b)) {
+    if (MERGES.has(b.event) && subject.patientRef) mapMerge(b, group);
+    mapLooseObservations(b, subject);
+  }
 }

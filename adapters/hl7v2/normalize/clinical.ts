@@ -9,6 +9,13 @@ import { ALLERGY_SEVERITY, ALLERGY_TYPE } from './tables.js';
 export interface Subject {
   patientRef: string | undefined;
   encounterRef?: string | undefined;
+  /** The segments of this patient's group, when the message repeats the patient group. */
+  segs?: readonly SegReader[];
+}
+
+/** Segments with this ID within the subject's group (the whole message by default). */
+export function scoped(b: Builder, s: Subject, name: string): SegReader[] {
+  return (s.segs ?? b.r.segments).filter((x) => x.name === name);
 }
 
 const CONDITION_CATEGORY = 'http://terminology.hl7.org/CodeSystem/condition-category';
@@ -42,7 +49,7 @@ function dateTime(b: Builder, seg: SegReader, field: number): string | undefined
 
 /** DG1 → Condition (category encounter-diagnosis), one per segment. */
 export function mapDiagnoses(b: Builder, s: Subject): void {
-  for (const dg1 of b.r.all('DG1')) {
+  for (const dg1 of scoped(b, s, 'DG1')) {
     const ref = `condition-dg1-${setId(dg1)}`;
     const code = cwe(dg1.comp(3)) ?? (dg1.get(4) ? { text: dg1.get(4) } : undefined);
     if (!code) b.issue('warning', 'required', dg1.where(3), 'DG1-3 diagnosis code is empty');
@@ -66,7 +73,7 @@ export function mapDiagnoses(b: Builder, s: Subject): void {
 
 /** PRB (PPR^PC1–PC3) → Condition (category problem-list-item). */
 export function mapProblems(b: Builder, s: Subject): void {
-  for (const prb of b.r.all('PRB')) {
+  for (const prb of scoped(b, s, 'PRB')) {
     const ref = `condition-prb-${prb.occurrence}`;
     const identifier = b.ei(prb.comp(4), 'problem');
     const action = prb.get(1).toUpperCase();
@@ -90,7 +97,7 @@ export function mapProblems(b: Builder, s: Subject): void {
 
 /** AL1 and IAM (A60) → AllergyIntolerance. */
 export function mapAllergies(b: Builder, s: Subject): void {
-  for (const seg of [...b.r.all('AL1'), ...b.r.all('IAM')]) {
+  for (const seg of [...scoped(b, s, 'AL1'), ...scoped(b, s, 'IAM')]) {
     const iam = seg.name === 'IAM';
     const ref = `allergy-${seg.name.toLowerCase()}-${setId(seg)}`;
     const type = ALLERGY_TYPE[seg.get(2).toUpperCase()];
@@ -121,7 +128,7 @@ export function mapAllergies(b: Builder, s: Subject): void {
 
 /** PR1 → Procedure (status completed: PR1 reports procedures performed). */
 export function mapProcedures(b: Builder, s: Subject): void {
-  for (const pr1 of b.r.all('PR1')) {
+  for (const pr1 of scoped(b, s, 'PR1')) {
     const ref = `procedure-${setId(pr1)}`;
     const identifier = b.ei(pr1.comp(19), 'procedure');
     const performers = [...pr1.all(8), ...pr1.all(11), ...pr1.all(12)].map((c) => b.practitioner(c, pr1)).filter((x): x is Json => x !== undefined);
@@ -142,7 +149,7 @@ export function mapProcedures(b: Builder, s: Subject): void {
 
 /** IN1 (+ the IN2/IN3 that follow it) → Coverage. */
 export function mapCoverages(b: Builder, s: Subject): void {
-  const segs = b.r.segments;
+  const segs = s.segs ?? b.r.segments;
   for (let i = 0; i < segs.length; i++) {
     const in1 = segs[i]!;
     if (in1.name !== 'IN1') continue;

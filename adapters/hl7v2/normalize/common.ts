@@ -3,6 +3,7 @@ import type { Builder } from './context.js';
 import { mapEncounter } from './encounter.js';
 import { mapAccidents, mapDeathCauses } from './events.js';
 import { mapObservation } from './observation.js';
+import { patientGroups, type PatientGroup } from './groups.js';
 import { mapPatient } from './patient.js';
 import type { SegReader } from './reader.js';
 
@@ -13,11 +14,26 @@ import type { SegReader } from './reader.js';
  * @returns the patient and encounter local refs the family's own records hang on
  */
 export function mapCommon(b: Builder): Subject {
+  const groups = patientGroups(b);
+  if (groups.length > 1) {
+    // Only ADT and BAR define repeated patient groups; elsewhere the extra PIDs stay reported unmapped.
+    b.issue('warning', 'not-supported', 'PID[2]', 'the message repeats the patient group; only the first PID group is mapped');
+  }
+  return mapGroup(b, groups[0]!, groups.length > 1);
+}
+
+/** Every patient group of the message (ADT^A17 swaps, merge lists, BAR^P02), each with its own records. */
+export function mapCommonGroups(b: Builder): Array<{ group: PatientGroup; subject: Subject }> {
+  const groups = patientGroups(b);
+  return groups.map((group) => ({ group, subject: mapGroup(b, group, groups.length > 1) }));
+}
+
+function mapGroup(b: Builder, g: PatientGroup, scopedToGroup: boolean): Subject {
   // EVN-1 repeats MSH-9.2 and EVN-2 is the sender's record time; neither adds clinical content.
   b.r.seg('EVN')?.consume(1, 2);
-  const patientRef = mapPatient(b);
-  const encounterRef = mapEncounter(b, patientRef);
-  const s: Subject = { patientRef, encounterRef };
+  const patientRef = mapPatient(b, g);
+  const encounterRef = mapEncounter(b, patientRef, g);
+  const s: Subject = scopedToGroup ? { patientRef, encounterRef, segs: g.segs } : { patientRef, encounterRef };
   mapDiagnoses(b, s);
   mapAllergies(b, s);
   mapProcedures(b, s);
@@ -32,7 +48,7 @@ export function mapCommon(b: Builder): Subject {
  * @param skip - OBX segments already mapped by the family (e.g. a document's text)
  */
 export function mapLooseObservations(b: Builder, s: Subject, skip: ReadonlySet<SegReader> = new Set()): void {
-  const segs = b.r.segments;
+  const segs = s.segs ?? b.r.segments;
   segs.forEach((seg, i) => {
     if (seg.name !== 'OBX' || skip.has(seg)) return;
     const notes: SegReader[] = [];

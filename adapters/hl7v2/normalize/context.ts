@@ -50,11 +50,22 @@ export class Builder {
     msh.consume(9, 10);
   }
 
-  /** Add a record; localRefs are made unique within the message. */
-  add(d: Omit<Draft, 'localRef'> & { localRef: string }): string {
+  /**
+   * Add a record; localRefs are made unique within the message. When a name had to change, a
+   * message identifier built from the requested name follows it, so two records never share one.
+   */
+  add(d: Draft): string {
     let ref = d.localRef;
     for (let i = 2; this.drafts.some((x) => x.localRef === ref); i++) ref = `${d.localRef}-${i}`;
-    this.drafts.push({ ...d, localRef: ref });
+    let identifiers = d.identifiers;
+    if (ref !== d.localRef) {
+      const msg = this.messageIdentifier(d.localRef);
+      identifiers = identifiers.map((id) =>
+        id.system === msg.system && (id.value === msg.value || id.value.startsWith(`${msg.value}.`))
+          ? { system: id.system, value: this.messageIdentifier(ref).value + id.value.slice(msg.value.length) }
+          : id);
+    }
+    this.drafts.push({ ...d, localRef: ref, identifiers });
     return ref;
   }
 

@@ -1,6 +1,7 @@
 import type { FhirResource, Identifier } from '../../../gateway/core/types.js';
 import { localRef, type Builder } from './context.js';
 import { compact, cwe, period, tableCode, type Json } from './datatypes.js';
+import { firstIn, patientGroups, type PatientGroup } from './groups.js';
 import type { Comp, SegReader } from './reader.js';
 import { ENCOUNTER_CLASS, ENCOUNTER_STATUS_BY_CLASS, ENCOUNTER_STATUS_BY_EVENT, PV1_PARTICIPANTS } from './tables.js';
 
@@ -12,10 +13,10 @@ const CANCELS_DISCHARGE = new Set(['A13', 'A25']);
  * no dates), as person-update messages (A28, A31) often send an empty PV1.
  * @returns the Encounter localRef, or undefined
  */
-export function mapEncounter(b: Builder, patientRef: string | undefined): string | undefined {
-  const pv1 = b.r.seg('PV1');
+export function mapEncounter(b: Builder, patientRef: string | undefined, g: PatientGroup = patientGroups(b)[0]!): string | undefined {
+  const pv1 = firstIn(g, 'PV1');
   if (!pv1) return undefined;
-  const pv2 = b.r.seg('PV2');
+  const pv2 = firstIn(g, 'PV2');
   pv1.consume(1);
   const cls = pv1.get(2).toUpperCase();
   const visit = [...pv1.all(19), ...pv1.all(50)].map((c) => b.cx(c)).filter((x) => x !== undefined);
@@ -57,9 +58,9 @@ export function mapEncounter(b: Builder, patientRef: string | undefined): string
   if (start && !resource['period']) b.issue('warning', 'value', pv1.where(44), 'PV1-44 is not a valid HL7 DTM; period left empty');
   const identifiers: Identifier[] = visit.length
     ? visit.map(({ system, value }) => ({ system, value }))
-    : [b.messageIdentifier('encounter')];
+    : [b.messageIdentifier(g.encounterRef)];
   return b.add({
-    localRef: 'encounter',
+    localRef: g.encounterRef,
     resource,
     location: pv1.loc,
     identifiers,

@@ -1,5 +1,5 @@
 import type { FhirResource, Identifier } from '../../../gateway/core/types.js';
-import type { Subject } from './clinical.js';
+import { scoped, type Subject } from './clinical.js';
 import { localRef, type Builder } from './context.js';
 import { compact, cwe } from './datatypes.js';
 import { toDateTime } from './datetime.js';
@@ -9,7 +9,7 @@ import { toDateTime } from './datetime.js';
  * a coded clinical fact rather than reported unmapped.
  */
 export function mapDeathCauses(b: Builder, s: Subject): void {
-  for (const pda of b.r.all('PDA')) {
+  for (const pda of scoped(b, s, 'PDA')) {
     pda.all(1).forEach((c, i) => {
       const code = cwe(c);
       if (!code) return;
@@ -32,7 +32,7 @@ export function mapDeathCauses(b: Builder, s: Subject): void {
  * IG): ACC-8 description (else ACC-2 code text) as the value, ACC-1 as the effective time.
  */
 export function mapAccidents(b: Builder, s: Subject): void {
-  for (const acc of b.r.all('ACC')) {
+  for (const acc of scoped(b, s, 'ACC')) {
     const ref = `obs-acc-${acc.occurrence}`;
     const text = acc.get(8) || acc.get(2, 1, 2) || acc.get(2);
     const id = acc.get(13);

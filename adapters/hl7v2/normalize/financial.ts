@@ -1,6 +1,6 @@
 import type { FhirResource } from '../../../gateway/core/types.js';
-import type { Subject } from './clinical.js';
-import { mapCommon, mapLooseObservations } from './common.js';
+import { scoped, type Subject } from './clinical.js';
+import { mapCommon, mapCommonGroups, mapLooseObservations } from './common.js';
 import { localRef, type Builder } from './context.js';
 import { compact, cwe, num, period, tableCode } from './datatypes.js';
 import { toDateTime } from './datetime.js';
@@ -14,17 +14,20 @@ import type { SegReader } from './reader.js';
  * DFT orders (ORC/OBR) and their OBX keep their ServiceRequest and Observations.
  */
 export function mapFinancial(b: Builder): void {
-  const s = mapCommon(b);
-  const accountRef = mapAccount(b, s);
   const isDft = b.r.segments[0]!.get(9, 1, 1).toUpperCase() === 'DFT';
-  if (isDft && (b.r.seg('ORC') || b.r.seg('OBR'))) mapOrderGroups(b, s, { reports: false, specimenFirst: false });
-  else mapLooseObservations(b, s);
-  for (const ft1 of b.r.all('FT1')) mapCharge(b, ft1, s, accountRef);
+  // BAR^P02 purges several accounts: one patient group each.
+  const groups = isDft ? [{ subject: mapCommon(b) }] : mapCommonGroups(b);
+  for (const { subject: s } of groups) {
+    const accountRef = mapAccount(b, s);
+    if (isDft && (b.r.seg('ORC') || b.r.seg('OBR'))) mapOrderGroups(b, s, { reports: false, specimenFirst: false });
+    else mapLooseObservations(b, s);
+    for (const ft1 of scoped(b, s, 'FT1')) mapCharge(b, ft1, s, accountRef);
+  }
 }
 
 /** PID-18 → Account; BAR^P02 (purge) and P06 (end account) make it inactive. */
 function mapAccount(b: Builder, s: Subject): string | undefined {
-  const pid = b.r.seg('PID');
+  const pid = scoped(b, s, 'PID')[0];
   const id = pid ? b.cx(pid.comp(18)) : undefined;
   if (!pid || !id) return undefined;
   const resource: FhirResource = compact({
@@ -33,7 +36,7 @@ function mapAccount(b: Builder, s: Subject): string | undefined {
     status: b.event === 'P02' || b.event === 'P06' ? 'inactive' : 'active',
     subject: s.patientRef ? [localRef(s.patientRef)] : undefined,
   });
-  return b.add({ localRef: 'account', resource, location: pid.loc, identifiers: [{ system: id.system, value: id.value }], ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [] });
+  return b.add({ localRef: s.patientRef && s.patientRef !== 'patient' ? `account-${s.patientRef}` : 'account', resource, location: pid.loc, identifiers: [{ system: id.system, value: id.value }], ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [] });
 }
 
 /** FT1 → ChargeItem (code FT1-7, quantity FT1-10, price FT1-11, date FT1-4, type FT1-6). */

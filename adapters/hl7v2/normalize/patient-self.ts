@@ -25,9 +25,9 @@ const INSURED_IDS: ReadonlyArray<[number, string, string | undefined]> = [
  * patient member number (IN2 names it the patient's), and IN2-6/8/10 when IN1-17 is SEL. Other
  * persons' data is never merged in.
  */
-export function selfFacts(b: Builder): SelfFacts {
+export function selfFacts(b: Builder, segs: readonly SegReader[]): SelfFacts {
   const out: SelfFacts = { identifiers: [], names: [], addresses: [], sources: [] };
-  for (const gt1 of b.r.all('GT1')) {
+  for (const gt1 of segs.filter((s) => s.name === 'GT1')) {
     if (!SELF.has(gt1.get(11).toUpperCase())) continue;
     out.sources.push(gt1);
     gt1.consume(1);
@@ -40,7 +40,7 @@ export function selfFacts(b: Builder): SelfFacts {
     out.names.push(...gt1.all(3).map(xpn).filter((x): x is Json => x !== undefined));
     out.addresses.push(...gt1.all(5).map(xad).filter((x): x is Json => x !== undefined));
   }
-  for (const db1 of b.r.all('DB1')) {
+  for (const db1 of segs.filter((s) => s.name === 'DB1')) {
     if (db1.get(2).toUpperCase() !== 'PT') continue;
     db1.consume(1);
     out.sources.push(db1);
@@ -49,7 +49,6 @@ export function selfFacts(b: Builder): SelfFacts {
       if (id) out.identifiers.push(id);
     }
   }
-  const segs = b.r.segments;
   segs.forEach((in2, i) => {
     if (in2.name !== 'IN2') return;
     out.identifiers.push(...in2.all(61).map((c) => b.cx(c)).filter((x) => x !== undefined));

@@ -1,8 +1,9 @@
 import type { FhirResource, Identifier } from '../../../gateway/core/types.js';
 import type { Builder } from './context.js';
 import { localRef } from './context.js';
-import { compact, cwe, cweTable, datePeriod, hdSystem, num, tableCode, xad, xpn, xtn, type Json } from './datatypes.js';
+import { compact, cweTable, datePeriod, hdSystem, num, tableCode, xad, xpn, xtn, type Json } from './datatypes.js';
 import { toDate, toDateTime } from './datetime.js';
+import { allIn, firstIn, patientGroups, type PatientGroup } from './groups.js';
 import { selfFacts } from './patient-self.js';
 import type { Comp, SegReader } from './reader.js';
 import { GENDER, MARITAL_STATUS, YES_NO } from './tables.js';
@@ -18,18 +19,13 @@ const ETHNICITY_URL = 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-e
  * when PID-3 is empty, as in old v2.2 feeds), which is what the store matches Patients on.
  * @returns the Patient localRef, or undefined when the message has no PID
  */
-export function mapPatient(b: Builder): string | undefined {
-  const pid = b.r.seg('PID');
+export function mapPatient(b: Builder, g: PatientGroup = patientGroups(b)[0]!): string | undefined {
+  const pid = firstIn(g, 'PID');
   if (!pid) {
     b.issue('error', 'required', 'PID', 'PID segment is required to identify the patient');
     return undefined;
   }
   pid.consume(1);
-  const more = b.r.all('PID').length - 1;
-  if (more > 0) {
-    // BAR^P02 and some merge messages repeat the patient group; their fields stay reported as unmapped.
-    b.issue('warning', 'not-supported', 'PID[2]', 'the message repeats the patient group; only the first PID group is mapped');
-  }
   const matchIds = pid.all(3).map((c) => b.cx(c)).filter((x) => x !== undefined);
   const otherIds = [...pid.all(2), ...pid.all(4)].map((c) => b.cx(c)).filter((x) => x !== undefined);
   const extraIds: Json[] = [];
@@ -41,7 +37,7 @@ export function mapPatient(b: Builder): string | undefined {
     b.issue('warning', 'required', pid.where(3), 'PID-3 patient identifier list has no identifier with a value; the patient cannot be matched across messages');
   }
 
-  const self = selfFacts(b);
+  const self = selfFacts(b, g.segs);
   const resource: FhirResource = compact({
     resourceType: 'Patient',
     identifier: dedupe([...matchIds, ...otherIds, ...extraIds, ...self.identifiers]),
@@ -59,14 +55,14 @@ export function mapPatient(b: Builder): string | undefined {
     ...deceased(b, pid),
     ...multipleBirth(pid),
     extension: extensions(pid),
-    generalPractitioner: generalPractitioners(b),
-    contact: b.r.all('NK1').map(contact).filter(Boolean),
+    generalPractitioner: generalPractitioners(b, g),
+    contact: allIn(g, 'NK1').map(contact).filter(Boolean),
   });
   const ids = matchIds.length ? matchIds : otherIds;
   // Without any identifier, MSH-10 still lets a re-sent message version the same Patient.
-  const identifiers: Identifier[] = ids.length ? ids.map(({ system, value }) => ({ system, value })) : [b.messageIdentifier(PATIENT_REF)];
-  const sources = [pid, ...b.r.all('PD1'), ...b.r.all('NK1'), ...self.sources];
-  return b.add({ localRef: PATIENT_REF, resource, location: pid.loc, identifiers, sources });
+  const identifiers: Identifier[] = ids.length ? ids.map(({ system, value }) => ({ system, value })) : [b.messageIdentifier(g.patientRef)];
+  const sources = [pid, ...allIn(g, 'PD1'), ...allIn(g, 'NK1'), ...self.sources];
+  return b.add({ localRef: g.patientRef, resource, location: pid.loc, identifiers, sources });
 }
 
 /** One identifier per system|value: GT1 and IN2 often repeat PID-3. */
@@ -173,8 +169,8 @@ function usCore(url: string, reps: Comp[]): Json | undefined {
   return { url, extension: [...parts, ...(texts.length ? [{ url: 'text', valueString: texts.join(', ') }] : [])] };
 }
 
-function generalPractitioners(b: Builder): Json[] {
-  const pd1 = b.r.seg('PD1');
+function generalPractitioners(b: Builder, g: PatientGroup): Json[] {
+  const pd1 = firstIn(g, 'PD1');
   if (!pd1) return [];
   const orgs = pd1.all(3).map((c) => c.c(1)).filter(Boolean).map((display) => ({ display }));
   const docs = pd1.all(4).map((c) => b.practitioner(c, pd1)).filter((x): x is Json => x !== undefined);
@@ -202,8 +198,9 @@ function contact(nk1: SegReader): Json | undefined {
  * Patient record for the prior identifiers, inactive and `replaced-by` the survivor, so the store
  * versions the old Patient instead of leaving it looking current.
  */
-export function mapMerge(b: Builder, patientRef: string): void {
-  const mrg = b.r.seg('MRG');
+export function mapMerge(b: Builder, g: PatientGroup): void {
+  const patientRef = g.patientRef;
+  const mrg = firstIn(g, 'MRG');
   if (!mrg) {
     b.issue('error', 'required', 'MRG', 'MRG segment is required for a merge or identifier change');
     return;
@@ -214,7 +211,7 @@ export function mapMerge(b: Builder, patientRef: string): void {
     return;
   }
   const old = b.add({
-    localRef: 'patient-prior',
+    localRef: `${patientRef}-prior`,
     resource: compact({
       resourceType: 'Patient',
       identifier: prior,

@@ -83,3 +83,26 @@ t.test('A person update without a visit gives no Encounter; bad dates and codes 
   t.ok(n.issues.some((i) => i.where === 'PID-8'));
   t.equal((records[0]!.resource as Record<string, unknown>)['birthDate'], undefined);
 });
+
+t.test('repeated patient groups (A47 list, A17 swap) each give their own records, never sharing identifiers', async (t) => {
+  const records = recordsOf(normalizeMs('ADT-A47-02'));
+  const patients = records.filter((r) => r.resourceType === 'Patient');
+  t.same(patients.map((p) => p.localRef).sort(), ['patient', 'patient-2', 'patient-2-prior', 'patient-prior']);
+  const swap = [
+    'MSH|^~\\&|APP|FAC|||20240101||ADT^A17|C7|P|2.5',
+    'PID|1||111^^^FAC^MR||ONE^PAT',
+    'PV1|1|I|W1^1^A||||||||||||||||V1^^^FAC^VN',
+    'DG1|1||I10^Hypertension^I10',
+    'PID|2||222^^^FAC^MR||TWO^PAT',
+    'PV1|1|I|W1^2^B||||||||||||||||V2^^^FAC^VN',
+    'DG1|1||E11^Diabetes^I10',
+  ].join('\r');
+  const n = hl7v2Normalizer.normalize(rawOf(swap));
+  const all = recordsOf(n);
+  const encounters = all.filter((r) => r.resourceType === 'Encounter');
+  t.same(encounters.map((e) => e.patientRef), ['patient', 'patient-2']);
+  const conditions = all.filter((r) => r.resourceType === 'Condition');
+  t.same(conditions.map((c) => [c.patientRef, at(c.resource, 'code.coding.0.code')]), [['patient', 'I10'], ['patient-2', 'E11']]);
+  const keys = all.flatMap((r) => r.identifiers.map((i) => `${r.resourceType}|${i.system}|${i.value}`));
+  t.equal(new Set(keys).size, keys.length, 'no two records of a type share an identifier');
+});
