@@ -2,7 +2,7 @@
  * What the CLI prints: short, readable lines for a person (who sent what, when, verified or not,
  * where attachments went), or one JSON object per line with `--json` for scripts.
  */
-import type { Verification } from './client.js';
+import type { Verification } from './verification.js';
 import type { FollowEvent } from './follow.js';
 import type { StoredMessage } from './message-store.js';
 import type { ReceiveOutcome } from './receive.js';

@@ -5,11 +5,8 @@
  */
 import { join } from 'node:path';
 import { GatewayError } from '../gateway/core/errors.js';
-import { toBase64Url } from '../gateway/crypto/base64url.js';
 import type { DecryptionKey } from '../gateway/crypto/envelope-open.js';
-import { kidOf } from '../gateway/crypto/keys.js';
 import { cryptoReady } from '../gateway/crypto/primitives.js';
-import { formatSafetyNumber, safetyNumber } from '../gateway/crypto/safety-number.js';
 import { signRegistration } from './device-cert.js';
 import { DirectoryView } from './directory-view.js';
 import { GatewayApi } from './gateway-api.js';
@@ -17,6 +14,10 @@ import { KeyFile } from './keyfile.js';
 import { MessageStore, type StoredMessage } from './message-store.js';
 import { parseInbox, receive, type Delivery, type ReceiveOutcome } from './receive.js';
 import { sendEnvelope, type OutgoingFile, type Sent } from './send.js';
+import { guessType } from './content.js';
+import { buildVerification, type Verification } from './verification.js';
+
+export type { Verification } from './verification.js';
 
 /** Retired encryption keys are kept this long after a rotation (offline-delivery TTL), then deleted. */
 export const RETIRED_KEY_TTL_MS = 30 * 24 * 3600 * 1000;
@@ -33,16 +34,6 @@ export interface SendOptions {
   readonly type?: string;
   readonly replyTo?: string;
   readonly thread?: string;
-}
-
-/** Safety number and fingerprints for one peer. */
-export interface Verification {
-  readonly participant: string;
-  readonly safetyNumber: string;
-  readonly ownFingerprint: string;
-  readonly peerFingerprint: string;
-  readonly trust: 'new' | 'known' | 'confirmed';
-  readonly devices: ReadonlyArray<{ device: string; sigKid: string; encKid: string; notAfter: number; revoked: boolean }>;
 }
 
 /** One participant's device, opened from its key file. */
@@ -274,20 +265,9 @@ export class PasserelleClient {
 
   /** Safety number between us and a peer, plus key fingerprints (kids) for each device. */
   async verify(participant: string): Promise<Verification> {
-    const s = await cryptoReady();
     const peer = await this.directory.peer(participant, true);
     await this.#savePins();
-    const fp = (k: Uint8Array): string => formatSafetyNumber(toBase64Url(kidOf(s, k)).slice(0, 20).replace(/(.{5})/g, '$1'));
-    return {
-      participant, trust: peer.trust,
-      safetyNumber: formatSafetyNumber(await safetyNumber([this.keys.secrets.identity.publicKey, peer.identityKey])),
-      ownFingerprint: fp(this.keys.secrets.identity.publicKey), peerFingerprint: fp(peer.identityKey),
-      devices: peer.devices.map((d) => ({
-        device: d.deviceId, sigKid: toBase64Url(kidOf(s, d.certs[0]!.sigKey)).slice(0, 16),
-        encKid: toBase64Url(kidOf(s, d.certs[0]!.encKeyXWing ?? d.certs[0]!.encKeyX25519)).slice(0, 16),
-        notAfter: d.certs[0]!.notAfter, revoked: d.revokedAt !== undefined,
-      })),
-    };
+    return buildVerification(this.keys.secrets.identity.publicKey, peer);
   }
 
   /** Record that a human compared safety numbers with `participant`. */
@@ -310,13 +290,6 @@ export class PasserelleClient {
       await this.keys.save();
     }
   }
-}
-
-function guessType(fhir: Record<string, unknown> | undefined): string {
-  if (!fhir) return 'text';
-  if (fhir.resourceType === 'Claim') return fhir.use === 'preauthorization' ? 'pa.request' : 'claim.submit';
-  if (fhir.resourceType === 'ClaimResponse') return fhir.use === 'preauthorization' ? 'pa.decision' : 'claim.response';
-  return 'fhir';
 }
 
 function acceptedAt(r: Record<string, unknown>): number | undefined {

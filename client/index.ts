@@ -3,7 +3,9 @@
  * end-to-end encrypted envelopes (passerelle.envelope.v1). The CLI (`passerelle-client`) is a thin
  * layer over these exports.
  */
-export { PasserelleClient, RETIRED_KEY_TTL_MS, type SendOptions, type Verification } from './client.js';
+export { PasserelleClient, RETIRED_KEY_TTL_MS, type SendOptions } from './client.js';
+export { buildVerification, fingerprint, type Verification } from './verification.js';
+export { guessType } from './content.js';
 export { KeyFile, KEYFILE_FORMAT, type KeyFileHeader, type KeySecrets } from './keyfile.js';
 export { ARGON2ID_DEFAULTS, SCRYPT_DEFAULTS, type KdfParams } from './kdf.js';
 export { GatewayApi, type BlobDeclaration } from './gateway-api.js';
