@@ -15,7 +15,9 @@ import { OBSERVATION_STATUS, REPORT_STATUS } from './tables.js';
  * DiagnosticReport (OBR), one Observation per OBX and the Specimens (SPM, else OBR-15).
  */
 export function mapResults(b: Builder): void {
-  mapOrderMessage(b, { reports: true, specimenFirst: b.r.segments[0]!.get(9, 1, 1).toUpperCase() === 'OUL' });
+  // OUL^R22/R23 open with the specimen and nest orders in it; R21/R24 and ORU nest specimens in orders.
+  const oul = b.r.segments[0]!.get(9, 1, 1).toUpperCase() === 'OUL';
+  mapOrderMessage(b, { reports: true, specimenFirst: oul && (b.event === 'R22' || b.event === 'R23') });
 }
 
 /** ORM^O01 / OML^O21: ServiceRequests with their Specimens and the OBX answers sent with them. */
@@ -45,8 +47,12 @@ export function mapOrderGroups(b: Builder, s: Subject, opts: { reports: boolean;
   };
   groupOrders(b.r.segments, opts.specimenFirst).forEach((g, i) => {
     if (!g.obr && !g.orc) {
-      // Results without an order (some senders): observations only.
-      for (const item of g.obx) mapObservation(b, item.obx, { patientRef, encounterRef, notes: item.notes });
+      // Results without an order (patient-level OBX, some senders): observations and documents only.
+      for (const item of g.obx) {
+        const type = item.obx.get(2).toUpperCase();
+        if (opts.reports && (type === 'ED' || type === 'RP')) mapAttachmentReport(b, item.obx, s, { srRef: undefined, specimen: undefined });
+        else mapObservation(b, item.obx, { patientRef, encounterRef, notes: item.notes });
+      }
       return;
     }
     let specimens = g.specimens.map(specimenOf);
@@ -93,7 +99,7 @@ function attachmentsOf(obx: SegReader): Json[] {
 }
 
 /** ED / RP OBX → DiagnosticReport with the document as presentedForm. */
-function mapAttachmentReport(b: Builder, obx: SegReader, s: Subject, links: { srRef: string; specimen: string | undefined }): void {
+function mapAttachmentReport(b: Builder, obx: SegReader, s: Subject, links: { srRef: string | undefined; specimen: string | undefined }): void {
   obx.consume(1);
   const ref = `report-obx-${obx.occurrence}`;
   const status = obx.get(11).toUpperCase();
@@ -101,7 +107,7 @@ function mapAttachmentReport(b: Builder, obx: SegReader, s: Subject, links: { sr
   if (forms.length === 0) b.issue('warning', 'required', obx.where(5), 'OBX-5 document has neither data nor a pointer');
   const resource: FhirResource = compact({
     resourceType: 'DiagnosticReport',
-    basedOn: [localRef(links.srRef)],
+    basedOn: links.srRef ? [localRef(links.srRef)] : undefined,
     status: OBSERVATION_STATUS[status] === 'cancelled' ? 'cancelled' : REPORT_STATUS[status] ?? 'unknown',
     code: cwe(obx.comp(3)) ?? { text: 'unknown' },
     subject: s.patientRef ? localRef(s.patientRef) : undefined,
