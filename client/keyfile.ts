@@ -89,7 +89,13 @@ export class KeyFile {
       pins: {},
     };
     const file = new KeyFile(options.path, header, secrets, key);
-    await file.#write('wx');
+    try {
+      await file.#write('wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // Never replace existing keys: they may be the only copy of this participant's identity.
+      throw new GatewayError('PSL_BAD_REQUEST', `${options.path} already exists; keys are never overwritten (use another --dir)`, { cause: err });
+    }
     return file;
   }
 

@@ -98,7 +98,8 @@ t.test('save rewrites atomically with a new nonce, keeps 0600, and never overwri
   t.not(after.nonce, before.nonce);
   t.equal(statSync(path).mode & 0o777, 0o600);
   t.equal((await KeyFile.open(path, PASS)).secrets.pins['mutuelle-x']?.firstSeen, 1);
-  t.equal(await refusal(KeyFile.create({ path, participant: 'x', device: 'y', passphrase: PASS, kdf: 'scrypt' })), 'EEXIST');
+  t.equal(await refusal(KeyFile.create({ path, participant: 'x', device: 'y', passphrase: PASS, kdf: 'scrypt' })), 'PSL_BAD_REQUEST', 'never overwrites');
+  t.equal((await KeyFile.open(path, PASS)).header.participant, 'kine-martin', 'the original keys are intact');
 });
 
 t.test('KDF parameter checks', async (t) => {
