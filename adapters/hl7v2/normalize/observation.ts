@@ -35,7 +35,10 @@ export function mapObservation(b: Builder, obx: SegReader, ctx: ObservationConte
   const code = cwe(obx.comp(3));
   if (!code) b.issue('warning', 'required', obx.where(3), 'OBX-3 observation identifier is empty');
   const effective = obx.get(14);
-  const notes = (ctx.notes ?? []).flatMap((n) => n.all(3).map((c) => c.c(1))).filter(Boolean);
+  const notes = (ctx.notes ?? []).flatMap((n) => {
+    n.consume(1);
+    return n.all(3).map((c) => c.c(1));
+  }).filter(Boolean);
   const resource: FhirResource = compact({
     resourceType: 'Observation',
     basedOn: ctx.basedOn ? [localRef(ctx.basedOn)] : undefined,
@@ -48,7 +51,8 @@ export function mapObservation(b: Builder, obx: SegReader, ctx: ObservationConte
     encounter: ctx.encounterRef ? localRef(ctx.encounterRef) : undefined,
     effectiveDateTime: effective ? toDateTime(effective) : undefined,
     issued: toInstant(obx.get(19)),
-    performer: obx.all(16).map((c) => b.practitioner(c, obx)).filter(Boolean),
+    // OBX-16 responsible observer, then OBX-23 performing organization (by name: XON rarely has an id).
+    performer: [...obx.all(16).map((c) => b.practitioner(c, obx)), obx.get(23) ? { display: obx.get(23) } : undefined].filter(Boolean),
     ...value,
     interpretation: obx.all(8).map(interpretation).filter(Boolean),
     note: notes.map((text) => ({ text })),

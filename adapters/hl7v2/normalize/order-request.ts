@@ -43,6 +43,8 @@ export function mapServiceRequest(b: Builder, g: OrderGroup, s: Subject, links: 
   const { index, fallbackStatus, specimens: specimenRefs } = links;
   const ref = `servicerequest-${index}`;
   const { orc, obr } = g;
+  obr?.consume(1);
+  for (const n of g.notes) n.consume(1);
   const identifier = orderIdentifiers(b, g);
   const group = orc ? b.ei(orc.comp(4), 'PGN') : undefined;
   const tq1 = g.tq1[0];
