@@ -95,7 +95,11 @@ export class MllpConnection {
     try {
       frames = this.#framer.push(chunk);
     } catch (err) {
-      if (!isGatewayError(err) || err.code !== 'PSL_MLLP_FRAME_TOO_LARGE') throw err;
+      if (!isGatewayError(err) || err.code !== 'PSL_MLLP_FRAME_TOO_LARGE') {
+        this.#o.log.error({ err }, 'MLLP framing failed; closing');
+        this.#o.socket.destroy();
+        return;
+      }
       this.#o.log.warn({ code: err.code, limit: this.#o.maxFrameBytes, offset: this.#framer.stats.bytesIn }, 'MLLP frame over the cap; rejecting and closing');
       this.#o.socket.pause();
       this.#enqueue({ kind: 'too-large' });
@@ -166,7 +170,13 @@ export class MllpConnection {
       this.#o.log.info({ bytes: bytes.length }, 'connection gone before the ACK could be written');
       return;
     }
-    this.#o.socket.write(Buffer.concat([VT, bytes, FS_CR]));
+    if (!this.#o.socket.write(Buffer.concat([VT, bytes, FS_CR]))) {
+      // A peer that sends without reading its ACKs: stop reading until it catches up.
+      this.#o.socket.pause();
+      this.#o.socket.once('drain', () => {
+        if (!this.#closing && this.#queue.length < HIGH_WATER) this.#o.socket.resume();
+      });
+    }
   }
 
   #logNoise(): void {
