@@ -4,6 +4,9 @@ import type { FhirResource, Identifier, RawMessage } from '../../../gateway/core
 import { compact, datePeriod, hdSystem, tableCode, token, type Json } from './datatypes.js';
 import type { Comp, MessageReader, SegReader } from './reader.js';
 
+/** EI kinds that are codes of HL7 table 0203 (identifier type). */
+const IDENTIFIER_TYPES = new Set(['PLAC', 'FILL', 'PGN', 'ACSN', 'VN', 'MR']);
+
 /** A record under construction: the resource plus the segments it came from. */
 export interface Draft {
   localRef: string;
@@ -107,7 +110,9 @@ export class Builder {
     const value = c.c(1);
     if (!value) return undefined;
     const system = hdSystem(c.c(2), c.c(3), c.c(4)) ?? this.fallbackSystem(kind);
-    return compact({ system, value, type: tableCode(kind, '0203') }) as Json & Identifier;
+    // Only real table 0203 codes become the identifier type; other kinds just name the system.
+    const type = IDENTIFIER_TYPES.has(kind) ? tableCode(kind, '0203') : undefined;
+    return compact({ system, value, type }) as Json & Identifier;
   }
 
   /**

@@ -30,7 +30,7 @@ export function mapSchedule(b: Builder): void {
   const endText = tq1?.get(8) || timing.c(5) || '';
   const start = toInstant(startText);
   const end = toInstant(endText);
-  if (startText && !start) b.issue('warning', 'value', tq1?.get(7) ? tq1.where(7) : sch.where(11), 'appointment start is not a DTM with seconds and offset; FHIR instant left empty');
+  if (startText && !start) b.issue('warning', 'value', tq1?.get(7) ? tq1.where(7) : sch.where(11), 'appointment start is not a DTM with minutes and an offset; FHIR instant left empty');
   const statusCode = sch.get(25).toUpperCase();
   const services = ais.map((a) => mapServiceRequest(b, a, identifier[1] ?? identifier[0], s.patientRef));
   const resource: FhirResource = compact({
