@@ -7,9 +7,9 @@ import type { Metrics } from '../metrics.js';
 import type { NormalizationEventBus } from './normalization-events.js';
 import { readOutcome, writeOutcome } from './normalization-outcome.js';
 import { writeRecords } from './record-writer.js';
-
 import { NORMALIZE_QUEUE } from './intake.js';
 
+/** The store queue the intake feeds: items `{ id: rawId, payload: { rawId } }` (defined once, in intake.ts). */
 export { NORMALIZE_QUEUE };
 
 /** Options for {@link NormalizeWorker}; every limit has a default. */
