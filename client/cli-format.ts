@@ -93,7 +93,7 @@ export function verificationText(v: Verification, own: { participant: string }):
     '',
     `Compare it with ${v.participant} in person or over a channel you already trust (phone, CPS-signed mail).`,
     `If it matches, run: passerelle-client verify ${v.participant} --confirm`,
-    `Status: ${TRUST[v.trust]}`,
+    `Status: ${TRUST[v.trust]}; directory entries ${v.proven ? 'proven in the log head signed by the pinned directory key' : 'NOT proven (no directory key pinned)'}`,
     `Identity fingerprints: yours ${v.ownFingerprint}; theirs ${v.peerFingerprint}`,
     ...v.devices.map((d) => `  device ${d.device}: signing kid ${d.sigKid}, encryption kid ${d.encKid}, valid until ${when(d.notAfter)}${d.revoked ? ' (REVOKED)' : ''}`),
   ].join('\n');

@@ -77,6 +77,24 @@ function certToWire(c: ClientDeviceCert): DeviceRegistration['cert'] {
 }
 
 /**
+ * Structural decode of a wire certificate (no key or signature checks).
+ * @returns the certificate, or undefined when a field is missing or of the wrong type
+ */
+export function decodeCert(wire: unknown): ClientDeviceCert | undefined {
+  if (typeof wire !== 'object' || wire === null) return undefined;
+  const o = wire as Record<string, unknown>;
+  const b = (v: unknown): Uint8Array | undefined => (typeof v === 'string' ? fromBase64Url(v) : undefined);
+  const sigKey = b(o.sigKey);
+  const x = b(o.encKeyX25519);
+  const xw = o.encKeyXWing === undefined ? undefined : b(o.encKeyXWing);
+  const caps = Array.isArray(o.capabilities) ? o.capabilities.filter((c): c is Suite => c === SUITES.classic || c === SUITES.hybrid) : [];
+  if (typeof o.participant !== 'string' || typeof o.deviceId !== 'string' || !sigKey || !x || (o.encKeyXWing !== undefined && !xw)
+    || typeof o.notBefore !== 'number' || typeof o.notAfter !== 'number'
+    || !Array.isArray(o.capabilities) || caps.length !== o.capabilities.length) return undefined;
+  return { participant: o.participant, deviceId: o.deviceId, sigKey, encKeyX25519: x, encKeyXWing: xw, notBefore: o.notBefore, notAfter: o.notAfter, capabilities: caps };
+}
+
+/**
  * Decode a certificate the directory returned and check it ourselves: keys valid and the identity
  * key's signature good. The gateway is not trusted to have done it.
  * @param wire - `cert` as returned
@@ -86,21 +104,10 @@ function certToWire(c: ClientDeviceCert): DeviceRegistration['cert'] {
  */
 export async function checkPeerCert(wire: unknown, sig: unknown, identityKey: Uint8Array): Promise<ClientDeviceCert | undefined> {
   const s = await cryptoReady();
-  if (typeof wire !== 'object' || wire === null || typeof sig !== 'string') return undefined;
-  const o = wire as Record<string, unknown>;
-  const b = (v: unknown): Uint8Array | undefined => (typeof v === 'string' ? fromBase64Url(v) : undefined);
-  const sigKey = b(o.sigKey);
-  const x = b(o.encKeyX25519);
-  const xw = o.encKeyXWing === undefined ? undefined : b(o.encKeyXWing);
-  const signature = b(sig);
-  const caps = Array.isArray(o.capabilities) ? o.capabilities.filter((c): c is Suite => c === SUITES.classic || c === SUITES.hybrid) : [];
-  if (typeof o.participant !== 'string' || typeof o.deviceId !== 'string' || !sigKey || !x || (o.encKeyXWing !== undefined && !xw)
-    || typeof o.notBefore !== 'number' || typeof o.notAfter !== 'number' || !signature || signature.length !== 64
-    || !Array.isArray(o.capabilities) || caps.length !== o.capabilities.length) return undefined;
-  if (!checkEd25519PublicKey(s, sigKey).ok || !checkX25519PublicKey(s, x).ok || (xw && !checkXWingPublicKey(s, xw).ok)) return undefined;
-  const cert: ClientDeviceCert = {
-    participant: o.participant, deviceId: o.deviceId, sigKey, encKeyX25519: x, encKeyXWing: xw,
-    notBefore: o.notBefore, notAfter: o.notAfter, capabilities: caps,
-  };
+  const cert = decodeCert(wire);
+  const signature = typeof sig === 'string' ? fromBase64Url(sig) : undefined;
+  if (!cert || signature?.length !== 64) return undefined;
+  if (!checkEd25519PublicKey(s, cert.sigKey).ok || !checkX25519PublicKey(s, cert.encKeyX25519).ok
+    || (cert.encKeyXWing && !checkXWingPublicKey(s, cert.encKeyXWing).ok)) return undefined;
   return ed25519Verify(s, signature, certBytes(cert), identityKey) ? cert : undefined;
 }

@@ -5,8 +5,9 @@
  *     later change is refused with a "key changed" error until the user re-verifies, as Signal
  *     and WhatsApp do; the safety number (`verify`) is how a human confirms the pin;
  *   - every device certificate is checked here against the pinned identity key.
- * v1 directory heads are not yet checked (no inclusion proofs from the gateway to check); see the
- * report in the commit history.
+ *   - with the directory key pinned at registration, the identity entry and every device entry
+ *     must be proven in the log head that key signed (directory-proof.ts), the head must be fresh
+ *     (24 h) and never smaller than one seen before.
  */
 import { GatewayError, isGatewayError } from '../gateway/core/errors.js';
 import { fromBase64Url, toBase64Url } from '../gateway/crypto/base64url.js';
@@ -15,6 +16,7 @@ import type { SenderDevice } from '../gateway/crypto/envelope-verify.js';
 import { kidOf } from '../gateway/crypto/keys.js';
 import { cryptoReady, equalBytes } from '../gateway/crypto/primitives.js';
 import { checkPeerCert, type ClientDeviceCert } from './device-cert.js';
+import { checkHead, entryIncluded, type CheckedHead } from './directory-proof.js';
 import type { GatewayApi } from './gateway-api.js';
 import type { KeySecrets } from './key-secrets.js';
 
@@ -34,6 +36,8 @@ export interface Peer {
   readonly devices: readonly PeerDevice[];
   /** Certificates the directory listed but that failed our checks (count only). */
   readonly rejected: number;
+  /** Identity and device entries were proven to be in the log head signed by the pinned directory key. */
+  readonly proven: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -67,6 +71,7 @@ export class DirectoryView {
     const idText = body.identityKey ?? obj(body.participant)?.identityKey;
     const identityKey = typeof idText === 'string' ? fromBase64Url(idText) : undefined;
     if (identityKey?.length !== 32) throw new GatewayError('PSL_BAD_REQUEST', `directory entry of ${participant}: no identity key`);
+    const head = await this.#head(participant, body, identityKey);
     const trust = this.#pin(participant, identityKey);
     const devices: PeerDevice[] = [];
     let rejected = 0;
@@ -78,14 +83,16 @@ export class DirectoryView {
       for (const v of versions) {
         const o = obj(v);
         const cert = await checkPeerCert(o?.cert ?? obj(o?.entry)?.cert, o?.sig ?? obj(o?.entry)?.sig, identityKey);
-        if (cert && cert.participant === participant) certs.push(cert);
+        // With a pinned directory key, a certificate counts only if its entry is in the signed log.
+        const logged = head === undefined || await entryIncluded(o?.entry, o?.proof, head);
+        if (cert && cert.participant === participant && logged) certs.push(cert);
         else rejected++;
       }
       if (certs.length === 0) continue;
       const revokedAt = typeof d.revokedAt === 'number' ? d.revokedAt : undefined;
       devices.push({ deviceId: certs[0]!.deviceId, certs, revokedAt });
     }
-    const peer: Peer = { participant, identityKey, trust, devices, rejected };
+    const peer: Peer = { participant, identityKey, trust, devices, rejected, proven: head !== undefined };
     this.#cache.set(participant, peer);
     return peer;
   }
@@ -141,6 +148,31 @@ export class DirectoryView {
     delete this.#secrets.pins[participant];
     this.#cache.delete(participant);
     this.pinsChanged = true;
+  }
+
+  /**
+   * With a directory key pinned at registration: check the signed head (signature, freshness, no
+   * rollback) and that the identity key served is the one the log holds for the participant.
+   * @returns the checked head, or undefined when no directory key is pinned (older key files)
+   * @throws GatewayError PSL_FORBIDDEN when the answer is not backed by the signed log
+   */
+  async #head(participant: string, body: Json, identityKey: Uint8Array): Promise<CheckedHead | undefined> {
+    const gw = this.#secrets.gateway;
+    if (gw?.directoryKey === undefined) return undefined;
+    const refused = (why: string): GatewayError => new GatewayError('PSL_FORBIDDEN', `directory answer for ${participant} refused: ${why}`);
+    const head = await checkHead(body.head, gw.directoryKey, { ...(gw.lastHeadSize !== undefined ? { lastSize: gw.lastHeadSize } : {}) });
+    if (typeof head === 'string') throw refused(head);
+    const id = obj(body.identity);
+    const entry = obj(id?.entry);
+    const logged = entry?.type === 'add-participant' ? entry.identityKey : entry?.type === 'rotate-identity' ? entry.newKey : undefined;
+    if (entry?.participant !== participant || logged !== toBase64Url(identityKey) || !(await entryIncluded(entry, id?.proof, head))) {
+      throw refused('identity key not proven in the signed log');
+    }
+    if (gw.lastHeadSize === undefined || head.size > gw.lastHeadSize) {
+      gw.lastHeadSize = head.size;
+      this.pinsChanged = true;
+    }
+    return head;
   }
 
   #pin(participant: string, identityKey: Uint8Array): Peer['trust'] {

@@ -35,7 +35,7 @@ export interface KeySecrets {
   /** Seals the local message store (messages at rest on this machine). */
   storageKey: Uint8Array;
   /** Gateway URL, token (or `env:` reference) and its public keys pinned at registration. */
-  gateway?: { url: string; token?: string; tokenRef?: string; serviceKey?: string; directoryKey?: string };
+  gateway?: { url: string; token?: string; tokenRef?: string; serviceKey?: string; directoryKey?: string; lastHeadSize?: number };
   pins: Record<string, PeerPin>;
 }
 
@@ -100,6 +100,7 @@ export function secretsFromJson(plain: Uint8Array): KeySecrets | undefined {
           ...(typeof gw.tokenRef === 'string' ? { tokenRef: gw.tokenRef } : {}),
           ...(typeof gw.serviceKey === 'string' ? { serviceKey: gw.serviceKey } : {}),
           ...(typeof gw.directoryKey === 'string' ? { directoryKey: gw.directoryKey } : {}),
+          ...(typeof gw.lastHeadSize === 'number' ? { lastHeadSize: gw.lastHeadSize } : {}),
         },
       } : {}),
       pins,

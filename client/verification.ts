@@ -15,6 +15,8 @@ export interface Verification {
   readonly ownFingerprint: string;
   readonly peerFingerprint: string;
   readonly trust: 'new' | 'known' | 'confirmed';
+  /** The directory answer was proven against a log head signed by the pinned directory key. */
+  readonly proven: boolean;
   readonly devices: ReadonlyArray<{ device: string; sigKid: string; encKid: string; notAfter: number; revoked: boolean }>;
 }
 
@@ -39,7 +41,7 @@ export async function buildVerification(ownIdentity: Uint8Array, peer: Peer): Pr
     });
   }
   return {
-    participant: peer.participant, trust: peer.trust,
+    participant: peer.participant, trust: peer.trust, proven: peer.proven,
     safetyNumber: formatSafetyNumber(await safetyNumber([ownIdentity, peer.identityKey])),
     ownFingerprint: await fingerprint(ownIdentity), peerFingerprint: await fingerprint(peer.identityKey),
     devices,

@@ -151,6 +151,7 @@ t.test('physiotherapist and insurer exchange a prior-authorisation request end t
   t.equal(vK.json[0]?.safetyNumber, vM.json[0]?.safetyNumber, 'same safety number on both sides');
   t.match(vK.json[0]?.safetyNumber, /^(\d{5} ){11}\d{5}$/);
   t.equal(vM.json[0]?.trust, 'confirmed');
+  t.equal(vK.json[0]?.proven, true, 'directory entries proven against the signed head');
 
   // 8. Nothing readable on the gateway side: stores, blobs, logs.
   await gateway.stop();
