@@ -92,9 +92,9 @@ export class PasserelleClient {
    */
   async setGateway(url: string, token: string): Promise<void> {
     // A different gateway URL means new gateway keys to pin; the same one keeps its pins.
-    const pins = this.keys.secrets.gateway?.url === url
-      ? { serviceKey: this.keys.secrets.gateway.serviceKey, directoryKey: this.keys.secrets.gateway.directoryKey } : {};
-    const kept = Object.fromEntries(Object.entries(pins).filter(([, v]) => v !== undefined)) as { serviceKey?: string; directoryKey?: string };
+    const old = this.keys.secrets.gateway;
+    const pins = old?.url === url ? { serviceKey: old.serviceKey, directoryKey: old.directoryKey, lastHeadSize: old.lastHeadSize } : {};
+    const kept = Object.fromEntries(Object.entries(pins).filter(([, v]) => v !== undefined)) as { serviceKey?: string; directoryKey?: string; lastHeadSize?: number };
     this.keys.secrets.gateway = { url, ...(token.startsWith('env:') ? { tokenRef: token } : { token }), ...kept };
     this.#api = undefined;
     this.#view = undefined;
