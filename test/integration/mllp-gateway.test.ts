@@ -3,6 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { loadConfig } from '../../gateway/config/load.js';
+import { formatProblem } from '../../gateway/config/problems.js';
 import { createLogger } from '../../gateway/log.js';
 import { startGateway } from '../../gateway/main.js';
 import { REPO_ROOT } from '../helpers/corpus.js';
@@ -32,6 +34,23 @@ t.test('configured feed: CA on commit, application ACK from the real normalize w
   t.match(app.get('MSA-1'), /^A[AE]$/, 'application ACK after normalization');
   t.equal(app.get('MSA-2'), 'GW-2');
   t.notOk(logs.lines.some((l) => l.includes('DOE') || l.includes('12345^')), 'no message content in the logs');
+});
+
+t.test('config: an open plaintext feed is refused at load; insecure: true starts with a warning', async (t) => {
+  const open = writeTestConfig({ store: 'lmdb', extraFeeds: MLLP_FEED.replace('      allowFrom: [127.0.0.1]\n', '') });
+  t.teardown(() => open.cleanup());
+  const refused = loadConfig(open.dir);
+  t.equal(refused.ok, false);
+  t.match(refused.ok ? '' : refused.problems.map(formatProblem).join('\n'), /feeds\.yaml:\d+:\d+ feeds\[2\]\.mllp\.allowFrom: a plaintext MLLP feed needs a source-address allow-list — fix: /);
+  const insecure = writeTestConfig({ store: 'lmdb', extraFeeds: MLLP_FEED.replace('      allowFrom: [127.0.0.1]\n', '      insecure: true\n') });
+  t.teardown(() => insecure.cleanup());
+  const logs = new LogSink();
+  const gw = await startGateway(mustLoad(insecure.dir), createLogger({ level: 'info', destination: logs }));
+  t.teardown(() => gw.stop());
+  t.ok(logs.lines.some((l) => l.includes('"level":40') && l.includes('MLLP feed is insecure')), 'warning logged at start');
+  const s = await MllpSender.connect(gw.mllp.get('chu-mllp')!.port);
+  t.teardown(() => s.close());
+  t.equal(ack(await s.send(adt('INSECURE-1'))).get('MSA-1'), 'AA');
 });
 
 /** `passerelle start` in a child; resolves once both the MLLP feed and HTTP listen. */
