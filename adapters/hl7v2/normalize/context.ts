@@ -190,33 +190,37 @@ export class Builder {
 
   /**
    * Draft indices ordered so every record comes after the records it references (the worker
-   * stores in order and can only rewrite references to records already stored). Stable; on a
-   * cycle the remaining records keep message order and an issue says so.
+   * stores in order and can only rewrite references to records already stored). Depth-first in
+   * message order: a referenced record moves just ahead of its first referrer, the rest keep
+   * their order. A cycle cannot be ordered: it is reported and the back reference left as is.
    */
   private ordered(): number[] {
     const index = new Map(this.drafts.map((d, i) => [d.localRef, i]));
-    const deps = this.drafts.map((d) => {
-      const out = new Set<number>();
+    const deps = this.drafts.map((d, self) => {
+      const out: number[] = [];
       const text = JSON.stringify(d.resource);
       for (let at = text.indexOf(LOCAL_REF_PREFIX); at !== -1; at = text.indexOf(LOCAL_REF_PREFIX, at + 1)) {
-        const end = text.indexOf('"', at);
-        const target = index.get(text.slice(at + LOCAL_REF_PREFIX.length, end));
-        if (target !== undefined && target !== index.get(d.localRef)) out.add(target);
+        const target = index.get(text.slice(at + LOCAL_REF_PREFIX.length, text.indexOf('"', at)));
+        if (target !== undefined && target !== self) out.push(target);
       }
       return out;
     });
-    const done = new Set<number>();
+    const state = new Uint8Array(this.drafts.length); // 0 new, 1 in progress, 2 done
     const order: number[] = [];
-    while (order.length < this.drafts.length) {
-      const next = this.drafts.findIndex((_, i) => !done.has(i) && [...deps[i]!].every((t) => done.has(t)));
-      if (next === -1) {
-        this.issue('warning', 'invariant', 'message', 'records of this message reference each other in a cycle');
-        for (let i = 0; i < this.drafts.length; i++) if (!done.has(i)) order.push(i);
-        break;
+    let cycle = false;
+    const visit = (i: number): void => {
+      if (state[i] === 2) return;
+      if (state[i] === 1) {
+        cycle = true;
+        return;
       }
-      done.add(next);
-      order.push(next);
-    }
+      state[i] = 1;
+      for (const t of deps[i]!) visit(t);
+      state[i] = 2;
+      order.push(i);
+    };
+    for (let i = 0; i < this.drafts.length; i++) visit(i);
+    if (cycle) this.issue('warning', 'invariant', 'message', 'records of this message reference each other in a cycle');
     return order;
   }
 }
