@@ -128,7 +128,18 @@ export class GatewayApi {
   }
 }
 
-/** Turn a non-2xx answer into a GatewayError with the gateway's code when it gave one. */
+// What a person can do about the refusals a user meets in normal use (reasons are stable ids).
+const HINTS: Readonly<Record<string, string>> = {
+  'unknown-participant': 'the gateway has no identity key for that participant yet: the administrator pastes the `identityKey:` line its init printed into participants.yaml and restarts the gateway',
+  signature: 'the identity key in participants.yaml is not this key file\'s: check the line the administrator pasted',
+  policy: 'the gateway\'s messaging policy does not allow this participant to write to that recipient',
+  'device-unknown': 'this device is not registered at this gateway: run `passerelle-client register`',
+  'device-revoked': 'this device was revoked: create a new one with init and register it',
+  quota: 'sending quota reached: retry later',
+  'sender-expired': 'this device\'s certificate is outside its validity: run `passerelle-client rotate`',
+};
+
+/** Turn a non-2xx answer into a GatewayError with the gateway's code (and a hint) when it gave one. */
 async function failure(res: Response): Promise<never> {
   let code: ErrorCode = res.status === 401 ? 'PSL_AUTH_INVALID' : res.status === 403 ? 'PSL_FORBIDDEN' : res.status === 404 ? 'PSL_NOT_FOUND'
     : res.status === 413 ? 'PSL_PAYLOAD_TOO_LARGE' : res.status >= 500 ? 'PSL_INTERNAL' : 'PSL_BAD_REQUEST';
@@ -139,6 +150,8 @@ async function failure(res: Response): Promise<never> {
     if (typeof c === 'string' && c in ERROR_REGISTRY) code = c as ErrorCode;
     const m = body.error?.message ?? body.message;
     if (typeof m === 'string') message = `${message}: ${m}`;
+    const reason = (body.error as { reason?: unknown } | undefined)?.reason;
+    if (typeof reason === 'string' && HINTS[reason] !== undefined) message = `${message}; ${HINTS[reason]}`;
   } catch {
     // Not JSON: the status is all we have.
   }

@@ -98,6 +98,14 @@ t.test('client-side trust decisions', async (t) => {
     t.match(next, { kind: 'stored', message: { text: 'sealed to the new key' } }, 'the sender picked up the new key');
   });
 
+  await t.test('a recipient without an identity key at the gateway: refused with what to do', async (t) => {
+    const stdout = new Sink();
+    const stderr = new Sink();
+    const code = await main(['send', '--to', 'chu-lyon', '--text', 'x', '--dir', kine.dir], { stdout, stderr, env: { PASSERELLE_PASSPHRASE: PASS } });
+    t.equal(code, 1);
+    t.match(stderr.text, /unknown-participant.*administrator pastes the `identityKey:` line/);
+  });
+
   await t.test('a changed identity key is refused until the user accepts it', async (t) => {
     const opts = ['--dir', kine.dir];
     const env = { PASSERELLE_PASSPHRASE: PASS };
