@@ -2,7 +2,7 @@ import type { CanonicalRecord, Identifier, PutRecordResult, RecordInput } from '
 import { GatewayError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { AtRestCipher } from './at-rest.js';
-import { nextVersion, recordChanged } from './record-version.js';
+import { carryAccess, nextVersion, recordChanged } from './record-version.js';
 import { HIGH, identifierHash, type LmdbDbs, type RecordHead } from './lmdb-schema.js';
 
 const slot = (id: string, version: number): string => `rec:${id}:${version}`;
@@ -47,8 +47,9 @@ export class LmdbRecords {
       throw new GatewayError('PSL_BAD_REQUEST', `record ${id} is a ${head.resourceType}, not a ${input.resourceType}`);
     }
     const latest = this.#open(id, head.version);
-    if (!recordChanged(latest, input)) return { status: 'unchanged', id, version: head.version };
-    const next = nextVersion(input, id, head.version + 1, this.#after(head.lastUpdated));
+    const applied = carryAccess(input, latest);
+    if (!recordChanged(latest, applied)) return { status: 'unchanged', id, version: head.version };
+    const next = nextVersion(applied, id, head.version + 1, this.#after(head.lastUpdated));
     this.#write(next, head, identHashes);
     return { status: 'updated', id, version: next.version };
   }

@@ -1,6 +1,17 @@
 import { MODEL_VERSION, type CanonicalRecord, type RecordInput } from '../core/types.js';
 import { canonicalJson } from './canonical-json.js';
 
+/**
+ * The input as it applies on top of `latest`: everyone who could see the record keeps seeing it.
+ * Records are shared across participants (a lab's ORU updates the hospital's Patient matched by
+ * identifier), so the previous writer and the previous audience join `sharedWith` of the new version.
+ */
+export function carryAccess(input: RecordInput, latest: CanonicalRecord): RecordInput {
+  const audience = new Set([...(input.sharedWith ?? []), ...latest.sharedWith, latest.provenance.participant]);
+  audience.delete(input.provenance.participant);
+  return { ...input, sharedWith: [...audience].sort() };
+}
+
 /** True when the input would change what the latest version says (provenance alone is not a change). */
 export function recordChanged(latest: CanonicalRecord, input: RecordInput): boolean {
   return canonicalJson(comparable(latest)) !== canonicalJson(comparable(input));

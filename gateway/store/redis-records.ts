@@ -5,7 +5,7 @@ import type { AtRestCipher } from './at-rest.js';
 import { AS_BUFFERS, toArg, type RedisConn } from './redis-conn.js';
 import { indexMember, parseIndexMember, type RedisKeys } from './redis-keys.js';
 import { RECORD_LATEST, RECORD_PUT } from './redis-scripts.js';
-import { nextVersion, recordChanged } from './record-version.js';
+import { carryAccess, nextVersion, recordChanged } from './record-version.js';
 
 /**
  * Compare-and-set rounds before putRecord gives up. Each lost round means another writer changed
@@ -34,9 +34,10 @@ export class RedisRecords {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const target = await this.resolve(input);
       const { id, latest } = target;
-      if (latest && !recordChanged(latest, input)) return { status: 'unchanged', id, version: latest.version };
+      const applied = latest ? carryAccess(input, latest) : input;
+      if (latest && !recordChanged(latest, applied)) return { status: 'unchanged', id, version: latest.version };
       const version = (latest?.version ?? 0) + 1;
-      const record = nextVersion(input, id, version);
+      const record = nextVersion(applied, id, version);
       if (await this.write(target, record)) return { status: latest ? 'updated' : 'created', id, version };
     }
     throw new GatewayError('PSL_STORE_UNAVAILABLE', `record write kept conflicting after ${MAX_ROUNDS} rounds`);

@@ -111,6 +111,23 @@ export async function storeConformance(t: Test, name: string, open: OpenStore): 
     t.same(await store.putRaw(noRef), { status: 'stored', rawId: noRef.id }, 'no sourceRef: only sha256 dedupes');
   });
 
+  withStore('a record updated by another participant stays visible to everyone who could see it', async (t, { store }) => {
+    const by = (participant: string, extra: Record<string, unknown>, sharedWith: string[] = []): RecordInput => makeRecord({
+      extra, sharedWith,
+      provenance: { feed: `${participant}-feed`, participant, rawId: newId('raw'), location: 'PID[1]', mapping: 'test@1', receivedAt: new Date().toISOString() },
+    });
+    const first = await store.putRecord(by('chu-lyon', { gender: 'female' }, ['kine-martin']));
+    const second = await store.putRecord(by('labo-bioplus', { gender: 'female', birthDate: '1980-01-01' }));
+    t.match(second, { status: 'updated', id: first.id, version: 2 }, 'matched by identifier across participants');
+    const latest = await store.getRecord(first.id);
+    t.equal(latest?.provenance.participant, 'labo-bioplus');
+    t.same(latest?.sharedWith, ['chu-lyon', 'kine-martin'], 'the previous writer and audience keep access');
+    const back = await store.putRecord(by('chu-lyon', { gender: 'female', birthDate: '1980-01-01' }));
+    t.equal(back.version, 3, 'the audience change alone makes a version');
+    t.same((await store.getRecord(first.id))?.sharedWith, ['kine-martin', 'labo-bioplus']);
+    t.same((await store.getRecord(first.id, 1))?.sharedWith, ['kine-martin'], 'old versions keep their own audience');
+  });
+
   withStore('getRaw returns identical bytes and metadata; getRawMeta has no body', async (t, { store }) => {
     const bytes = Uint8Array.from({ length: 4096 }, (_, i) => (i * 31 + 7) % 256);
     const raw = makeRaw({ body: bytes, sourceRef: 'file.csv#row=12', contentType: 'application/octet-stream' });
