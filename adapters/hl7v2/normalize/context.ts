@@ -2,6 +2,7 @@ import { LOCAL_REF_PREFIX, type NormalizedRecord } from '../../../gateway/core/p
 import type { Issue } from '../../../gateway/core/issues.js';
 import type { FhirResource, Identifier, RawMessage } from '../../../gateway/core/types.js';
 import { compact, datePeriod, hdSystem, tableCode, token, type Json } from './datatypes.js';
+import { localTimes } from './local-time.js';
 import type { Comp, MessageReader, SegReader } from './reader.js';
 
 /** EI kinds that are codes of HL7 table 0203 (identifier type). */
@@ -42,8 +43,12 @@ export class Builder {
   readonly facility: string;
   private readonly practitioners = new Map<string, string>();
 
-  constructor(r: MessageReader, raw: RawMessage, family: string) {
+  /** IANA zone for times sent without an offset (see local-time.ts). */
+  private readonly timeZone: string | undefined;
+
+  constructor(r: MessageReader, raw: RawMessage, family: string, options: { timeZone?: string | undefined } = {}) {
     this.r = r;
+    this.timeZone = options.timeZone;
     this.raw = raw;
     this.mapping = `hl7v2-${family}@1`;
     const msh = r.segments[0]!;
@@ -162,6 +167,11 @@ export class Builder {
       st.mapped += read.length;
       const seen = new Set(read);
       for (const f of populated) if (!seen.has(f)) st.unmapped.push(s.where(f));
+    }
+    let local = 0;
+    for (const d of this.drafts) local += localTimes(d.resource, this.timeZone);
+    if (local > 0 && !this.timeZone) {
+      this.issue('warning', 'value', 'message', `${local} date-times carry no UTC offset and no time zone is configured for the feed; they are kept as sender-local times`);
     }
     const receivedAt = this.raw.receivedAt.toISOString();
     return this.ordered().map((i) => {

@@ -3,6 +3,7 @@ import type { RawMessage } from '../../../gateway/core/types.js';
 import { parseHl7 } from '../parse.js';
 import { mapAdt } from './adt.js';
 import { Builder } from './context.js';
+import { checkTimeZone } from './local-time.js';
 import { MessageReader } from './reader.js';
 import { mapOrders, mapResults } from './oru.js';
 import { mapDocument } from './mdm.js';
@@ -57,39 +58,58 @@ function familyOf(code: string, trigger: string): Family | undefined {
   }
 }
 
+/** Options for {@link createHl7v2Normalizer}. */
+export interface Hl7v2NormalizerOptions {
+  /**
+   * IANA time zone of the sender (e.g. `Europe/Paris`), used for times sent without a UTC offset.
+   * Unset: such times stay local (no offset) and each message carries a warning.
+   */
+  timeZone?: string;
+}
+
 /**
  * HL7 v2 → canonical FHIR R4 records. Parses the raw body, dispatches on MSH-9 to a family mapper
  * and returns records with provenance and coverage. Pure and synchronous; data problems come back
  * as issues (locations and rules only, never values).
+ * @throws TypeError when `timeZone` is not a known IANA zone (configuration, not data)
  */
-export const hl7v2Normalizer: Normalizer = {
-  format: 'hl7v2',
-  name: 'hl7v2@1',
-  normalize(raw: RawMessage): Normalized {
-    const parsed = parseHl7(raw.body);
-    if (!parsed.ok) return { ok: false, issues: parsed.issues };
-    const msg = parsed.message;
-    const { code, trigger } = msg.header.messageType;
-    const family = familyOf(code.toUpperCase(), trigger.toUpperCase());
-    if (!family) {
-      return {
-        ok: false,
-        issues: [...parsed.issues, { severity: 'error', code: 'not-supported', where: 'MSH-9', message: 'MSH-9 message type is not supported by the HL7 v2 normalizer' }],
-      };
-    }
-    const b = new Builder(new MessageReader(msg), raw, family.name);
-    try {
-      family.map(b);
-    } catch (err) {
-      // A mapper bug must not take the worker down or lose the raw: report it as a processing issue.
-      const name = err instanceof Error ? err.name : 'Error';
-      return { ok: false, issues: [...parsed.issues, ...b.issues, { severity: 'fatal', code: 'exception', where: 'MSH-9', message: `the ${family.name} mapping failed (${name})` }] };
-    }
-    const records = b.finish();
-    const issues = [...parsed.issues, ...b.issues];
-    if (records.length === 0) {
-      return { ok: false, issues: [...issues, { severity: 'error', code: 'required', where: 'message', message: 'the message yielded no record' }] };
-    }
-    return { ok: true, records, issues };
-  },
-};
+export function createHl7v2Normalizer(options: Hl7v2NormalizerOptions = {}): Normalizer {
+  if (options.timeZone !== undefined) checkTimeZone(options.timeZone);
+  const timeZone = options.timeZone;
+  return {
+    format: 'hl7v2',
+    name: 'hl7v2@1',
+    normalize: (raw: RawMessage): Normalized => normalize(raw, timeZone),
+  };
+}
+
+/** The normalizer with default options (no time zone: offset-less times stay local). */
+export const hl7v2Normalizer: Normalizer = createHl7v2Normalizer();
+
+function normalize(raw: RawMessage, timeZone: string | undefined): Normalized {
+  const parsed = parseHl7(raw.body);
+  if (!parsed.ok) return { ok: false, issues: parsed.issues };
+  const msg = parsed.message;
+  const { code, trigger } = msg.header.messageType;
+  const family = familyOf(code.toUpperCase(), trigger.toUpperCase());
+  if (!family) {
+    return {
+      ok: false,
+      issues: [...parsed.issues, { severity: 'error', code: 'not-supported', where: 'MSH-9', message: 'MSH-9 message type is not supported by the HL7 v2 normalizer' }],
+    };
+  }
+  const b = new Builder(new MessageReader(msg), raw, family.name, { timeZone });
+  try {
+    family.map(b);
+  } catch (err) {
+    // A mapper bug must not take the worker down or lose the raw: report it as a processing issue.
+    const name = err instanceof Error ? err.name : 'Error';
+    return { ok: false, issues: [...parsed.issues, ...b.issues, { severity: 'fatal', code: 'exception', where: 'MSH-9', message: `the ${family.name} mapping failed (${name})` }] };
+  }
+  const records = b.finish();
+  const issues = [...parsed.issues, ...b.issues];
+  if (records.length === 0) {
+    return { ok: false, issues: [...issues, { severity: 'error', code: 'required', where: 'message', message: 'the message yielded no record' }] };
+  }
+  return { ok: true, records, issues };
+}
