@@ -3,9 +3,11 @@
  * ws follow lives in follow.ts), read receipts as ordinary E2E envelopes, key rotation and
  * safety numbers. Every decision about trust is made here, on the client, never by the gateway.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { GatewayError } from '../gateway/core/errors.js';
 import type { DecryptionKey } from '../gateway/crypto/envelope-open.js';
+import { SLUG } from '../gateway/crypto/envelope-types.js';
 import { cryptoReady } from '../gateway/crypto/primitives.js';
 import { signRegistration } from './device-cert.js';
 import { DirectoryView } from './directory-view.js';
@@ -62,7 +64,9 @@ export class PasserelleClient {
    * @param options.xwing - also create an X-Wing key (hybrid post-quantum suite); default true
    */
   static async init(options: { dir: string; participant: string; device: string; passphrase: string; xwing?: boolean }): Promise<PasserelleClient> {
-    const { mkdirSync } = await import('node:fs');
+    // Participant ids are the lower-case slugs of participants.yaml; device ids go into envelopes.
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(options.participant)) throw new GatewayError('PSL_BAD_REQUEST', 'participant: expected the lower-case id from participants.yaml (a-z, 0-9, -)');
+    if (!SLUG.test(options.device)) throw new GatewayError('PSL_BAD_REQUEST', 'device: expected letters, digits, and . _ : - (at most 128)');
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     const keys = await KeyFile.create({ ...options, path: PasserelleClient.keyFilePath(options.dir) });
     return new PasserelleClient(options.dir, keys);
@@ -152,6 +156,9 @@ export class PasserelleClient {
     if (d.xwing) this.keys.secrets.retired.push({ kind: 'xwing', ...d.xwing, deleteAfter: now + RETIRED_KEY_TTL_MS });
     d.x25519 = s.crypto_box_keypair();
     if (d.xwing) d.xwing = s.crypto_kem_xwing_keypair();
+    // Keys on disk before the gateway hears of them: if registration then fails, `register`
+    // publishes these same keys; the reverse order could publish keys we no longer hold.
+    await this.keys.save();
     const r = await this.register(now);
     return { notAfter: r.notAfter };
   }
@@ -170,7 +177,7 @@ export class PasserelleClient {
     if (o.to.length === 0) throw new GatewayError('PSL_BAD_REQUEST', 'send: at least one recipient (--to)');
     if (o.text === undefined && o.fhir === undefined && (o.files ?? []).length === 0) throw new GatewayError('PSL_BAD_REQUEST', 'send: nothing to send (--text, --fhir or --file)');
     const own = await this.directory.peer(this.participant, true);
-    const others = (own?.devices ?? []).filter((d) => d.deviceId !== this.device && d.revokedAt === undefined).length > 0;
+    const others = own.devices.filter((d) => d.deviceId !== this.device && d.revokedAt === undefined).length > 0;
     // Our other devices get an archive copy; this device keeps the plaintext it sealed.
     const recipients = (await this.directory.recipients([...o.to, ...(others ? [this.participant] : [])]))
       .filter((r) => !(r.participant === this.participant && r.device === this.device));
@@ -181,11 +188,10 @@ export class PasserelleClient {
       replyTo: o.replyTo ?? null, ...(o.thread !== undefined ? { thread: o.thread } : {}),
     };
     const sent = await this.#send({ recipients, content, files: o.files ?? [] });
-    const inner = { ...content, replyTo: o.replyTo ?? null };
     await this.store.put({
       id: sent.id, class: 'message', direction: 'out', from: { participant: this.participant, device: this.device },
       to: [...new Set(recipients.map((r) => r.participant))].sort(), ts: sent.envelope.ts, receivedAt: acceptedAt(sent.accepted) ?? sent.envelope.ts,
-      type: inner.type, ...(o.subject !== undefined ? { subject: o.subject } : {}), ...(o.text !== undefined ? { text: o.text } : {}),
+      type: content.type, ...(o.subject !== undefined ? { subject: o.subject } : {}), ...(o.text !== undefined ? { text: o.text } : {}),
       ...(body ? { body } : {}), attachments: sent.attachments.map((a) => ({ ref: a.ref, name: a.name, mime: a.mime })),
       replyTo: o.replyTo ?? null, ...(o.thread !== undefined ? { thread: o.thread } : {}),
       verified: true, senderTrust: 'confirmed', envelopeHash: sent.envelopeHash,
@@ -258,7 +264,9 @@ export class PasserelleClient {
   async #recordReceipt(r: StoredMessage): Promise<void> {
     if (r.type !== 'receipt.read' || r.ref === undefined) return;
     const original = await this.store.get(r.ref);
-    if (!original || original.direction !== 'out') return;
+    // Only a recipient of that very envelope (same hash: the copy it read is the copy we sent) counts.
+    if (!original || original.direction !== 'out' || !original.to.includes(r.from.participant) || r.refHash !== original.envelopeHash) return;
+    if (original.readBy?.some((x) => x.participant === r.from.participant && x.device === r.from.device)) return;
     original.readBy = [...(original.readBy ?? []), { participant: r.from.participant, device: r.from.device, at: r.ts }];
     await this.store.put(original);
   }

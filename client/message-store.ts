@@ -50,6 +50,8 @@ export interface StoredMessage {
   attachments: StoredAttachment[];
   /** For receipts: the id of the message acknowledged. */
   ref?: string;
+  /** For receipts: the hash of the envelope the reader opened. */
+  refHash?: string;
   replyTo?: string | null;
   thread?: string;
   /** Signature, certificate chain, commitment and inner/outer checks all passed. */

@@ -136,6 +136,7 @@ export async function receive(ctx: ReceiveContext, delivery: Delivery): Promise<
       ...(typeof inner.thread === 'string' ? { thread: inner.thread } : {}),
       verified: true, senderTrust: peer.trust, envelopeHash, gatewayReceipt: receiptOk ? 'verified' : 'unverified',
       ...(typeof inner.ref === 'string' ? { ref: inner.ref } : {}),
+      ...(typeof inner.envelopeHash === 'string' ? { refHash: inner.envelopeHash } : {}),
     };
     await ctx.store.put(message);
     return { kind: 'stored', message };
