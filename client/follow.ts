@@ -46,7 +46,8 @@ export async function follow(client: PasserelleClient, o: FollowOptions): Promis
     const result = await session(client, o, done);
     if (result.fatal) throw result.fatal;
     if (o.signal?.aborted || enough()) break;
-    backoff = result.opened ? 500 : Math.min(max, backoff * 2);
+    // A clean drop after a good session retries quickly; failures (ours or the gateway's) back off.
+    backoff = result.opened && !result.failed ? 500 : Math.min(max, backoff * 2);
     await o.onEvent({ kind: 'disconnected', code: result.code, retryInMs: backoff });
     await sleep(backoff, o.signal);
   }
@@ -54,11 +55,12 @@ export async function follow(client: PasserelleClient, o: FollowOptions): Promis
 }
 
 /** One connection; resolves when it closes. */
-function session(client: PasserelleClient, o: FollowOptions, done: { n: number }): Promise<{ opened: boolean; code: number; fatal?: Error }> {
+function session(client: PasserelleClient, o: FollowOptions, done: { n: number }): Promise<{ opened: boolean; failed: boolean; code: number; fatal?: Error }> {
   return new Promise((resolve) => {
     const api = client.api;
     const ws = new WebSocket(api.wsUrl, { headers: { authorization: api.authorization } });
     let opened = false;
+    let failed = false;
     let fatal: Error | undefined;
     let chain: Promise<void> = Promise.resolve();
     const stop = (): void => ws.close(1000, 'client stopping');
@@ -82,7 +84,7 @@ function session(client: PasserelleClient, o: FollowOptions, done: { n: number }
       const text = data.toString();
       chain = chain.then(() => onFrame(text)).catch((err: unknown) => {
         // A transient failure (gateway blob fetch, disk): no ack was sent; reconnecting re-delivers.
-        fatal = undefined;
+        failed = true;
         ws.close(1011, 'client error');
         return o.onEvent({ kind: 'error', code: (err as { code?: string }).code ?? 'PSL_INTERNAL', reason: (err as Error).message });
       });
@@ -90,7 +92,7 @@ function session(client: PasserelleClient, o: FollowOptions, done: { n: number }
     ws.on('error', () => undefined);
     ws.on('close', (code) => {
       o.signal?.removeEventListener('abort', stop);
-      chain.then(() => resolve({ opened, code, ...(fatal ? { fatal } : {}) }), () => resolve({ opened, code }));
+      chain.then(() => resolve({ opened, failed, code, ...(fatal ? { fatal } : {}) }), () => resolve({ opened, failed: true, code }));
     });
 
     async function onFrame(text: string): Promise<void> {

@@ -150,7 +150,14 @@ async function fetchAttachment(ctx: ReceiveContext, id: string, a: OpenedAttachm
   const base = { ref: a.ref, name: a.name, mime: a.mime };
   const target = join(ctx.store.filesDir(id), fileName);
   const tmp = `${target}.part`;
-  const blob = await ctx.api.downloadBlob(a.ref);
+  let blob: AsyncIterable<Uint8Array>;
+  try {
+    blob = await ctx.api.downloadBlob(a.ref);
+  } catch (err) {
+    // Gone or not readable by us: retrying will not bring it back; keep the message, say so.
+    if (isGatewayError(err) && (err.code === 'PSL_NOT_FOUND' || err.code === 'PSL_FORBIDDEN')) return { ...base, error: `not available at the gateway (${err.code})` };
+    throw err;
+  }
   const out = await open(tmp, 'w', 0o600);
   let bytes = 0;
   try {
