@@ -145,7 +145,7 @@ function mapReport(b: Builder, g: OrderGroup, s: Subject, p: ReportParts): void 
     resourceType: 'DiagnosticReport',
     identifier,
     basedOn: [localRef(p.srRef)],
-    status: p.status ?? (obr.get(25) ? 'unknown' : 'final'),
+    status: p.status ?? 'unknown',
     category: [tableCode(obr.get(24), '0074')].filter(Boolean),
     code: cwe(obr.comp(4)) ?? { text: 'unknown' },
     subject: s.patientRef ? localRef(s.patientRef) : undefined,
