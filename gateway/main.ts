@@ -14,6 +14,7 @@ import { Metrics } from './metrics.js';
 import { Intake } from './pipeline/intake.js';
 import { NormalizationEventBus } from './pipeline/normalization-events.js';
 import { NormalizeWorker } from './pipeline/normalize-worker.js';
+import { Router } from './router/router.js';
 import { AtRestCipher } from './store/at-rest.js';
 import { loadDataKey } from './store/data-key.js';
 import { LmdbStore } from './store/lmdb-store.js';
@@ -83,7 +84,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const events = new NormalizationEventBus({ log: log.child({ component: 'normalize' }) });
   // One loop: messages about one patient are applied in arrival order (an A08 after its A01). More
   // loops raise throughput but may store two messages of one patient out of order.
-  const normalize = new NormalizeWorker({ store, normalizers: normalizerMap, events, metrics, concurrency: 1, log: log.child({ component: 'normalize' }) });
+  const router = new Router(config.routes);
+  const normalize = new NormalizeWorker({
+    store, normalizers: normalizerMap, events, metrics, route: (h) => router.route(h), concurrency: 1, log: log.child({ component: 'normalize' }),
+  });
   worker = normalize;
   normalize.start();
   const feeds = mllpFeeds(config, { intake, store, events, log: log.child({ component: 'mllp' }) });

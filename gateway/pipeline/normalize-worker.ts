@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { NormalizationEventBus } from './normalization-events.js';
 import { readOutcome, writeOutcome } from './normalization-outcome.js';
-import { writeRecords } from './record-writer.js';
+import { writeRecords, type RouteFn } from './record-writer.js';
 import { NORMALIZE_QUEUE } from './intake.js';
 
 /** The store queue the intake feeds: items `{ id: rawId, payload: { rawId } }` (defined once, in intake.ts). */
@@ -29,6 +29,8 @@ export interface NormalizeWorkerOptions {
   idleMs?: number;
   /** Attempts before an item whose store writes keep failing is dead-lettered. Default 8. */
   maxAttempts?: number;
+  /** Destinations per record header (Router.route); they join each record's sharedWith. Default: none. */
+  route?: RouteFn;
   /** Retry delay after attempt n is min(maxMs, baseMs * 2^(n-1)). Defaults 500 ms and 60 s. */
   backoff?: { baseMs?: number; maxMs?: number };
 }
@@ -61,6 +63,7 @@ export class NormalizeWorker {
       leaseMs: options.leaseMs ?? 30_000,
       idleMs: options.idleMs ?? 200,
       maxAttempts: options.maxAttempts ?? 8,
+      route: options.route ?? (() => []),
     };
     this.#backoff = { baseMs: options.backoff?.baseMs ?? 500, maxMs: options.backoff?.maxMs ?? 60_000 };
   }
@@ -148,7 +151,7 @@ export class NormalizeWorker {
         return;
       }
       const normalized = this.#normalize(raw);
-      const written = normalized.ok ? await writeRecords(this.#o.store, raw, mapping, normalized.records) : { records: [], issues: [] };
+      const written = normalized.ok ? await writeRecords(this.#o.store, raw, mapping, normalized.records, this.#o.route) : { records: [], issues: [] };
       const issues = [...normalized.issues, ...written.issues];
       const ok = normalized.ok && !issues.some((i) => i.severity === 'fatal');
       const outcome: NormalizationOutcome = { rawId, ok, issues, recordIds: written.records.map((r) => r.id) };

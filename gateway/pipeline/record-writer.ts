@@ -2,6 +2,7 @@ import type { NormalizedRecord, Store } from '../core/ports.js';
 import type { Identifier, PutRecordResult, RawMessage, RecordInput } from '../core/types.js';
 import type { Issue } from '../core/issues.js';
 import { localReferencesIn, rewriteLocalReferences } from './reference-rewrite.js';
+import type { RecordHeader } from '../router/router.js';
 
 /**
  * Index identifier of a record that carries no business identifier: `<rawId>#<localRef>`. It makes
@@ -45,8 +46,11 @@ export interface WriteResult {
  * @param raw - the message the records come from
  * @param mapping - normalizer name@version, used when a record's provenance has no mapping
  * @param records - in the normalizer's order: targets before the records that refer to them
+ * @param route - destinations for a record header (routes.yaml); they join the record's sharedWith
  */
-export async function writeRecords(store: Store, raw: RawMessage, mapping: string, records: readonly NormalizedRecord[]): Promise<WriteResult> {
+export async function writeRecords(
+  store: Store, raw: RawMessage, mapping: string, records: readonly NormalizedRecord[], route: RouteFn = () => [],
+): Promise<WriteResult> {
   const plan = planWaves(records);
   const results: Array<PutRecordResult | undefined> = new Array(records.length);
   const perRecord: Issue[][] = records.map(() => []);
@@ -56,7 +60,7 @@ export async function writeRecords(store: Store, raw: RawMessage, mapping: strin
     return r && `${records[j!]!.resourceType}/${r.id}`;
   };
   for (const wave of plan.waves) {
-    const inputs = wave.map((i) => toInput(records[i]!, raw, mapping, (ref) => resolve(i, ref), perRecord[i]!));
+    const inputs = wave.map((i) => routed(toInput(records[i]!, raw, mapping, (ref) => resolve(i, ref), perRecord[i]!), route));
     const done = await Promise.all(inputs.map((input) => store.putRecord(input)));
     wave.forEach((i, k) => {
       results[i] = done[k];
@@ -76,6 +80,14 @@ export async function writeRecords(store: Store, raw: RawMessage, mapping: strin
     return { localRef: record.localRef, resourceType: record.resourceType, id: result.id, version: result.version, status: result.status };
   });
   return { records: written, issues: perRecord.flat() };
+}
+
+/** Routing as the writer needs it (Router.route); pure. */
+export type RouteFn = (header: RecordHeader) => string[];
+
+function routed(input: RecordInput, route: RouteFn): RecordInput {
+  const to = route({ resourceType: input.resourceType, feed: input.provenance.feed, participant: input.provenance.participant, labels: input.labels ?? [] });
+  return to.length === 0 ? input : { ...input, sharedWith: [...new Set([...(input.sharedWith ?? []), ...to])].sort() };
 }
 
 const whereOf = (record: NormalizedRecord): string => record.provenance?.location || record.resourceType;
