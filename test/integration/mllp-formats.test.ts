@@ -15,10 +15,10 @@ t.test('windows-1252 vs UTF-8 (é, ü): raw kept as received, ACK mirrors in the
   t.teardown(() => s.close());
   const facility = 'Hôpital Zoé Müller';
   const cases = [
-    { name: 'MSH-18 8859/1', bytes: latin1(withFacility(adt('CS-1', { charset: '8859/1' }), facility)), enc: 'latin1' as const },
-    { name: 'MSH-18 UNICODE UTF-8', bytes: Buffer.from(withFacility(adt('CS-2', { charset: 'UNICODE UTF-8' }), facility), 'utf8'), enc: 'utf-8' as const },
-    { name: 'undeclared UTF-8', bytes: Buffer.from(withFacility(adt('CS-3'), facility), 'utf8'), enc: 'utf-8' as const },
-    { name: 'undeclared windows-1252', bytes: latin1(withFacility(adt('CS-4'), facility)), enc: 'latin1' as const },
+    { name: 'MSH-18 8859/1', bytes: latin1(withFacility(adt('CS-1', { charset: '8859/1' }), facility)), enc: 'latin1' as const, used: 'iso-8859-1' },
+    { name: 'MSH-18 UNICODE UTF-8', bytes: Buffer.from(withFacility(adt('CS-2', { charset: 'UNICODE UTF-8' }), facility), 'utf8'), enc: 'utf-8' as const, used: 'utf-8' },
+    { name: 'undeclared UTF-8', bytes: Buffer.from(withFacility(adt('CS-3'), facility), 'utf8'), enc: 'utf-8' as const, used: 'utf-8' },
+    { name: 'undeclared windows-1252', bytes: latin1(withFacility(adt('CS-4'), facility)), enc: 'latin1' as const, used: 'windows-1252' },
   ];
   for (const [i, c] of cases.entries()) {
     const reply = await s.send(c.bytes);
@@ -27,6 +27,7 @@ t.test('windows-1252 vs UTF-8 (é, ü): raw kept as received, ACK mirrors in the
     t.equal(a.get('MSH-6'), facility, `${c.name}: MSH-4 mirrored into MSH-6 with its accents`);
     const raw = await h.store.getRaw(h.accepted[i]!.rawId);
     t.ok(raw && Buffer.from(raw.body).equals(c.bytes), `${c.name}: raw bytes are the bytes received`);
+    t.equal(raw?.contentType, `x-application/hl7-v2+er7; charset=${c.used}`, `${c.name}: the charset used is recorded with the raw`);
   }
 });
 
