@@ -111,7 +111,7 @@ export function buildAck(input: AckInput): string {
 function skeleton(input: AckInput, dateTime: string, ackControlId: string): Message {
   const h = input.header;
   const d = input.delimiters;
-  const enc = d ? `${d.component}${d.repetition}${d.escape || '\\'}${d.subcomponent}` : '^~\\&';
+  const enc = d ? encodingCharacters(h, d) : '^~\\&';
   const msg = new Message({ text: `MSH${d?.field ?? '|'}${enc}\r` });
   const version = versionOf(h);
   // Sender and receiver swap (v2.5.1 §2.9.2): we answer as the application the sender addressed.
@@ -135,6 +135,14 @@ function skeleton(input: AckInput, dateTime: string, ackControlId: string): Mess
   if (charset) msg.set('MSH.18', charset);
   msg.addSegment('MSA').set('1', input.code);
   return msg;
+}
+
+/** MSH-2 exactly as received (4 characters, or 5 with the v2.7 truncation character) when it is usable as is. */
+function encodingCharacters(h: Hl7Header | undefined, d: Hl7Delimiters): string {
+  const raw = h?.encodingCharacters ?? '';
+  const four = raw.slice(0, 4);
+  if ((raw.length === 4 || raw.length === 5) && new Set(four + d.field).size === 5) return raw;
+  return `${d.component}${d.repetition}${d.escape || '\\'}${d.subcomponent}`;
 }
 
 /** HD fields are copied component by component so escapes and components survive the mirror. */

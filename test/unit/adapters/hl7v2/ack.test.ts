@@ -50,6 +50,12 @@ t.test('non-standard delimiters are kept (MSH-1/MSH-2 of the inbound)', async (t
   t.match(ack, /^MSH#\$%@!#GW#GWF#APP#FAC#20260101##ACK\$R01#A9#T#2\.3\rMSA#AA#C9$/);
 });
 
+t.test('a five-character MSH-2 (v2.7 truncation character) is mirrored as sent', async (t) => {
+  const m = parsed('MSH|^~\\&#|APP|FAC|GW|GWF|20260101||ADT^A01^ADT_A01|C7|P|2.7\rPID|1');
+  const ack = buildAck({ header: m.header, delimiters: m.delimiters, code: 'AA', ackControlId: 'A7', dateTime: '20260101', self: SELF });
+  t.match(ack, /^MSH\|\^~\\&#\|GW\|GWF\|APP\|FAC\|/);
+});
+
 t.test('AE carries ERR-2 location, ERR-3 table 0357 code and ERR-4 severity (v2.5+)', async (t) => {
   const m = parsed(ADT);
   const errors = issuesToAckErrors([
