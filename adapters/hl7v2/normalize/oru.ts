@@ -50,7 +50,7 @@ export function mapOrderGroups(b: Builder, s: Subject, opts: { reports: boolean;
       // Results without an order (patient-level OBX, some senders): observations and documents only.
       for (const item of g.obx) {
         const type = item.obx.get(2).toUpperCase();
-        if (opts.reports && (type === 'ED' || type === 'RP')) mapAttachmentReport(b, item.obx, s, { srRef: undefined, specimen: undefined });
+        if (type === 'ED' || type === 'RP') mapAttachmentReport(b, item.obx, s, { srRef: undefined, specimen: undefined });
         else mapObservation(b, item.obx, { patientRef, encounterRef, notes: item.notes });
       }
       return;
@@ -63,12 +63,13 @@ export function mapOrderGroups(b: Builder, s: Subject, opts: { reports: boolean;
     // supportingInfo instead (IG OML/ORM maps), which needs them stored before the request.
     const srRef = opts.reports ? mapServiceRequest(b, g, s, { index: i + 1, fallbackStatus: fallback, specimens }) : undefined;
     const results: string[] = [];
+    const documents: string[] = [];
     for (const item of g.obx) {
       const type = item.obx.get(2).toUpperCase();
-      if (srRef && (type === 'ED' || type === 'RP')) {
+      if (type === 'ED' || type === 'RP') {
         // An embedded or referenced document is a presented form, not a measured value: it gets a
         // DiagnosticReport of its own (code OBX-3), since R4 Observation cannot carry an attachment.
-        mapAttachmentReport(b, item.obx, s, { srRef, specimen: item.specimen ? specimenOf(item.specimen) : specimens[0] });
+        documents.push(mapAttachmentReport(b, item.obx, s, { srRef, specimen: item.specimen ? specimenOf(item.specimen) : specimens[0] }));
         continue;
       }
       results.push(mapObservation(b, item.obx, {
@@ -78,7 +79,7 @@ export function mapOrderGroups(b: Builder, s: Subject, opts: { reports: boolean;
       }));
     }
     if (!srRef) {
-      mapServiceRequest(b, g, s, { index: i + 1, fallbackStatus: fallback, specimens, supportingInfo: results });
+      mapServiceRequest(b, g, s, { index: i + 1, fallbackStatus: fallback, specimens, supportingInfo: [...results, ...documents] });
       return;
     }
     if (g.obr) mapReport(b, g, s, { index: i + 1, srRef, results, specimens, status: reportStatus });
@@ -99,7 +100,7 @@ function attachmentsOf(obx: SegReader): Json[] {
 }
 
 /** ED / RP OBX → DiagnosticReport with the document as presentedForm. */
-function mapAttachmentReport(b: Builder, obx: SegReader, s: Subject, links: { srRef: string | undefined; specimen: string | undefined }): void {
+function mapAttachmentReport(b: Builder, obx: SegReader, s: Subject, links: { srRef: string | undefined; specimen: string | undefined }): string {
   obx.consume(1);
   const ref = `report-obx-${obx.occurrence}`;
   const status = obx.get(11).toUpperCase();
@@ -118,7 +119,7 @@ function mapAttachmentReport(b: Builder, obx: SegReader, s: Subject, links: { sr
     presentedForm: forms,
   });
   const subId = obx.get(4);
-  b.add({ localRef: ref, resource, location: obx.loc, identifiers: [b.messageIdentifier(subId ? `${ref}.${subId}` : ref)], ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [obx] });
+  return b.add({ localRef: ref, resource, location: obx.loc, identifiers: [b.messageIdentifier(subId ? `${ref}.${subId}` : ref)], ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [obx] });
 }
 
 interface ReportParts {

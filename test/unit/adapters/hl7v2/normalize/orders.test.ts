@@ -25,7 +25,7 @@ t.test('OML^O21: OBX sent with the order are the request supportingInfo, specime
   t.ok(withInfo, 'a ServiceRequest lists supportingInfo');
   for (const ref of (withInfo!.resource['supportingInfo'] as Array<{ reference: string }>)) {
     const target = records.find((r) => LOCAL_REF_PREFIX + r.localRef === ref.reference);
-    t.equal(target?.resourceType, 'Observation');
+    t.ok(target?.resourceType === 'Observation' || target?.resourceType === 'DiagnosticReport', 'an answer, or a document (ED/RP) sent with the order');
     t.equal(target?.resource['basedOn'], undefined, 'no reverse reference (it would be a cycle)');
   }
   t.ok(records.some((r) => r.resourceType === 'Specimen'));
