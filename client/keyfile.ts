@@ -10,11 +10,12 @@
  * atomically (temp file + rename), refused when group or others can read it (as ssh does).
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { GatewayError } from '../gateway/core/errors.js';
 import { fromBase64Url, toBase64Url } from '../gateway/crypto/base64url.js';
 import { generateDeviceKeys } from '../gateway/crypto/keys.js';
 import { cryptoReady, xchachaDecrypt, xchachaEncrypt } from '../gateway/crypto/primitives.js';
+import { createDurable, writeDurable } from './durable-write.js';
 import { deriveKey, kdfProblem, newKdfParams, type KdfParams } from './kdf.js';
 import { secretsFromJson, secretsToJson, type KeySecrets } from './key-secrets.js';
 
@@ -150,14 +151,8 @@ export class KeyFile {
     const sealed = xchachaEncrypt(s, this.#key, nonce, aadOf(this.header), plain);
     s.memzero(plain);
     const text = `${JSON.stringify({ ...this.header, nonce: toBase64Url(nonce), sealed: toBase64Url(sealed) }, null, 2)}\n`;
-    if (flag === 'wx') {
-      writeFileSync(this.path, text, { mode: 0o600, flag: 'wx' });
-      return;
-    }
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, text, { mode: 0o600, flag: 'wx' });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, this.path);
+    if (flag === 'wx') createDurable(this.path, text);
+    else writeDurable(this.path, text);
   }
 
   /** Forget key material held in memory (best effort: JS copies are out of reach). */

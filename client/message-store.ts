@@ -10,11 +10,12 @@
  * stored. A crash in between leaves no marker, the gateway re-delivers (no ack was sent), and the
  * message opens normally; a replay after storage is refused.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReplayCache } from '../gateway/crypto/envelope-verify.js';
 import { blake2b256, cryptoReady, xchachaDecrypt, xchachaEncrypt } from '../gateway/crypto/primitives.js';
 import { fromBase64Url } from '../gateway/crypto/base64url.js';
+import { createDurable, writeDurable } from './durable-write.js';
 
 /** An attachment of a stored message (no key material: the file was decrypted at receipt). */
 export interface StoredAttachment {
@@ -114,16 +115,13 @@ export class MessageStore implements ReplayCache {
     const nonce = s.randombytes_buf(24);
     const name = await fileName(m.id);
     const sealed = xchachaEncrypt(s, this.#key, nonce, utf8.encode(m.id), utf8.encode(JSON.stringify(m)));
-    const path = join(this.dir, 'messages', name);
-    const tmp = `${path}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ id: m.id, nonce: Buffer.from(nonce).toString('base64url'), sealed: Buffer.from(sealed).toString('base64url') }), { mode: 0o600 });
-    renameSync(tmp, path);
+    writeDurable(join(this.dir, 'messages', name), JSON.stringify({ id: m.id, nonce: Buffer.from(nonce).toString('base64url'), sealed: Buffer.from(sealed).toString('base64url') }));
     if (m.direction === 'in') {
       const marker = await replayName(m.from.participant, m.id);
       const until = this.#pending.get(marker) ?? m.ts;
       this.#pending.delete(marker);
       try {
-        writeFileSync(join(this.dir, 'replay', marker), String(until), { mode: 0o600, flag: 'wx' });
+        createDurable(join(this.dir, 'replay', marker), String(until));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
