@@ -15,6 +15,7 @@ import { readPassphrase } from './passphrase.js';
 const USAGE = `usage: passerelle-client <command> [options]
 
   init --participant <id> --device <id>       create keys (identity + device) in the client directory
+       [--identity-from <dir>]                a further device sharing the identity of the one in <dir>
   register --gateway <url> --token <t|env:NAME> publish this device's certificate to the gateway
   send --to <participant> [--to …] [--text …] [--subject …] [--fhir resource.json] [--file path …]
   inbox [--all]                               fetch waiting messages over HTTP (--all: list stored ones too)
@@ -49,7 +50,7 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     parsed = parseArgs({
       args: [...argv], allowPositionals: true, allowNegative: true,
       options: {
-        dir: { type: 'string' }, 'passphrase-file': { type: 'string' }, json: { type: 'boolean', default: false },
+        dir: { type: 'string' }, 'passphrase-file': { type: 'string' }, json: { type: 'boolean', default: false }, 'identity-from': { type: 'string' },
         participant: { type: 'string' }, device: { type: 'string' }, xwing: { type: 'boolean', default: true },
         gateway: { type: 'string' }, token: { type: 'string' },
         to: { type: 'string', multiple: true }, file: { type: 'string', multiple: true }, fhir: { type: 'string' },
@@ -90,7 +91,15 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     switch (command) {
       case 'init': {
         if (!v.participant || !v.device) return usage(io, 'init needs --participant and --device');
-        const c = await PasserelleClient.init({ dir, participant: v.participant, device: v.device, passphrase: await passphrase(true), xwing: v.xwing });
+        const pass = await passphrase(v['identity-from'] === undefined);
+        // Another device of the same participant: share its identity key (same passphrase source).
+        const from = v['identity-from'] === undefined ? undefined : await PasserelleClient.open({ dir: resolve(v['identity-from']), passphrase: pass });
+        const c = await PasserelleClient.init({ dir, participant: v.participant, device: v.device, passphrase: pass, xwing: v.xwing, ...(from ? { identityFrom: from } : {}) });
+        if (from) {
+          out(`Created ${PasserelleClient.keyFilePath(dir)} (mode 0600): device ${c.device} of ${c.participant}, sharing the identity key of ${from.device}.\nNext: passerelle-client register --gateway <url> --token <token> --dir ${dir}`,
+            { participant: c.participant, device: c.device, keyFile: PasserelleClient.keyFilePath(dir), identityKey: c.keys.header.identityKey, sharedFrom: from.device });
+          return 0;
+        }
         const kdf = c.keys.header.kdf;
         out([
           `Created ${PasserelleClient.keyFilePath(dir)} (mode 0600) for ${c.participant}, device ${c.device}.`,

@@ -16,7 +16,7 @@ import { KeyFile } from './keyfile.js';
 import { MessageStore, type StoredMessage } from './message-store.js';
 import { parseInbox, receive, type Delivery, type ReceiveOutcome } from './receive.js';
 import { sendEnvelope, type OutgoingFile, type Sent } from './send.js';
-import { guessType } from './content.js';
+import { buildContent, sentRecord, type SendOptions } from './content.js';
 import { buildVerification, type Verification } from './verification.js';
 
 export type { Verification } from './verification.js';
@@ -24,19 +24,7 @@ export type { Verification } from './verification.js';
 /** Retired encryption keys are kept this long after a rotation (offline-delivery TTL), then deleted. */
 export const RETIRED_KEY_TTL_MS = 30 * 24 * 3600 * 1000;
 
-/** What `send` takes from a person or a script. */
-export interface SendOptions {
-  readonly to: readonly string[];
-  readonly text?: string;
-  readonly subject?: string;
-  /** A FHIR resource (parsed JSON) sent as the body. */
-  readonly fhir?: Record<string, unknown>;
-  readonly files?: readonly OutgoingFile[];
-  /** Business type (hidden from the gateway); guessed from the body when absent. */
-  readonly type?: string;
-  readonly replyTo?: string;
-  readonly thread?: string;
-}
+export type { SendOptions } from './content.js';
 
 /** One participant's device, opened from its key file. */
 export class PasserelleClient {
@@ -62,13 +50,22 @@ export class PasserelleClient {
   /**
    * Create a client directory with fresh keys.
    * @param options.xwing - also create an X-Wing key (hybrid post-quantum suite); default true
+   * @param options.identityFrom - an opened client of the same participant whose identity key
+   *   (and pins) this new device shares; then no admin step is needed, only `register`
    */
-  static async init(options: { dir: string; participant: string; device: string; passphrase: string; xwing?: boolean }): Promise<PasserelleClient> {
+  static async init(options: { dir: string; participant: string; device: string; passphrase: string; xwing?: boolean; identityFrom?: PasserelleClient }): Promise<PasserelleClient> {
+    const from = options.identityFrom;
+    if (from && from.participant !== options.participant) throw new GatewayError('PSL_BAD_REQUEST', `--identity-from holds the keys of ${from.participant}, not ${options.participant}`);
+    if (from && from.device === options.device) throw new GatewayError('PSL_BAD_REQUEST', 'device: choose an id different from the existing device');
     // Participant ids are the lower-case slugs of participants.yaml; device ids go into envelopes.
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(options.participant)) throw new GatewayError('PSL_BAD_REQUEST', 'participant: expected the lower-case id from participants.yaml (a-z, 0-9, -)');
     if (!SLUG.test(options.device)) throw new GatewayError('PSL_BAD_REQUEST', 'device: expected letters, digits, and . _ : - (at most 128)');
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
-    const keys = await KeyFile.create({ ...options, path: PasserelleClient.keyFilePath(options.dir) });
+    const keys = await KeyFile.create({
+      path: PasserelleClient.keyFilePath(options.dir), participant: options.participant, device: options.device,
+      passphrase: options.passphrase, ...(options.xwing !== undefined ? { xwing: options.xwing } : {}),
+      ...(from ? { identity: from.keys.secrets.identity, pins: from.keys.secrets.pins } : {}),
+    });
     return new PasserelleClient(options.dir, keys);
   }
 
@@ -181,22 +178,9 @@ export class PasserelleClient {
     // Our other devices get an archive copy; this device keeps the plaintext it sealed.
     const recipients = (await this.directory.recipients([...o.to, ...(others ? [this.participant] : [])]))
       .filter((r) => !(r.participant === this.participant && r.device === this.device));
-    const body = o.fhir ? { contentType: 'application/fhir+json', resource: o.fhir } : undefined;
-    const content = {
-      type: o.type ?? guessType(o.fhir), ...(o.subject !== undefined ? { subject: o.subject } : {}),
-      ...(o.text !== undefined ? { text: o.text } : {}), ...(body ? { body } : {}),
-      replyTo: o.replyTo ?? null, ...(o.thread !== undefined ? { thread: o.thread } : {}),
-    };
+    const content = buildContent(o);
     const sent = await this.#send({ recipients, content, files: o.files ?? [] });
-    await this.store.put({
-      id: sent.id, class: 'message', direction: 'out', from: { participant: this.participant, device: this.device },
-      to: [...new Set(recipients.map((r) => r.participant))].sort(), ts: sent.envelope.ts, receivedAt: acceptedAt(sent.accepted) ?? sent.envelope.ts,
-      type: content.type, ...(o.subject !== undefined ? { subject: o.subject } : {}), ...(o.text !== undefined ? { text: o.text } : {}),
-      ...(body ? { body } : {}), attachments: sent.attachments.map((a) => ({ ref: a.ref, name: a.name, mime: a.mime })),
-      replyTo: o.replyTo ?? null, ...(o.thread !== undefined ? { thread: o.thread } : {}),
-      verified: true, senderTrust: 'confirmed', envelopeHash: sent.envelopeHash,
-      gatewayReceipt: sent.acceptedVerified ? 'verified' : 'unverified',
-    });
+    await this.store.put(sentRecord({ sent, from: { participant: this.participant, device: this.device }, to: recipients.map((r) => r.participant), content }));
     await this.#savePins();
     return sent;
   }
@@ -298,10 +282,4 @@ export class PasserelleClient {
       await this.keys.save();
     }
   }
-}
-
-function acceptedAt(r: Record<string, unknown>): number | undefined {
-  const inner = (r.receipt ?? r.accepted) as Record<string, unknown> | undefined;
-  const v = r.receivedAt ?? inner?.receivedAt;
-  return typeof v === 'number' ? v : undefined;
 }

@@ -64,13 +64,18 @@ export class KeyFile {
   }
 
   /**
-   * Create a new key file with fresh identity and device keys. Never overwrites.
+   * Create a new key file with fresh device keys and a fresh identity key (or the participant's
+   * existing one, for a further device of the same participant). Never overwrites.
    * @param options.kdf - force a KDF algorithm (default: argon2id when available, else scrypt)
+   * @param options.identity - reuse this identity key pair (and these pins) instead of a new one
    */
-  static async create(options: { path: string; participant: string; device: string; passphrase: string; xwing?: boolean; kdf?: KdfParams['alg'] }): Promise<KeyFile> {
+  static async create(options: {
+    path: string; participant: string; device: string; passphrase: string; xwing?: boolean; kdf?: KdfParams['alg'];
+    identity?: { publicKey: Uint8Array; privateKey: Uint8Array }; pins?: KeySecrets['pins'];
+  }): Promise<KeyFile> {
     if (options.passphrase.length < 8) throw new GatewayError('PSL_BAD_REQUEST', 'passphrase: at least 8 characters');
     const s = await cryptoReady();
-    const identity = s.crypto_sign_keypair();
+    const identity = options.identity ?? s.crypto_sign_keypair();
     const dev = await generateDeviceKeys({ xwing: options.xwing ?? true });
     const header: KeyFileHeader = {
       format: KEYFILE_FORMAT, participant: options.participant, device: options.device,
@@ -87,7 +92,7 @@ export class KeyFile {
       },
       retired: [],
       storageKey: s.crypto_aead_xchacha20poly1305_ietf_keygen(),
-      pins: {},
+      pins: structuredClone(options.pins ?? {}),
     };
     const file = new KeyFile(options.path, header, secrets, key);
     try {

@@ -98,6 +98,29 @@ t.test('client-side trust decisions', async (t) => {
     t.match(next, { kind: 'stored', message: { text: 'sealed to the new key' } }, 'the sender picked up the new key');
   });
 
+  await t.test('a second device of the same participant: both receive, and each gets the other\'s sent mail', async (t) => {
+    const stdout = new Sink();
+    const stderr = new Sink();
+    const dirB = join(work, 'mx-b');
+    const env = { PASSERELLE_PASSPHRASE: PASS };
+    t.equal(await main(['init', '--participant', 'mutuelle-x', '--device', 'ingest-b', '--identity-from', mx.dir, '--dir', dirB], { stdout, stderr, env }), 0, stderr.text);
+    t.equal(await main(['register', '--gateway', gateway!.url, '--token', cfg.tokens['mutuelle-x'], '--dir', dirB], { stdout, stderr, env }), 0, stderr.text);
+    const b = await PasserelleClient.open({ dir: dirB, passphrase: PASS });
+    b.readReceipts = false;
+    t.equal(b.keys.header.identityKey, mx.keys.header.identityKey, 'same identity key, no admin step');
+    await kine.send({ to: ['mutuelle-x'], text: 'to every case manager device' });
+    const [atA] = await mx.pullInbox();
+    const [atB] = await b.pullInbox();
+    t.match(atA, { kind: 'stored', message: { text: 'to every case manager device' } });
+    t.match(atB, { kind: 'stored', message: { text: 'to every case manager device', senderTrust: 'known' } }, 'pins came along');
+    const fromA = await mx.send({ to: ['kine-martin'], text: 'answered from ingest-a' });
+    t.ok(fromA.envelope.to.some((r) => r.participant === 'mutuelle-x' && r.device === 'ingest-b'), 'archive copy addressed to ingest-b');
+    t.notOk(fromA.envelope.to.some((r) => r.device === 'ingest-a'), 'not to the sending device itself');
+    const [copy] = await b.pullInbox();
+    t.match(copy, { kind: 'stored', message: { text: 'answered from ingest-a', direction: 'out', from: { device: 'ingest-a' } } });
+    t.same(await kine.pullInbox().then((o) => o.map((x) => x.kind)), ['stored'], 'kine gets it once');
+  });
+
   await t.test('a recipient without an identity key at the gateway: refused with what to do', async (t) => {
     const stdout = new Sink();
     const stderr = new Sink();
