@@ -64,6 +64,8 @@ export interface RelayOptions {
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder();
 const SKEW_MS = 5 * 60 * 1000;
+/** How long a queue entry whose receipt is not written yet waits before being looked at again. */
+const NOT_YET_MS = 250;
 
 const refuse = (status: number, code: ErrorCode, reason: RelayRefusal, retryAfterMs?: number): Refusal =>
   ({ ok: false, status, code, reason, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
@@ -152,20 +154,25 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
     // Envelope, then queues, then receipt: a crash before the receipt makes a retry re-run the
     // (idempotent) enqueues; a receipt is never stored for an envelope that is not queued.
     const keepUntil = env.expires + SKEW_MS;
-    await o.relayStore.put(envelopeKey(sender, id), canonical, keepUntil);
     const deliveryId = `${sender}:${id}`;
-    await Promise.all(env.to.map((r) =>
-      o.store.enqueue(deviceQueue(r.participant, r.device), { id: deliveryId, payload: { s: sender, e: id, x: env.expires, n: env.to.length } })));
-    await o.blobs.grant(env.attachments.map((a) => a.ref), participants, keepUntil);
+    // Concurrent writes share group commits; a queue entry whose envelope write failed is dropped at claim.
+    await Promise.all([
+      o.relayStore.put(envelopeKey(sender, id), canonical, keepUntil),
+      ...env.to.map((r) =>
+        o.store.enqueue(deviceQueue(r.participant, r.device), { id: deliveryId, payload: { s: sender, e: id, x: env.expires, n: env.to.length } })),
+      o.blobs.grant(env.attachments.map((a) => a.ref), participants, keepUntil),
+    ]);
     const fresh = signReceipt<AcceptedReceipt>(this.#s, {
       type: 'accepted', id, sender, receivedAt, hash, kid: toBase64Url(o.serviceKey.kid),
     }, o.serviceKey.secretKey);
-    const raced = await o.relayStore.putIfAbsent(receiptKey(sender, id), utf8.encode(JSON.stringify(fresh)), keepUntil);
+    // Receipt and audit share a commit round (latency is fsync-bound); two identical submissions
+    // racing each other may both be audited, and both answer with the one stored receipt.
+    const [raced] = await Promise.all([
+      o.relayStore.putIfAbsent(receiptKey(sender, id), utf8.encode(JSON.stringify(fresh)), keepUntil),
+      o.store.appendAudit({ action: 'message.accepted', actor: sender, subject: id, detail: { recipients: env.to.length, bytes: canonical.length } }),
+    ]);
     const receipt = raced ? (JSON.parse(utf8d.decode(raced)) as AcceptedReceipt) : fresh;
-    if (!raced) {
-      await o.store.appendAudit({ action: 'message.accepted', actor: sender, subject: id, detail: { recipients: env.to.length, bytes: canonical.length } });
-      o.log.debug({ envId: id, bytes: canonical.length, recipients: env.to.length }, 'envelope accepted');
-    }
+    o.log.debug({ envId: id, bytes: canonical.length, recipients: env.to.length, replay: raced !== undefined }, 'envelope accepted');
     for (const r of env.to) this.emit('enqueued', deviceQueue(r.participant, r.device));
     return { ok: true, receipt, replay: raced !== undefined };
   }
@@ -191,9 +198,15 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
       const [env, rcpt] = await Promise.all([
         this.#o.relayStore.get(envelopeKey(sender, id)), this.#o.relayStore.get(receiptKey(sender, id)),
       ]);
-      if (!env || !rcpt || Number(lease.item.payload.x) < Date.now()) {
+      if (Number(lease.item.payload.x) < Date.now()) {
         await this.#o.store.complete(lease).catch(() => undefined);
         continue;
+      }
+      if (!env || !rcpt) {
+        // Queued but not yet accepted (its receipt is written after the queues), or an accept
+        // that crashed half-way: look again later; expiry removes it for good.
+        await this.#o.store.fail(lease, { retryAt: Date.now() + NOT_YET_MS, reason: 'not-accepted-yet' }).catch(() => undefined);
+        return undefined;
       }
       this.#inflight.set(`${queue}|${lease.item.id}`, lease);
       return {
@@ -226,10 +239,12 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
       type: 'delivered', id, sender, participant, device, deliveredAt: Date.now(), kid: toBase64Url(this.#o.serviceKey.kid),
     }, this.#o.serviceKey.secretKey);
     const keepUntil = Number(lease.item.payload.x) + SKEW_MS;
-    const count = await this.#o.relayStore.listAppend(deliveredKey(sender, id), utf8.encode(JSON.stringify(receipt)), keepUntil);
+    const [count] = await Promise.all([
+      this.#o.relayStore.listAppend(deliveredKey(sender, id), utf8.encode(JSON.stringify(receipt)), keepUntil),
+      this.#o.store.appendAudit({ action: 'message.delivered', actor: participant, subject: id, detail: { device } }),
+    ]);
     // ENVELOPE.md §6: delete the envelope after the last recipient's ack; receipts stay for dedup.
     if (count >= Number(lease.item.payload.n)) await this.#o.relayStore.delete(envelopeKey(sender, id));
-    await this.#o.store.appendAudit({ action: 'message.delivered', actor: participant, subject: id, detail: { device } });
     this.#o.log.debug({ envId: id, device }, 'envelope delivered');
     this.emit('delivered', receipt);
     return { ok: true, receipt };

@@ -149,9 +149,10 @@ export class WsRelay {
         c.ws.send(errorFrame({ code: 'PSL_NOT_FOUND', reason: 'not-in-flight' }));
         return;
       }
-      const out = await this.#o.relay.ack(c.participant, c.device, f.id);
-      if (!out.ok) c.ws.send(errorFrame({ code: out.code, reason: out.reason }));
+      // The slot is free now: keep pushing while the ack's commits run.
       this.#pump(c);
+      const out = await this.#o.relay.ack(c.participant, c.device, f.id);
+      if (!out.ok && !c.closed) c.ws.send(errorFrame({ code: out.code, reason: out.reason }));
       return;
     }
     const out = await this.#o.relay.accept(c.participant, utf8.encode(JSON.stringify(f.envelope)));
@@ -169,7 +170,11 @@ export class WsRelay {
     }
     c.pumping = true;
     this.#pumpLoop(c).catch((err: unknown) => this.#o.log.warn({ err, device: c.device }, 'push failed'))
-      .finally(() => { c.pumping = false; });
+      .finally(() => {
+        c.pumping = false;
+        // A wake-up that arrived after the loop's last check must not be lost.
+        if (c.again && !c.closed) this.#pump(c);
+      });
   }
 
   async #pumpLoop(c: Conn): Promise<void> {
