@@ -1,6 +1,7 @@
 import type { Normalized, Normalizer } from '../../../gateway/core/ports.js';
 import type { RawMessage } from '../../../gateway/core/types.js';
 import { parseHl7 } from '../parse.js';
+import { chooseCharset, decodeText, resolveCharset } from '../charset.js';
 import { mapAdt } from './adt.js';
 import { Builder } from './context.js';
 import { checkTimeZone } from './local-time.js';
@@ -86,8 +87,18 @@ export function createHl7v2Normalizer(options: Hl7v2NormalizerOptions = {}): Nor
 /** The normalizer with default options (no time zone: offset-less times stay local). */
 export const hl7v2Normalizer: Normalizer = createHl7v2Normalizer();
 
+/**
+ * The raw's text in the charset the intake chose (feed override, MSH-18, transport), which it
+ * records as `charset=` on the content type; without one, the same choice is made again here.
+ */
+function decodeRaw(raw: RawMessage): string {
+  const declared = /;\s*charset=([^;\s]+)/i.exec(raw.contentType ?? '')?.[1];
+  const charset = declared ? resolveCharset(declared) : undefined;
+  return decodeText(raw.body, charset ?? chooseCharset(raw.body).charset);
+}
+
 function normalize(raw: RawMessage, timeZone: string | undefined): Normalized {
-  const parsed = parseHl7(raw.body);
+  const parsed = parseHl7(decodeRaw(raw));
   if (!parsed.ok) return { ok: false, issues: parsed.issues };
   const msg = parsed.message;
   const { code, trigger } = msg.header.messageType;
