@@ -103,7 +103,7 @@ function open(url: string, token?: string): Promise<WebSocket> {
 }
 
 /**
- * Drive `perPair` frames over each sender socket with WINDOW outstanding; a message is complete
+ * Drive `perPair` frames over each sender socket with `window` outstanding; a message is complete
  * when its recipient sees it. `idOf` extracts the envelope id from what the recipient receives.
  */
 async function drive(name: string, window: number, senders: WebSocket[], recipients: WebSocket[], perPair: string[][],
