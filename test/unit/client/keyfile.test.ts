@@ -129,3 +129,13 @@ t.test('the client signs exactly the bytes the directory checks', async (t) => {
   t.same(certBytes(cert), certSignedBytes(decoded));
   t.equal(checkDeviceCert(s, decoded, fromBase64Url(body.sig)!, file.secrets.identity.publicKey, Date.now()), undefined);
 });
+
+t.test('by default a new key file uses Argon2id (libsodium-wrappers-sumo is a dependency)', async (t) => {
+  const path = join(tempDir(t), 'keys.json');
+  await KeyFile.create({ path, participant: 'kine-martin', device: 'laptop', passphrase: PASS });
+  const doc = JSON.parse(readFileSync(path, 'utf8')) as { kdf: { alg: string } };
+  t.equal(doc.kdf.alg, 'argon2id13');
+  t.equal(kdfProblem(doc.kdf as Parameters<typeof kdfProblem>[0]), undefined, 'at or above the minimum cost');
+  t.equal(await refusal(KeyFile.open(path, `${PASS}!`)), 'PSL_AUTH_INVALID', 'wrong passphrase refused');
+  t.ok(await KeyFile.open(path, PASS), 'opens with the passphrase');
+});
