@@ -131,6 +131,17 @@ async function drive(name: string, window: number, senders: WebSocket[], recipie
     pump(i);
     if (done === total) finish();
   }));
+  // A bench that stops making progress is a bug report, not a hang.
+  let last = -1;
+  const watchdog = setInterval(() => {
+    if (done === last) {
+      clearInterval(watchdog);
+      process.stderr.write(`${name}: stalled at ${done}/${total} (sent ${sentAt.size})\n`);
+      process.exit(2);
+    }
+    last = done;
+  }, 15_000);
+  void finished.then(() => clearInterval(watchdog));
   const start = process.hrtime.bigint();
   for (let i = 0; i < perPair.length; i++) for (let w = 0; w < window; w++) pump(i);
   await finished;

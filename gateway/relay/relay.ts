@@ -89,6 +89,8 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
   readonly #s: Sodium;
   /** Leases this process holds, by `queue|deliveryId`, so an ack finds its lease. */
   readonly #inflight = new Map<string, Lease>();
+  /** Accepts of this process between their enqueues and their receipt, by delivery id. */
+  readonly #accepting = new Map<string, Promise<unknown>>();
 
   private constructor(s: Sodium, options: RelayOptions) {
     super();
@@ -153,8 +155,22 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
 
     // Envelope, then queues, then receipt: a crash before the receipt makes a retry re-run the
     // (idempotent) enqueues; a receipt is never stored for an envelope that is not queued.
-    const keepUntil = env.expires + SKEW_MS;
     const deliveryId = `${sender}:${id}`;
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => { settle = resolve; });
+    this.#accepting.set(deliveryId, settled);
+    try {
+      return await this.#persist(env, { sender, id, deliveryId, canonical, hash, receivedAt, participants });
+    } finally {
+      this.#accepting.delete(deliveryId);
+      settle();
+    }
+  }
+
+  async #persist(env: Envelope, a: { sender: string; id: string; deliveryId: string; canonical: Uint8Array; hash: string; receivedAt: number; participants: string[] }): Promise<AcceptOutcome> {
+    const o = this.#o;
+    const { sender, id, deliveryId, canonical, hash, receivedAt, participants } = a;
+    const keepUntil = env.expires + SKEW_MS;
     // Concurrent writes share group commits; a queue entry whose envelope write failed is dropped at claim.
     await Promise.all([
       o.relayStore.put(envelopeKey(sender, id), canonical, keepUntil),
@@ -195,6 +211,8 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
       const lease = await this.#o.store.claim(queue, this.#o.limits.leaseMs);
       if (!lease) return undefined;
       const { s: sender, e: id } = lease.item.payload as { s: string; e: string };
+      // Claimed between this process's enqueue and receipt: wait for that accept to finish.
+      await this.#accepting.get(lease.item.id);
       const [env, rcpt] = await Promise.all([
         this.#o.relayStore.get(envelopeKey(sender, id)), this.#o.relayStore.get(receiptKey(sender, id)),
       ]);
