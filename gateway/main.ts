@@ -1,5 +1,5 @@
 import type { Server } from '@hapi/hapi';
-import { hl7v2Normalizer } from '../adapters/hl7v2/normalize/index.js';
+import { createHl7v2Normalizer, hl7v2Normalizer } from '../adapters/hl7v2/normalize/index.js';
 import { registerHl7HttpRoutes } from '../adapters/hl7v2/hl7-http.js';
 import { MllpFeed } from '../adapters/hl7v2/mllp-feed.js';
 import { readFileSync } from 'node:fs';
@@ -49,7 +49,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const cipher = new AtRestCipher(sodium, loadDataKey(config, log));
   const store = await openStore(config, cipher, log);
   const metrics = new Metrics(store, QUEUES);
-  const normalizerMap = normalizers();
+  const normalizerMap = normalizers(config);
   let worker: NormalizeWorker | undefined;
   const intake = new Intake({
     store, log: log.child({ component: 'intake' }), metrics,
@@ -149,9 +149,18 @@ function mllpFeeds(config: Config, deps: { intake: Intake; store: Store; events:
   });
 }
 
-/** The normalizer per format (gateway/** may not import adapters/**; this file may). */
-function normalizers(): Map<Format, Normalizer> {
-  return new Map<Format, Normalizer>([['hl7v2', hl7v2Normalizer]]);
+/**
+ * The normalizer per format (gateway/** may not import adapters/**; this file may). HL7 v2 feeds
+ * with a `timeZone` get their own instance, so offset-less times are read in the sender's zone.
+ */
+function normalizers(config: Config): Map<Format, Normalizer> {
+  const perFeed = new Map(config.feeds.flatMap((f) =>
+    f.format === 'hl7v2' && f.timeZone ? [[f.name, createHl7v2Normalizer({ timeZone: f.timeZone })] as const] : []));
+  const hl7v2: Normalizer = {
+    format: 'hl7v2', name: hl7v2Normalizer.name,
+    normalize: (raw) => (perFeed.get(raw.feed) ?? hl7v2Normalizer).normalize(raw),
+  };
+  return new Map<Format, Normalizer>([['hl7v2', hl7v2]]);
 }
 
 async function openStore(config: Config, cipher: AtRestCipher, log: Logger): Promise<Store> {

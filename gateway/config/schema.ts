@@ -178,12 +178,24 @@ const mllpSchema = z.strictObject({
   }
 });
 
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const feedsFileSchema = z.strictObject({
   feeds: z.array(z.strictObject({
     name: slug,
     owner: slug,
     format: z.enum(FORMATS),
     maxBodyBytes: z.number().int().min(1).optional(),
+    timeZone: z.string().refine(isTimeZone, {
+      message: 'not an IANA time zone — fix: use a name such as Europe/Paris (times the sender writes without an offset are read in it)',
+    }).optional(),
     mllp: mllpSchema.optional(),
   }).superRefine((f, ctx) => {
     if (f.mllp && f.format !== 'hl7v2') ctx.addIssue({ code: 'custom', path: ['mllp'], message: 'an MLLP listener carries HL7 v2 only — fix: set format: hl7v2 or remove mllp' });

@@ -101,3 +101,11 @@ t.test('duplicate ids and shared token hashes are refused', async (t) => {
   t.match(lines, /participants\[3\]\.id: duplicate participant id/);
   t.match(lines, /participants\[3\]\.tokens\[0\]\.sha256: token hash already belongs to participant chu-lyon/);
 });
+
+t.test('a feed time zone must be an IANA name', async (t) => {
+  const dir = exampleCopy(t);
+  edit(dir, 'feeds.yaml', 'timeZone: Europe/Paris', 'timeZone: Europe/Lyon');
+  const result = loadConfig(dir);
+  t.equal(result.ok, false);
+  if (!result.ok) t.match(formatProblem(result.problems[0]!), /feeds\.yaml:9:15 feeds\[1\]\.timeZone: not an IANA time zone — fix: use a name such as Europe\/Paris/);
+});
