@@ -11,6 +11,7 @@ import type { Store } from '../core/ports.js';
 import type { Lease } from '../core/types.js';
 import { toBase64Url } from '../crypto/base64url.js';
 import { decodeEnvelope, encodeEnvelope } from '../crypto/envelope-codec.js';
+import { DEFAULT_TTL_MS } from '../crypto/envelope-core.js';
 import type { Envelope, Suite } from '../crypto/envelope-types.js';
 import { verifyOuter, type OpenFailure } from '../crypto/envelope-verify.js';
 import { blake2b256, cryptoReady } from '../crypto/primitives.js';
@@ -34,7 +35,7 @@ export interface Refusal {
 }
 
 /** Stable refusal reasons (envelope checks from the crypto module plus the relay's own). */
-export type RelayRefusal = OpenFailure | 'malformed' | 'too-big' | 'sender-mismatch' | 'recipient-unknown' | 'policy'
+export type RelayRefusal = OpenFailure | 'malformed' | 'ttl' | 'too-big' | 'sender-mismatch' | 'recipient-unknown' | 'policy'
   | 'attachment' | 'quota' | 'device-unknown' | 'device-revoked' | 'not-in-flight' | 'lease-lost' | 'not-found';
 
 /** Outcome of a submission. */
@@ -125,6 +126,9 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
       throw err;
     }
     if (env.from.participant !== sender) return refuse(403, 'PSL_FORBIDDEN', 'sender-mismatch');
+    // verifyOuter bounds ts, not expires: without this a sender could make the gateway keep an
+    // envelope (and its receipt) for decades.
+    if (env.expires - env.ts > DEFAULT_TTL_MS) return refuse(400, 'PSL_ENVELOPE_MALFORMED', 'ttl');
     const id = toBase64Url(env.id);
     const canonical = encodeEnvelope(env);
     const hash = toBase64Url(blake2b256(this.#s, canonical));

@@ -170,6 +170,13 @@ t.test('a revoked device can neither send nor connect', async (t) => {
   t.match(await toRevoked.json(), { error: { reason: 'recipient-unknown' } }, 'nor receive new envelopes');
 });
 
+t.test('an expiry beyond the offline TTL is refused (the gateway would keep it that long)', async (t) => {
+  const env = await seal(pro, [insA], { type: 'text' }, { ttlMs: 31 * 24 * 3600 * 1000 });
+  const res = await postEnvelope(gw, 'kine-martin', env);
+  t.equal(res.status, 400);
+  t.match(await res.json(), { error: { reason: 'ttl' } });
+});
+
 t.test('size caps: HTTP 413, ws close 1009', async (t) => {
   const big = new Uint8Array(70_000).fill(0x20);
   const res = await gw.as('kine-martin', '/v1/messages', { method: 'POST', body: big });
