@@ -12,7 +12,7 @@ let ins: TestDevice;
 let his: TestDevice;
 
 t.before(async () => {
-  gw = await startMessagingGateway({ store: 'redis', messaging: `  limits: { heartbeatMs: 1000 }\n  policy:\n    - { from: [professional], to: [insurer], both: true }\n` });
+  gw = await startMessagingGateway({ store: 'redis', messaging: `  limits: { heartbeatMs: 1000, messagesPerMinute: 6 }\n  policy:\n    - { from: [professional], to: [insurer], both: true }\n` });
   pro = await registerDevice(gw, 'kine-martin', 'pro-1');
   ins = await registerDevice(gw, 'mutuelle-x', 'ingest-a');
   his = await registerDevice(gw, 'chu-lyon', 'his-01');
@@ -53,6 +53,25 @@ t.test('redis: unauthorised sender refused, nothing stored', async (t) => {
   t.equal(await gw.gateway.messaging!.relayStore.get(`env:chu-lyon:${toBase64Url(env.id)}`), undefined);
   t.equal(await gw.gateway.messaging!.relayStore.get(`rcpt:chu-lyon:${toBase64Url(env.id)}`), undefined);
   t.equal((await gw.gateway.store.queueStats(deviceQueue('mutuelle-x', 'ingest-a'))).depth, 0);
+});
+
+t.test('per-sender quota: 429 with Retry-After and reason, nothing stored for the refused', async (t) => {
+  const statuses: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const env = await seal(pro, [ins], { type: 'text' });
+    const res = await postEnvelope(gw, 'kine-martin', env);
+    statuses.push(res.status);
+    if (res.status === 429) {
+      t.ok(Number(res.headers.get('retry-after')) >= 1, 'Retry-After');
+      t.match(await res.json(), { error: { reason: 'quota' } });
+      t.equal(await gw.gateway.messaging!.relayStore.get(`rcpt:kine-martin:${toBase64Url(env.id)}`), undefined);
+    }
+  }
+  t.ok(statuses.includes(429), `quota reached (${statuses.join(',')})`);
+  t.ok(statuses.every((s) => s === 201 || s === 429));
+  const inbox = await (await gw.as('mutuelle-x', '/v1/inbox?device=ingest-a&max=20')).json() as { messages: Array<{ id: string }> };
+  t.equal(inbox.messages.length, statuses.filter((s) => s === 201).length, 'only accepted ones are queued');
+  for (const m of inbox.messages) await gw.as('mutuelle-x', `/v1/inbox/${encodeURIComponent(m.id)}/ack?device=ingest-a`, { method: 'POST' });
 });
 
 t.test('heartbeat: a peer that stops answering pings is terminated', async (t) => {

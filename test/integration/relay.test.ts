@@ -1,4 +1,5 @@
 import t from 'tap';
+import WebSocket from 'ws';
 import { fromBase64Url, toBase64Url } from '../../gateway/crypto/base64url.js';
 import { encodeEnvelope, fromWire } from '../../gateway/crypto/envelope-codec.js';
 import { openEnvelope } from '../../gateway/crypto/envelope-open.js';
@@ -54,6 +55,14 @@ t.test('ws: upgrade needs a valid bearer token and a registered device of the ca
   const none = await connect(gw, undefined, 'ingest-a');
   t.match(none, { status: 401 });
   t.match(JSON.parse((none as { body: string }).body), { error: { code: 'PSL_AUTH_REQUIRED' } });
+  const url = `${gw.gateway.url.replace(/^http/, 'ws')}/v1/ws?device=ingest-a`;
+  const bad = await new Promise<number>((resolve) => {
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${'x'.repeat(43)}` } });
+    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.once('open', () => resolve(101));
+    ws.once('error', () => resolve(-1));
+  });
+  t.equal(bad, 401, 'unknown token refused on the upgrade');
   const foreign = await connect(gw, 'kine-martin', 'ingest-a');
   t.match(foreign, { status: 404 }, 'another participant\'s device is not the caller\'s');
 });
