@@ -85,7 +85,9 @@ export class Directory {
           continue;
         }
         const sig = ed25519Sign(d.#s, addParticipantSignedBytes(p.id, configured), d.#dirKey.secretKey);
-        await d.#append(() => ({ type: 'add-participant', participant: p.id, identityKey: p.identityKey!, sig: toBase64Url(sig) }));
+        // Another gateway process sharing the log may bootstrap it first: then there is nothing to add.
+        await d.#append(() => (d.#identities.has(p.id) ? 'done'
+          : { type: 'add-participant', participant: p.id, identityKey: p.identityKey!, sig: toBase64Url(sig) }));
       } else if (!configured || !equalBytes(d.#s, configured, logged)) {
         const last = [...d.#entries].reverse().find((e) => e.participant === p.id && (e.type === 'add-participant' || e.type === 'rotate-identity'));
         mismatches.push({ participant: p.id, index, loggedAt: last?.at ?? 0 });
@@ -128,11 +130,14 @@ export class Directory {
       if (!identity) return { ok: false, reason: 'unknown-participant' };
       const rejection = checkDeviceCert(this.#s, cert, sig, identity, now);
       if (rejection) return { ok: false, reason: rejection };
-      const existing = this.#devices.get(key(cert.participant, cert.deviceId));
-      if (existing?.revokedAt !== undefined) return { ok: false, reason: 'revoked' };
-      // Rotation only moves forward: an older certificate replayed cannot displace a newer one.
-      if (existing && cert.notBefore <= existing.cert.notBefore) return { ok: false, reason: 'stale' };
-      return this.#append(() => ({ type: 'add-device', participant: cert.participant, cert: certToWire(cert), sig: toBase64Url(sig), at: now }));
+      // Checked again on every append attempt: another process may have changed the device meanwhile.
+      return this.#append(() => {
+        const existing = this.#devices.get(key(cert.participant, cert.deviceId));
+        if (existing?.revokedAt !== undefined) return { ok: false, reason: 'revoked' };
+        // Rotation only moves forward: an older certificate replayed cannot displace a newer one.
+        if (existing && cert.notBefore <= existing.cert.notBefore) return { ok: false, reason: 'stale' };
+        return { type: 'add-device', participant: cert.participant, cert: certToWire(cert), sig: toBase64Url(sig), at: now };
+      });
     });
   }
 
@@ -266,10 +271,15 @@ export class Directory {
     }
   }
 
-  /** Append with optimistic positions: on a lost race, catch up and rebuild the draft. */
-  async #append(draft: () => EntryBody & { participant: string; at?: number }): Promise<DirectoryResult> {
+  /**
+   * Append with optimistic positions: on a lost race, catch up and rebuild the draft, which
+   * re-checks its preconditions (a refusal, or 'done' when there is nothing left to append).
+   */
+  async #append(draft: () => (EntryBody & { participant: string; at?: number }) | Extract<DirectoryResult, { ok: false }> | 'done'): Promise<DirectoryResult> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const d = draft();
+      if (d === 'done') return { ok: false, reason: 'conflict' };
+      if ('ok' in d) return d;
       const seq = this.#entries.length;
       const prev = seq === 0 ? GENESIS : fromBase64Url(this.#entries[seq - 1]!.hash)!;
       const entry = chainEntry(this.#s, { ...d, at: d.at ?? Date.now() }, seq, prev);
