@@ -99,9 +99,13 @@ export class WsRelay {
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://gateway');
-    if (url.pathname !== '/v1/ws') return reject(socket, 404, 'PSL_NOT_FOUND', 'not-found');
+    if (url.pathname !== '/v1/ws') {
+      // Another component may own that path; answer only when nobody else listens for upgrades.
+      if ((this.#listener?.listenerCount('upgrade') ?? 0) <= 1) reject(socket, 404, 'PSL_NOT_FOUND', 'not-found');
+      return;
+    }
+    socket.on('error', () => socket.destroy());
     const header = req.headers.authorization;
     const token = bearerToken(header);
     const caller = token === undefined ? undefined : this.#o.tokens.identify(token);
