@@ -71,12 +71,14 @@ const NOT_YET_MS = 250;
 const refuse = (status: number, code: ErrorCode, reason: RelayRefusal, retryAfterMs?: number): Refusal =>
   ({ ok: false, status, code, reason, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
 
+// Registry codes: an authentic-looking envelope the gateway will not take is PSL_ENVELOPE_REJECTED
+// (422); the reason says which check failed.
 const OUTER_STATUS: Record<OpenFailure, [number, ErrorCode]> = {
-  'suite': [400, 'PSL_ENVELOPE_MALFORMED'], 'expired': [400, 'PSL_ENVELOPE_MALFORMED'], 'future': [400, 'PSL_ENVELOPE_MALFORMED'],
-  'sender-unknown': [403, 'PSL_FORBIDDEN'], 'sender-revoked': [403, 'PSL_FORBIDDEN'], 'sender-expired': [403, 'PSL_FORBIDDEN'],
-  'signature': [403, 'PSL_FORBIDDEN'], 'replay': [409, 'PSL_BAD_REQUEST'], 'not-a-recipient': [400, 'PSL_BAD_REQUEST'],
-  'wrap': [400, 'PSL_BAD_REQUEST'], 'commit': [400, 'PSL_BAD_REQUEST'], 'payload': [400, 'PSL_BAD_REQUEST'],
-  'inner-mismatch': [400, 'PSL_BAD_REQUEST'], 'attachment': [400, 'PSL_BAD_REQUEST'],
+  'suite': [422, 'PSL_ENVELOPE_REJECTED'], 'expired': [422, 'PSL_ENVELOPE_REJECTED'], 'future': [422, 'PSL_ENVELOPE_REJECTED'],
+  'sender-unknown': [422, 'PSL_ENVELOPE_REJECTED'], 'sender-revoked': [422, 'PSL_ENVELOPE_REJECTED'], 'sender-expired': [422, 'PSL_ENVELOPE_REJECTED'],
+  'signature': [422, 'PSL_ENVELOPE_REJECTED'], 'replay': [409, 'PSL_ENVELOPE_REPLAY'], 'not-a-recipient': [422, 'PSL_ENVELOPE_REJECTED'],
+  'wrap': [422, 'PSL_ENVELOPE_REJECTED'], 'commit': [422, 'PSL_ENVELOPE_REJECTED'], 'payload': [422, 'PSL_ENVELOPE_REJECTED'],
+  'inner-mismatch': [422, 'PSL_ENVELOPE_REJECTED'], 'attachment': [422, 'PSL_ATTACHMENT_INVALID'],
 };
 
 /** Queue of one recipient device. */
@@ -128,7 +130,7 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
     if (env.from.participant !== sender) return refuse(403, 'PSL_FORBIDDEN', 'sender-mismatch');
     // verifyOuter bounds ts, not expires: without this a sender could make the gateway keep an
     // envelope (and its receipt) for decades.
-    if (env.expires - env.ts > DEFAULT_TTL_MS) return refuse(400, 'PSL_ENVELOPE_MALFORMED', 'ttl');
+    if (env.expires - env.ts > DEFAULT_TTL_MS) return refuse(422, 'PSL_ENVELOPE_REJECTED', 'ttl');
     const id = toBase64Url(env.id);
     const canonical = encodeEnvelope(env);
     const hash = toBase64Url(blake2b256(this.#s, canonical));
@@ -136,10 +138,10 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
     if (known) {
       const receipt = JSON.parse(utf8d.decode(known)) as AcceptedReceipt;
       // Same id, other bytes: not a retry but a second message reusing an id.
-      return receipt.hash === hash ? { ok: true, receipt, replay: true } : refuse(409, 'PSL_BAD_REQUEST', 'replay');
+      return receipt.hash === hash ? { ok: true, receipt, replay: true } : refuse(409, 'PSL_ENVELOPE_REPLAY', 'replay');
     }
     const wait = o.quota.take(sender, bytes.length);
-    if (wait > 0) return refuse(429, 'PSL_FORBIDDEN', 'quota', wait);
+    if (wait > 0) return refuse(429, 'PSL_QUOTA_EXCEEDED', 'quota', wait);
 
     await o.directory.refresh();
     const receivedAt = Date.now();
@@ -149,12 +151,12 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
       return refuse(status, code, outer.reason);
     }
     for (const r of env.to) {
-      if (!o.directory.recipientValid(r, env.suite, receivedAt)) return refuse(400, 'PSL_BAD_REQUEST', 'recipient-unknown');
+      if (!o.directory.recipientValid(r, env.suite, receivedAt)) return refuse(422, 'PSL_ENVELOPE_REJECTED', 'recipient-unknown');
     }
     const participants = [...new Set(env.to.map((r) => r.participant))];
     if (!participants.every((p) => o.policy.allows(sender, p))) return refuse(403, 'PSL_FORBIDDEN', 'policy');
     for (const a of env.attachments) {
-      if (!(await o.blobs.matches(sender, a))) return refuse(400, 'PSL_BAD_REQUEST', 'attachment');
+      if (!(await o.blobs.matches(sender, a))) return refuse(422, 'PSL_ATTACHMENT_INVALID', 'attachment');
     }
 
     // Envelope, then queues, then receipt: a crash before the receipt makes a retry re-run the

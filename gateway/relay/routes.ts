@@ -99,9 +99,11 @@ export function registerRelayRoutes(server: Server, deps: {
       };
       const out = await blobs.upload(caller, declared, request.payload as Readable);
       if (!out.ok) {
-        log.info({ code: 'PSL_BAD_REQUEST', reason: out.reason }, 'blob refused');
-        const status = out.reason === 'too-big' ? 413 : out.reason === 'exists' ? 409 : 400;
-        return refusalResponse(h, { status, code: status === 413 ? 'PSL_PAYLOAD_TOO_LARGE' : 'PSL_BAD_REQUEST', reason: out.reason });
+        log.info({ reason: out.reason }, 'blob refused');
+        const [status, code] = out.reason === 'too-big' ? [413, 'PSL_PAYLOAD_TOO_LARGE'] as const
+          : out.reason === 'exists' ? [409, 'PSL_BAD_REQUEST'] as const
+            : out.reason === 'ref' ? [400, 'PSL_BAD_REQUEST'] as const : [422, 'PSL_ATTACHMENT_INVALID'] as const;
+        return refusalResponse(h, { status, code, reason: out.reason });
       }
       log.debug({ ref: out.meta.ref, bytes: out.meta.size }, 'blob stored');
       return h.response({ ref: out.meta.ref, size: out.meta.size, hash: out.meta.hash }).code(out.duplicate ? 200 : 201);

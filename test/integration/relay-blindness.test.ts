@@ -39,8 +39,8 @@ async function roundTrip(t: Test, gw: MessagingGateway): Promise<void> {
     method: 'POST', body, headers: { 'x-blob-ref': 'att_cr1', 'x-blob-size': String(body.length), 'x-blob-hash': hash, 'content-type': 'application/octet-stream' },
   });
   const wrong = await upload(toBase64Url(new Uint8Array(32).fill(9)), blob);
-  t.equal(wrong.status, 400, 'hash mismatch refused');
-  t.match(await wrong.json(), { error: { reason: 'hash' } });
+  t.equal(wrong.status, 422, 'hash mismatch refused');
+  t.match(await wrong.json(), { error: { code: 'PSL_ATTACHMENT_INVALID', reason: 'hash' } });
   const short = await gw.as('kine-martin', '/v1/blobs', { method: 'POST', body: blob, headers: { 'x-blob-ref': 'att_cr1', 'x-blob-size': String(blob.length - 1), 'x-blob-hash': toBase64Url(secret.hash) } });
   t.match(await short.json(), { error: { reason: 'size' } }, 'more bytes than declared refused');
   t.equal((await upload(toBase64Url(secret.hash), blob)).status, 201);

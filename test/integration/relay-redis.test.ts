@@ -63,7 +63,7 @@ t.test('per-sender quota: 429 with Retry-After and reason, nothing stored for th
     statuses.push(res.status);
     if (res.status === 429) {
       t.ok(Number(res.headers.get('retry-after')) >= 1, 'Retry-After');
-      t.match(await res.json(), { error: { reason: 'quota' } });
+      t.match(await res.json(), { error: { code: 'PSL_QUOTA_EXCEEDED', reason: 'quota' } });
       t.equal(await gw.gateway.messaging!.relayStore.get(`rcpt:kine-martin:${toBase64Url(env.id)}`), undefined);
     }
   }

@@ -146,6 +146,7 @@ t.test('a replayed envelope gets the same receipt and is queued once', async (t)
   const reused = encodeEnvelope({ ...other, id: env.id });
   const r3 = await postEnvelope(gw, 'kine-martin', reused);
   t.equal(r3.status, 409, 'same id with other bytes is not a retry');
+  t.match(await r3.json(), { error: { code: 'PSL_ENVELOPE_REPLAY', reason: 'replay' } });
   const inbox = await (await gw.as('mutuelle-x', '/v1/inbox?device=ingest-b&max=10')).json() as { messages: Array<{ id: string }> };
   t.equal(inbox.messages.length, 1);
   for (const m of inbox.messages) await gw.as('mutuelle-x', `/v1/inbox/${encodeURIComponent(m.id)}/ack?device=ingest-b`, { method: 'POST' });
@@ -172,8 +173,8 @@ t.test('a revoked device can neither send nor connect', async (t) => {
   const rev = await gw.as('kine-martin', '/v1/devices/pro-2/revoke', { method: 'POST', body: JSON.stringify({ time, sig }), headers: { 'content-type': 'application/json' } });
   t.equal(rev.status, 201);
   const res = await postEnvelope(gw, 'kine-martin', await seal(pro2, [insA], { type: 'text' }));
-  t.equal(res.status, 403);
-  t.match(await res.json(), { error: { reason: 'sender-revoked' } });
+  t.equal(res.status, 422);
+  t.match(await res.json(), { error: { code: 'PSL_ENVELOPE_REJECTED', reason: 'sender-revoked' } });
   t.match(await connect(gw, 'kine-martin', 'pro-2'), { status: 403 });
   const toRevoked = await postEnvelope(gw, 'mutuelle-x', await seal(insA, [pro2], { type: 'text' }));
   t.match(await toRevoked.json(), { error: { reason: 'recipient-unknown' } }, 'nor receive new envelopes');
@@ -182,8 +183,8 @@ t.test('a revoked device can neither send nor connect', async (t) => {
 t.test('an expiry beyond the offline TTL is refused (the gateway would keep it that long)', async (t) => {
   const env = await seal(pro, [insA], { type: 'text' }, { ttlMs: 31 * 24 * 3600 * 1000 });
   const res = await postEnvelope(gw, 'kine-martin', env);
-  t.equal(res.status, 400);
-  t.match(await res.json(), { error: { reason: 'ttl' } });
+  t.equal(res.status, 422);
+  t.match(await res.json(), { error: { code: 'PSL_ENVELOPE_REJECTED', reason: 'ttl' } });
 });
 
 t.test('size caps: HTTP 413, ws close 1009', async (t) => {
