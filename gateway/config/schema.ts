@@ -95,7 +95,8 @@ export const gatewayFileSchema = z.strictObject({
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  }).prefault({}),  messaging: messagingSchema.optional(),
+  }).prefault({}),
+  messaging: messagingSchema.optional(),
 });
 
 export const PARTICIPANT_KINDS = ['hospital', 'lab', 'pharmacy', 'professional', 'insurer', 'admin'] as const;
