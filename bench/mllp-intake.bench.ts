@@ -146,7 +146,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'passerelle-bench-mllp-'));
   const log = createLogger({ level: 'silent' });
   const store = await LmdbStore.open({ path: join(dir, 'lmdb'), cipher: new AtRestCipher(await loadSodium(), randomBytes(32)), log });
-  const intake = new Intake({ store, log, metrics: new Metrics(store, []) });
+  // As the gateway runs it: each raw is stored and queued for normalization (one LMDB commit).
+  const intake = new Intake({ store, log, metrics: new Metrics(store, []), normalizedFormats: ['hl7v2'] });
   const feed = new MllpFeed({ name: 'bench', owner: { participant: 'bench', kind: 'hospital' }, intake, log, port: 0, allowFrom: ['127.0.0.1'], maxConnections: 64 });
   const { port } = await feed.listen();
   // The adapter alone: same feed code, an IntakePort that only hashes (no store), to separate our cost from the store's.

@@ -32,6 +32,15 @@ export interface Normalizer {
   normalize(raw: RawMessage): Normalized;
 }
 
+/**
+ * `enqueue`: also queue `{ id: rawId, payload: { rawId } }` on this queue, the original's id for a
+ * duplicate (enqueue semantics: a no-op while that item waits or is in flight). LmdbStore does it in
+ * the same commit; RedisStore right after the raw's script, before resolving.
+ */
+export interface PutRawOptions {
+  enqueue?: string;
+}
+
 export type PutRawResult = { status: 'stored' | 'duplicate'; rawId: string };
 
 /**
@@ -45,7 +54,7 @@ export interface Store {
    * Durably store raw bytes. Dedupe on (feed, sourceRef) when sourceRef is set and on
    * (feed, sha256); a duplicate stores nothing and returns the original id.
    */
-  putRaw(raw: RawMessage): Promise<PutRawResult>;
+  putRaw(raw: RawMessage, options?: PutRawOptions): Promise<PutRawResult>;
   getRaw(id: string): Promise<RawMessage | undefined>;
   getRawMeta(id: string): Promise<RawMeta | undefined>;
 

@@ -13,11 +13,11 @@ export const NORMALIZE_QUEUE = 'normalize';
  * duplicate) AND queued for normalization; only then may an adapter acknowledge. Store failures
  * surface as retryable GatewayErrors.
  *
- * Why two writes rather than one transaction: putRaw then enqueue, both awaited before the ACK. A crash
- * between them leaves a stored raw that was never acknowledged; the sender retransmits, the retry is a
- * duplicate, and the duplicate path enqueues the original id again (enqueue is idempotent while the item
- * waits; re-normalizing a finished raw is idempotent because records are matched by identifier). So no
- * acknowledged raw can miss normalization, and neither store needs a cross-structure transaction.
+ * The raw and its normalize queue item are written by one putRaw call (one commit on LMDB). Where a
+ * store cannot make them atomic (Redis: two scripts), a crash between them leaves a stored raw that was
+ * never acknowledged; the sender retransmits, the retry is a duplicate, and the duplicate path enqueues
+ * the original id again (a no-op while the item waits; a finished raw is not re-run by the worker).
+ * So no acknowledged raw can miss normalization.
  */
 export class Intake implements IntakePort {
   readonly #store: Store;
@@ -53,11 +53,9 @@ export class Intake implements IntakePort {
     };
     let result: PutRawResult;
     try {
-      result = await this.#metrics.timeStore('putRaw', () => this.#store.putRaw(raw));
-      if (this.#normalized.has(req.format)) {
-        await this.#metrics.timeStore('enqueue', () => this.#store.enqueue(NORMALIZE_QUEUE, { id: result.rawId, payload: { rawId: result.rawId } }));
-        this.#onQueued();
-      }
+      const normalize = this.#normalized.has(req.format);
+      result = await this.#metrics.timeStore('putRaw', () => this.#store.putRaw(raw, normalize ? { enqueue: NORMALIZE_QUEUE } : {}));
+      if (normalize) this.#onQueued();
     } catch (err) {
       this.#metrics.rawRejected.inc({ feed: req.feed, code: 'PSL_STORE_UNAVAILABLE' });
       this.#log.error({ err, feed: req.feed, sha256: raw.sha256 }, 'raw not stored');

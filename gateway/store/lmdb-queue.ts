@@ -27,21 +27,24 @@ export class LmdbQueues {
 
   /** See Store.enqueue. */
   enqueue(queue: string, item: QueueItem, options: { availableAt?: number } = {}): Promise<void> {
-    return this.#dbs.env.transaction(() => {
-      const now = Date.now();
-      const existing = this.#entry(queue, item.id);
-      if (existing && existing.state !== 'dead') return;
-      if (existing?.deadSeq !== undefined) this.#db.remove(['x', queue, existing.deadSeq, item.id]);
-      const entry: QueueEntry = {
-        item: { id: item.id, payload: { ...item.payload } },
-        attempt: 0,
-        enqueuedAt: now,
-        dueAt: options.availableAt ?? now,
-        seq: this.#nextSeq(),
-        state: 'waiting',
-      };
-      this.#putLive(queue, entry);
-    });
+    return this.#dbs.env.transaction(() => this.enqueueWithin(queue, item, options));
+  }
+
+  /** Enqueue as part of a write transaction the caller already runs (putRaw's, for one commit). */
+  enqueueWithin(queue: string, item: QueueItem, options: { availableAt?: number } = {}): void {
+    const now = Date.now();
+    const existing = this.#entry(queue, item.id);
+    if (existing && existing.state !== 'dead') return;
+    if (existing?.deadSeq !== undefined) this.#db.remove(['x', queue, existing.deadSeq, item.id]);
+    const entry: QueueEntry = {
+      item: { id: item.id, payload: { ...item.payload } },
+      attempt: 0,
+      enqueuedAt: now,
+      dueAt: options.availableAt ?? now,
+      seq: this.#nextSeq(),
+      state: 'waiting',
+    };
+    this.#putLive(queue, entry);
   }
 
   /** See Store.claim. */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { PutRawResult, Store } from '../core/ports.js';
+import type { PutRawOptions, PutRawResult, Store } from '../core/ports.js';
 import type {
   AuditEntry, AuditEvent, CanonicalRecord, Format, Identifier, Lease, PutRecordResult, QueueItem, QueueStats,
   RawMessage, RawMeta, RecordInput,
@@ -70,7 +70,7 @@ export class LmdbStore implements Store {
     return store;
   }
 
-  async putRaw(raw: RawMessage): Promise<PutRawResult> {
+  async putRaw(raw: RawMessage, options: PutRawOptions = {}): Promise<PutRawResult> {
     this.#assertOpen();
     // Seal before the transaction so the write lock is held for lookups and puts only.
     const value: StoredRaw = {
@@ -88,12 +88,21 @@ export class LmdbStore implements Store {
     const refKey: [string, string, string] | undefined =
       raw.sourceRef === undefined ? undefined : ['r', raw.feed, this.#cipher.lookupHash(raw.sourceRef)];
     const { dedupe, raw: rawDb } = this.#dbs;
+    const queue = options.enqueue;
+    const enqueue = (rawId: string): void => {
+      if (queue !== undefined) this.#queues.enqueueWithin(queue, { id: rawId, payload: { rawId } });
+    };
+    // One transaction, so one commit: the raw, its dedupe keys and its queue item are durable together.
     const result = await this.#write(() => {
       const original = (refKey && dedupe.get(refKey)) ?? dedupe.get(shaKey);
-      if (original !== undefined) return { status: 'duplicate', rawId: original } satisfies PutRawResult;
+      if (original !== undefined) {
+        enqueue(original);
+        return { status: 'duplicate', rawId: original } satisfies PutRawResult;
+      }
       rawDb.put(raw.id, value);
       dedupe.put(shaKey, raw.id);
       if (refKey) dedupe.put(refKey, raw.id);
+      enqueue(raw.id);
       return { status: 'stored', rawId: raw.id } satisfies PutRawResult;
     });
     this.#log?.debug({ rawId: result.rawId, sha256: raw.sha256, feed: raw.feed, status: result.status }, 'raw put');

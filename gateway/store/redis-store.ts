@@ -20,7 +20,7 @@
  */
 import type { Logger } from 'pino';
 import { GatewayError, isGatewayError } from '../core/errors.js';
-import type { Store, PutRawResult } from '../core/ports.js';
+import type { PutRawOptions, PutRawResult, Store } from '../core/ports.js';
 import type {
   AuditEntry, AuditEvent, CanonicalRecord, Identifier, Lease, PutRecordResult, QueueItem, QueueStats,
   RawMessage, RawMeta, RecordInput,
@@ -99,7 +99,7 @@ export class RedisStore implements Store {
     return new RedisStore(conn, options);
   }
 
-  putRaw(raw: RawMessage): Promise<PutRawResult> {
+  putRaw(raw: RawMessage, options: PutRawOptions = {}): Promise<PutRawResult> {
     return this.#guard('putRaw', async () => {
       const meta: StoredMeta = {
         id: raw.id, feed: raw.feed, participant: raw.participant, format: raw.format,
@@ -112,7 +112,11 @@ export class RedisStore implements Store {
       const original = await RAW_PUT.run<string | null>(this.#conn, [bySha, byRef, this.#keys.raw(raw.id)], [
         raw.id, JSON.stringify(meta), toArg(this.#cipher.seal(raw.body, bodySlot(raw.id))),
       ]);
-      return original === null ? { status: 'stored', rawId: raw.id } : { status: 'duplicate', rawId: original };
+      const result: PutRawResult = original === null ? { status: 'stored', rawId: raw.id } : { status: 'duplicate', rawId: original };
+      // A second script, not one transaction: a crash in between leaves an unacknowledged raw whose
+      // retransmission takes the duplicate path, which enqueues the original (see PutRawOptions).
+      if (options.enqueue !== undefined) await this.#queues.enqueue(options.enqueue, { id: result.rawId, payload: { rawId: result.rawId } });
+      return result;
     });
   }
 

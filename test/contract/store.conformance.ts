@@ -128,6 +128,22 @@ export async function storeConformance(t: Test, name: string, open: OpenStore): 
     t.same((await store.getRecord(first.id, 1))?.sharedWith, ['kine-martin'], 'old versions keep their own audience');
   });
 
+  withStore('putRaw with enqueue queues the stored id, and the original id on a duplicate', async (t, { store }) => {
+    const a = makeRaw({ body: 'MSH|^~\\&|Q|1', sourceRef: 'Q-1' });
+    await store.putRaw(a, { enqueue: 'normalize' });
+    const first = await store.claim('normalize', 60_000);
+    t.same(first?.item, { id: a.id, payload: { rawId: a.id } }, 'queued with the raw id');
+    await store.putRaw(makeRaw({ body: 'MSH|^~\\&|Q|1 again', sourceRef: 'Q-1' }), { enqueue: 'normalize' });
+    t.equal((await store.queueStats('normalize')).depth, 0, 'a duplicate of an item in flight adds nothing');
+    await store.complete(first!);
+    const dup = makeRaw({ body: 'MSH|^~\\&|Q|1' });
+    t.same(await store.putRaw(dup, { enqueue: 'normalize' }), { status: 'duplicate', rawId: a.id });
+    const again = await store.claim('normalize', 60_000);
+    t.equal(again?.item.id, a.id, 'after completion, a duplicate re-queues the original (an unacknowledged raw is not stranded)');
+    await store.putRaw(makeRaw({ body: 'MSH|^~\\&|Q|2' }));
+    t.equal((await store.queueStats('normalize')).depth, 0, 'without the option nothing is queued');
+  });
+
   withStore('getRaw returns identical bytes and metadata; getRawMeta has no body', async (t, { store }) => {
     const bytes = Uint8Array.from({ length: 4096 }, (_, i) => (i * 31 + 7) % 256);
     const raw = makeRaw({ body: bytes, sourceRef: 'file.csv#row=12', contentType: 'application/octet-stream' });
