@@ -5,9 +5,10 @@
  *     later change is refused with a "key changed" error until the user re-verifies, as Signal
  *     and WhatsApp do; the safety number (`verify`) is how a human confirms the pin;
  *   - every device certificate is checked here against the pinned identity key.
- *   - with the directory key pinned at registration, the identity entry and every device entry
- *     must be proven in the log head that key signed (directory-proof.ts), the head must be fresh
- *     (24 h) and never smaller than one seen before.
+ *   - with the directory key pinned at registration, the identity entry, every device entry (earlier
+ *     certificates in `history` included) and every revoke entry must be proven in the log head
+ *     that key signed (directory-proof.ts), the head must be fresh (24 h) and never smaller than
+ *     one seen before.
  */
 import { GatewayError, isGatewayError } from '../gateway/core/errors.js';
 import { fromBase64Url, toBase64Url } from '../gateway/crypto/base64url.js';
@@ -75,12 +76,9 @@ export class DirectoryView {
     const trust = this.#pin(participant, identityKey);
     const devices: PeerDevice[] = [];
     let rejected = 0;
-    for (const item of Array.isArray(body.devices) ? body.devices : []) {
-      const d = obj(item);
-      if (!d) continue;
-      const versions = [d, ...(Array.isArray(d.history) ? d.history : [])];
+    const certsOf = async (d: Json): Promise<ClientDeviceCert[]> => {
       const certs: ClientDeviceCert[] = [];
-      for (const v of versions) {
+      for (const v of [d, ...(Array.isArray(d.history) ? d.history : [])]) {
         const o = obj(v);
         const cert = await checkPeerCert(o?.cert ?? obj(o?.entry)?.cert, o?.sig ?? obj(o?.entry)?.sig, identityKey);
         // With a pinned directory key, a certificate counts only if its entry is in the signed log.
@@ -88,7 +86,28 @@ export class DirectoryView {
         if (cert && cert.participant === participant && logged) certs.push(cert);
         else rejected++;
       }
-      if (certs.length === 0) continue;
+      return certs;
+    };
+    // Revoked devices come with their certificates so that mail the gateway received before the
+    // revocation still verifies; their revokedAt is the revoke entry's logged time, proven like
+    // the certificates (a revocation we cannot prove leaves the device out: refused, not trusted).
+    const revokedIds = new Set<string>();
+    for (const item of Array.isArray(body.revoked) ? body.revoked : []) {
+      const r = obj(item);
+      const e = obj(r?.entry);
+      const dev = obj(r?.device);
+      if (!r || !e || e.type !== 'revoke' || e.participant !== participant || typeof e.deviceId !== 'string' || typeof e.at !== 'number') continue;
+      // Whatever else we learn, this device is not live.
+      revokedIds.add(e.deviceId);
+      if (!dev || (head !== undefined && !(await entryIncluded(e, r.proof, head)))) continue;
+      const certs = (await certsOf(dev)).filter((c) => c.deviceId === e.deviceId);
+      if (certs.length > 0) devices.push({ deviceId: e.deviceId, certs, revokedAt: e.at });
+    }
+    for (const item of Array.isArray(body.devices) ? body.devices : []) {
+      const d = obj(item);
+      if (!d) continue;
+      const certs = await certsOf(d);
+      if (certs.length === 0 || revokedIds.has(certs[0]!.deviceId)) continue;
       const revokedAt = typeof d.revokedAt === 'number' ? d.revokedAt : undefined;
       devices.push({ deviceId: certs[0]!.deviceId, certs, revokedAt });
     }

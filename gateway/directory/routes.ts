@@ -4,7 +4,14 @@ import { toBase64Url } from '../crypto/base64url.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../core/ports.js';
 import { refusalResponse } from '../relay/refusal.js';
-import type { Directory, DirectoryResult } from './directory.js';
+import type { DeviceState, Directory, DirectoryResult } from './directory.js';
+import type { InclusionProof, LogEntry } from './log-entry.js';
+
+/** A log entry with its position proof against the head served alongside. */
+interface ProvenEntry { entry: LogEntry; proof: InclusionProof }
+
+/** A device's current certificate entry and its earlier ones (newest first), each proven. */
+interface DeviceView extends ProvenEntry { history: ProvenEntry[] }
 
 const STATUS: Record<Exclude<DirectoryResult, { ok: true }>['reason'], number> = {
   'malformed': 400, 'sig-key': 400, 'x25519-key': 400, 'xwing-key': 400, 'capabilities': 400, 'validity': 400,
@@ -14,8 +21,8 @@ const STATUS: Record<Exclude<DirectoryResult, { ok: true }>['reason'], number> =
 
 /**
  * Directory routes: device registration and revocation (signed by the identity key), identity
- * rotation (signed by the old and new keys), per-participant views with position proofs, and the
- * raw log for monitors. Every route needs a bearer token; any participant may read the directory.
+ * rotation (signed by the old and new keys), per-participant views with position proofs (live
+ * devices with their earlier certificates, revoked devices with theirs), and the raw log for monitors. Every route needs a bearer token; any participant may read the directory.
  * @param server - hapi server
  * @param deps - directory, store (audit), logger, directory public key
  */
@@ -66,12 +73,18 @@ export function registerDirectoryRoutes(server: Server, deps: { directory: Direc
       if (!identity) return refusalResponse(h, { status: 404, code: 'PSL_NOT_FOUND', reason: 'unknown-participant' });
       const identityEntry = directory.entries().filter((e) => e.participant === participant && (e.type === 'add-participant' || e.type === 'rotate-identity')).at(-1)!;
       const devices = directory.devicesOf(participant);
+      const proven = (e: LogEntry): ProvenEntry => ({ entry: e, proof: directory.proof(e.seq) });
+      // Earlier certificates stay listed: mail signed under one before a rotation is still queued
+      // for offline recipients, who judge it by that certificate's window at the gateway's receivedAt.
+      const certs = (d: DeviceState): DeviceView => ({ ...proven(d.entry), history: d.history.map((h) => proven(h.entry)) });
       return {
         participant,
         identityKey: toBase64Url(identity),
-        identity: { entry: identityEntry, proof: directory.proof(identityEntry.seq) },
-        devices: devices.filter((d) => d.revokedAt === undefined).map((d) => ({ entry: d.entry, proof: directory.proof(d.entry.seq) })),
-        revoked: devices.filter((d) => d.revokeEntry).map((d) => ({ entry: d.revokeEntry!, proof: directory.proof(d.revokeEntry!.seq) })),
+        identity: proven(identityEntry),
+        devices: devices.filter((d) => d.revokedAt === undefined).map(certs),
+        // A revoked device keeps its certificates: mail the gateway received before the revocation
+        // still verifies. revokedAt is the revoke entry's logged time, so a client can prove it.
+        revoked: devices.filter((d) => d.revokeEntry).map((d) => ({ ...proven(d.revokeEntry!), deviceId: d.deviceId, revokedAt: d.revokeEntry!.at, device: certs(d) })),
         head: directory.head(),
         directoryKey: toBase64Url(deps.directoryKey),
       };
