@@ -4,7 +4,6 @@
  * back on the same address, and receives what was sent meanwhile, exactly once.
  */
 import t from 'tap';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { PasserelleClient } from '../../client/client.js';
 import { follow, type FollowEvent } from '../../client/follow.js';
 import { createLogger } from '../../gateway/log.js';
 import { startGateway, type Gateway } from '../../gateway/main.js';
-import { LogSink, mustLoad, TEST_PARTICIPANTS, writeTestConfig } from '../helpers/gateway.js';
+import { enableMessaging, LogSink, mustLoad, writeTestConfig } from '../helpers/gateway.js';
 
 const PASS = 'follow test passphrase';
 
@@ -30,11 +29,8 @@ t.test('follow reconnects after a gateway restart and receives what was sent mea
   const kine = await PasserelleClient.init({ dir: join(work, 'kine'), participant: 'kine-martin', device: 'pc', passphrase: PASS });
   const mx = await PasserelleClient.init({ dir: join(work, 'mx'), participant: 'mutuelle-x', device: 'ingest-a', passphrase: PASS });
   const keyOf: Record<string, string> = { 'kine-martin': kine.keys.header.identityKey, 'mutuelle-x': mx.keys.header.identityKey };
-  writeFileSync(join(cfg.dir, 'participants.yaml'), `participants:\n${Object.entries(TEST_PARTICIPANTS).map(([id, kind]) =>
-    `  - id: ${id}\n    kind: ${kind}\n    name: ${id}\n${keyOf[id] ? `    identityKey: ${keyOf[id]}\n` : ''}    tokens:\n      - sha256: ${createHash('sha256').update(cfg.tokens[id as keyof typeof cfg.tokens]).digest('hex')}\n`).join('')}`);
   const gwYaml = join(cfg.dir, 'gateway.yaml');
-  const messaging = 'messaging:\n  directoryKey: { ref: file:keys/directory.key, generateIfMissing: true }\n  serviceKey: { ref: file:keys/service.key, generateIfMissing: true }\n  blobDir: data/blobs\n  policy:\n    - { from: [professional], to: [insurer], both: true }\n';
-  writeFileSync(gwYaml, `${readFileSync(gwYaml, 'utf8')}${messaging}`);
+  enableMessaging(cfg, keyOf, '  policy:\n    - { from: [professional], to: [insurer], both: true }\n');
   const start = (): Promise<Gateway> => startGateway(mustLoad(cfg.dir), createLogger({ level: 'warn', destination: new LogSink() }));
   gateway = await start();
   const port = new URL(gateway.url).port;

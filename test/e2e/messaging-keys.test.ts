@@ -5,8 +5,7 @@
  * retired key; a changed identity key is refused until the user accepts it.
  */
 import t from 'tap';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -16,7 +15,7 @@ import type { Delivery } from '../../client/receive.js';
 import { toBase64Url } from '../../gateway/crypto/base64url.js';
 import { createLogger } from '../../gateway/log.js';
 import { startGateway, type Gateway } from '../../gateway/main.js';
-import { LogSink, mustLoad, TEST_PARTICIPANTS, writeTestConfig } from '../helpers/gateway.js';
+import { enableMessaging, LogSink, mustLoad, writeTestConfig } from '../helpers/gateway.js';
 
 const PASS = 'another long enough passphrase';
 
@@ -40,10 +39,7 @@ t.test('client-side trust decisions', async (t) => {
   const kine = await PasserelleClient.init({ dir: join(work, 'kine'), participant: 'kine-martin', device: 'pc', passphrase: PASS });
   const mx = await PasserelleClient.init({ dir: join(work, 'mx'), participant: 'mutuelle-x', device: 'ingest-a', passphrase: PASS, xwing: false });
   const keyOf: Record<string, string> = { 'kine-martin': kine.keys.header.identityKey, 'mutuelle-x': mx.keys.header.identityKey };
-  writeFileSync(join(cfg.dir, 'participants.yaml'), `participants:\n${Object.entries(TEST_PARTICIPANTS).map(([id, kind]) =>
-    `  - id: ${id}\n    kind: ${kind}\n    name: ${id}\n${keyOf[id] ? `    identityKey: ${keyOf[id]}\n` : ''}    tokens:\n      - sha256: ${createHash('sha256').update(cfg.tokens[id as keyof typeof cfg.tokens]).digest('hex')}\n`).join('')}`);
-  const gwYaml = join(cfg.dir, 'gateway.yaml');
-  writeFileSync(gwYaml, `${readFileSync(gwYaml, 'utf8')}messaging:\n  directoryKey: { ref: file:keys/directory.key, generateIfMissing: true }\n  serviceKey: { ref: file:keys/service.key, generateIfMissing: true }\n  blobDir: data/blobs\n  limits: { leaseMs: 1000 }\n  policy:\n    - { from: [professional], to: [insurer], both: true }\n`);
+  enableMessaging(cfg, keyOf, `  limits: { leaseMs: 1000 }\n  policy:\n    - { from: [professional], to: [insurer], both: true }\n`);
   gateway = await startGateway(mustLoad(cfg.dir), createLogger({ level: 'warn', destination: new LogSink() }));
   await kine.setGateway(gateway.url, cfg.tokens['kine-martin']);
   await mx.setGateway(gateway.url, cfg.tokens['mutuelle-x']);

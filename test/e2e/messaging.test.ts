@@ -7,7 +7,6 @@
  * the gateway's stores, blob directory and logs hold none of the plaintext.
  */
 import t from 'tap';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import { Writable } from 'node:stream';
 import { main } from '../../client/cli.js';
 import { createLogger } from '../../gateway/log.js';
 import { startGateway, type Gateway } from '../../gateway/main.js';
-import { LogSink, mustLoad, TEST_PARTICIPANTS, writeTestConfig } from '../helpers/gateway.js';
+import { enableMessaging, LogSink, mustLoad, writeTestConfig } from '../helpers/gateway.js';
 
 // Plaintext markers: none may appear anywhere on the gateway side.
 const M = {
@@ -80,12 +79,7 @@ t.test('physiotherapist and insurer exchange a prior-authorisation request end t
   t.equal(statSync(join(work, 'kine', 'keys.json')).mode & 0o777, 0o600, 'key file mode 0600');
 
   // 2. The admin pastes both lines and enables messaging (professional <-> insurer).
-  writeFileSync(join(cfg.dir, 'participants.yaml'), `participants:\n${Object.entries(TEST_PARTICIPANTS).map(([id, kind]) => {
-    const key = id === 'kine-martin' ? lineK : id === 'mutuelle-x' ? lineM : undefined;
-    return `  - id: ${id}\n    kind: ${kind}\n    name: ${id}\n${key ? `    identityKey: ${key}\n` : ''}    tokens:\n      - sha256: ${createHash('sha256').update(cfg.tokens[id as keyof typeof cfg.tokens]).digest('hex')}\n`;
-  }).join('')}`);
-  const gwYaml = join(cfg.dir, 'gateway.yaml');
-  writeFileSync(gwYaml, `${readFileSync(gwYaml, 'utf8')}messaging:\n  directoryKey: { ref: file:keys/directory.key, generateIfMissing: true }\n  serviceKey: { ref: file:keys/service.key, generateIfMissing: true }\n  blobDir: data/blobs\n  policy:\n    - { from: [professional], to: [insurer], both: true }\n`);
+  enableMessaging(cfg, { 'kine-martin': lineK, 'mutuelle-x': lineM }, `  policy:\n    - { from: [professional], to: [insurer], both: true }\n`);
   const logs = new LogSink();
   gateway = await startGateway(mustLoad(cfg.dir), createLogger({ level: 'debug', destination: logs }));
   const url = gateway.url;

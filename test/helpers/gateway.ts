@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -48,6 +48,21 @@ export function writeTestConfig(options: { store: 'lmdb' | 'redis'; logLevel?: s
       if (redisPrefix) await cleanPrefix(redisPrefix);
     },
   };
+}
+
+/**
+ * Turns messaging on in a test config: participants.yaml gets the given identity keys (base64url)
+ * and gateway.yaml a messaging section with dev keys generated into the config dir.
+ * @param identityKeys - per participant; participants without one get none
+ * @param extra - appended to the messaging section (limits, policy)
+ */
+export function enableMessaging(cfg: TestConfig, identityKeys: Partial<Record<TestParticipant, string>>, extra: string): void {
+  writeFileSync(join(cfg.dir, 'participants.yaml'), `participants:\n${Object.entries(TEST_PARTICIPANTS).map(([id, kind]) => {
+    const key = identityKeys[id as TestParticipant];
+    return `  - id: ${id}\n    kind: ${kind}\n    name: ${id}\n${key ? `    identityKey: ${key}\n` : ''}    tokens:\n      - sha256: ${createHash('sha256').update(cfg.tokens[id as TestParticipant]).digest('hex')}\n`;
+  }).join('')}`);
+  const gw = join(cfg.dir, 'gateway.yaml');
+  writeFileSync(gw, `${readFileSync(gw, 'utf8')}messaging:\n  directoryKey: { ref: file:keys/directory.key, generateIfMissing: true }\n  serviceKey: { ref: file:keys/service.key, generateIfMissing: true }\n  blobDir: data/blobs\n${extra}`);
 }
 
 /** Loads a test config, failing loudly with every problem. */

@@ -3,9 +3,6 @@
  * a messaging section and identity keys, plus a small client (device registration, sealing,
  * ws and HTTP inbox) built from the crypto module only, as a real client would be.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { toBase64Url } from '../../gateway/crypto/base64url.js';
 import { encodeEnvelope } from '../../gateway/crypto/envelope-codec.js';
@@ -16,7 +13,7 @@ import { cryptoReady } from '../../gateway/crypto/primitives.js';
 import { certToWire, signDeviceCert, type DeviceCert } from '../../gateway/directory/device-cert.js';
 import { createLogger } from '../../gateway/log.js';
 import { startGateway, type Gateway } from '../../gateway/main.js';
-import { LogSink, mustLoad, TEST_PARTICIPANTS, writeTestConfig, type TestConfig, type TestParticipant } from '../helpers/gateway.js';
+import { enableMessaging, LogSink, mustLoad, TEST_PARTICIPANTS, writeTestConfig, type TestConfig, type TestParticipant } from '../helpers/gateway.js';
 
 /** Default policy of the fixture: hospitals and labs ↔ professionals, professionals ↔ insurers. */
 export const TEST_POLICY = `  policy:
@@ -49,10 +46,7 @@ export interface MessagingGateway extends TestConfig {
  * @param extra - appended to the messaging section (limits, policy)
  */
 export function writeMessagingConfig(cfg: TestConfig, identities: Record<TestParticipant, Identity>, extra = TEST_POLICY): void {
-  writeFileSync(join(cfg.dir, 'participants.yaml'), `participants:\n${Object.entries(TEST_PARTICIPANTS).map(([id, kind]) =>
-    `  - id: ${id}\n    kind: ${kind}\n    name: ${id}\n    identityKey: ${toBase64Url(identities[id as TestParticipant].publicKey)}\n    tokens:\n      - sha256: ${createHash('sha256').update(cfg.tokens[id as TestParticipant]).digest('hex')}\n`).join('')}`);
-  const gw = join(cfg.dir, 'gateway.yaml');
-  writeFileSync(gw, `${readFileSync(gw, 'utf8')}messaging:\n  directoryKey: { ref: file:keys/directory.key, generateIfMissing: true }\n  serviceKey: { ref: file:keys/service.key, generateIfMissing: true }\n  blobDir: data/blobs\n${extra}`);
+  enableMessaging(cfg, Object.fromEntries(Object.entries(identities).map(([id, i]) => [id, toBase64Url(i.publicKey)])), extra);
 }
 
 /**
