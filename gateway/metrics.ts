@@ -12,6 +12,10 @@ export class Metrics {
     name: 'passerelle_raw_stored_total', help: 'raw messages accepted, by feed and outcome (stored | duplicate)',
     labelNames: ['feed', 'format', 'outcome'] as const, registers: [this.registry],
   });
+  readonly controlIdReused = new Counter({
+    name: 'passerelle_control_id_reused_total', help: 'messages stored as new although their control id (MSH-10, X-Source-Ref) was seen on the feed with other content',
+    labelNames: ['feed'] as const, registers: [this.registry],
+  });
   readonly rawRejected = new Counter({
     name: 'passerelle_raw_rejected_total', help: 'raw messages refused before storage, by feed and error code',
     labelNames: ['feed', 'code'] as const, registers: [this.registry],
@@ -64,6 +68,16 @@ export class Metrics {
       },
     });
     for (const gauge of [oldest, dead, inFlight]) this.registry.registerMetric(gauge);
+    new Gauge({
+      name: 'passerelle_identity_conflicts_open', help: 'identity conflicts waiting for an admin (GET /v1/admin/identity-conflicts)', registers: [this.registry],
+      async collect() {
+        try {
+          this.set((await store.identityConflicts({ status: 'open' })).length);
+        } catch {
+          // The queue scrape gauge already reports an unreachable store.
+        }
+      },
+    });
   }
 
   /** Times a store call into the latency histogram. */

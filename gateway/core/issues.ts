@@ -5,7 +5,7 @@
  */
 export const ISSUE_CODES = [
   'structure', 'required', 'value', 'invariant', 'code-invalid', 'not-supported', 'duplicate',
-  'too-long', 'security', 'forbidden', 'processing', 'not-found', 'exception', 'informational',
+  'too-long', 'security', 'forbidden', 'processing', 'not-found', 'exception', 'informational', 'conflict',
 ] as const;
 export type IssueCode = (typeof ISSUE_CODES)[number];
 

@@ -1,6 +1,6 @@
 import type { Issue } from './issues.js';
 import type {
-  AuditEntry, AuditEvent, CanonicalRecord, Format, Identifier, Lease, PutRecordResult, QueueItem, QueueStats,
+  AuditEntry, AuditEvent, CanonicalRecord, Format, Identifier, IdentityConflict, Lease, PutRecordResult, QueueItem, QueueStats,
   RawMessage, RawMeta, RecordInput,
 } from './types.js';
 
@@ -41,7 +41,8 @@ export interface PutRawOptions {
   enqueue?: string;
 }
 
-export type PutRawResult = { status: 'stored' | 'duplicate'; rawId: string };
+/** `controlIdReused`: stored as a new message although the feed had sent its sourceRef before. */
+export type PutRawResult = { status: 'stored' | 'duplicate'; rawId: string; controlIdReused?: boolean };
 
 /**
  * The durable store. Semantic operations, not get/set. LmdbStore and RedisStore both pass
@@ -51,19 +52,26 @@ export interface Store {
   readonly kind: 'lmdb' | 'redis';
 
   /**
-   * Durably store raw bytes. Dedupe on (feed, sourceRef) when sourceRef is set and on
-   * (feed, sha256); a duplicate stores nothing and returns the original id.
+   * Durably store raw bytes. A duplicate is the same message: same feed and same sha256; it stores
+   * nothing and returns the original id. A sourceRef the feed sent before with other bytes is a new
+   * message, stored with `controlIdReused`.
    */
   putRaw(raw: RawMessage, options?: PutRawOptions): Promise<PutRawResult>;
   getRaw(id: string): Promise<RawMessage | undefined>;
   getRawMeta(id: string): Promise<RawMeta | undefined>;
 
   /**
-   * Create or version a record. With `input.id` that record is updated; otherwise the first record of
-   * the same resourceType sharing an identifier (system|value) is updated; otherwise one is created.
+   * Create or version a record. With `input.id` that record is updated; otherwise the record of the
+   * same resourceType claiming one of its match keys within its identity domain is updated
+   * (record-match.ts); a match about another patient, or on two records, opens an identity conflict
+   * and creates a new record; otherwise one is created.
    * A new version is written only when resource, labels, identifiers or sharedWith changed.
    */
   putRecord(input: RecordInput): Promise<PutRecordResult>;
+  /** Identity conflicts opened by putRecord, oldest first, optionally of one status. */
+  identityConflicts(options?: { status?: IdentityConflict['status'] }): Promise<IdentityConflict[]>;
+  /** Records an admin's decision on a conflict; undefined when no such conflict. */
+  resolveIdentityConflict(id: string, resolution: { status: 'linked' | 'kept-separate'; by: string }): Promise<IdentityConflict | undefined>;
   /** Latest version, or the given one. */
   getRecord(id: string, version?: number): Promise<CanonicalRecord | undefined>;
   /** Latest versions of records holding this identifier, optionally restricted to one type. */

@@ -15,6 +15,8 @@ export interface RawMessage {
   /** MSH-10, Bundle.id, `file.csv#row=12`: identifiers, never content. */
   readonly sourceRef?: string;
   readonly contentType?: string;
+  /** Set by the store: the feed had already sent this sourceRef (control id) with other bytes. */
+  readonly controlIdReused?: boolean;
 }
 
 /** What the store returns about a raw without its body. */
@@ -62,6 +64,9 @@ export interface CanonicalRecord {
   readonly identifiers: readonly Identifier[];
   /** Canonical Patient id this record is about, when there is one. */
   readonly patientId?: string;
+  /** What the record was matched on, and in which identity domain (see RecordInput). */
+  readonly matchKeys?: readonly Identifier[];
+  readonly identityDomain?: string;
   readonly lastUpdated: string;
   /** Participants (other than the provenance participant) the record was routed to. */
   readonly sharedWith: readonly string[];
@@ -76,11 +81,49 @@ export interface RecordInput {
   provenance: Provenance;
   labels?: readonly string[];
   identifiers: readonly Identifier[];
+  /**
+   * Identifiers that prove this is the same entity as an earlier record of the same type (the store
+   * matches only on these, within the writer's identity domain). Omitted: `identifiers` are used.
+   * Empty: never matched (re-normalizing the same raw still lands on the same record).
+   */
+  matchKeys?: readonly Identifier[];
+  /**
+   * Whose records a match may update: the writing participant's (default) or a shared identity
+   * domain the admin configured (e.g. a hospital group's MPI). Never widened by a normalizer.
+   */
+  identityDomain?: string;
   patientId?: string;
   sharedWith?: readonly string[];
 }
 
-export type PutRecordResult = { status: 'created' | 'updated' | 'unchanged'; id: string; version: number };
+/**
+ * `conflict`: the input matched an existing record it may not update (the record is about another
+ * patient, or its match keys name two different records): a new record was created instead, the
+ * existing one is untouched, and an identity conflict was opened for an admin.
+ */
+export type PutRecordResult = {
+  status: 'created' | 'updated' | 'unchanged'; id: string; version: number;
+  conflict?: { id: string; existingIds: string[]; reason: IdentityConflictReason };
+};
+
+export type IdentityConflictReason = 'other-patient' | 'ambiguous-match';
+
+/** An identity conflict waiting for (or resolved by) an admin. Ids and codes only. */
+export interface IdentityConflict {
+  id: string;
+  resourceType: string;
+  reason: IdentityConflictReason;
+  /** The record the new data was stored in. */
+  recordId: string;
+  /** The existing record(s) the input matched and did not update. */
+  existingIds: string[];
+  rawId: string;
+  participant: string;
+  openedAt: string;
+  status: 'open' | 'linked' | 'kept-separate';
+  resolvedBy?: string;
+  resolvedAt?: string;
+}
 
 export interface QueueItem {
   readonly id: string;

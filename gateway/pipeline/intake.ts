@@ -62,6 +62,7 @@ export class Intake implements IntakePort {
       throw isGatewayError(err) && err.retryable ? err : new GatewayError('PSL_STORE_UNAVAILABLE', undefined, { cause: err });
     }
     this.#metrics.rawStored.inc({ feed: req.feed, format: req.format, outcome: result.status });
+    if (result.controlIdReused) this.#metrics.controlIdReused.inc({ feed: req.feed });
     this.#log.debug({ rawId: result.rawId, feed: req.feed, bytes: req.body.length, sha256: raw.sha256, outcome: result.status }, 'raw stored');
     return { ...result, sha256: raw.sha256 };
   }

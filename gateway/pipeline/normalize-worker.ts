@@ -152,7 +152,10 @@ export class NormalizeWorker {
       }
       const normalized = this.#normalize(raw);
       const written = normalized.ok ? await writeRecords(this.#o.store, raw, mapping, normalized.records, this.#o.route) : { records: [], issues: [] };
-      const issues = [...normalized.issues, ...written.issues];
+      const reused: Issue[] = raw.controlIdReused
+        ? [{ severity: 'warning', code: 'duplicate', where: 'sourceRef', message: 'control-id-reused: the feed sent this control id before with other content; stored as a new message' }]
+        : [];
+      const issues = [...reused, ...normalized.issues, ...written.issues];
       const ok = normalized.ok && !issues.some((i) => i.severity === 'fatal');
       const outcome: NormalizationOutcome = { rawId, ok, issues, recordIds: written.records.map((r) => r.id) };
       await writeOutcome(this.#o.store, raw, mapping, outcome);

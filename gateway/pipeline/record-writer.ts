@@ -74,6 +74,9 @@ export async function writeRecords(
       perRecord[i]!.push({ severity: 'warning', code: 'duplicate', where: whereOf(record), message: 'record matched the same canonical record as an earlier record of the message (shared identifier)' });
     }
     owners.set(result.id, record.localRef);
+    if (result.conflict !== undefined) {
+      perRecord[i]!.push({ severity: 'warning', code: 'conflict', where: whereOf(record), message: `identity-conflict ${result.conflict.id} (${result.conflict.reason}): stored as a new record, the existing one is untouched until an admin resolves it` });
+    }
     if (plan.first.get(record.localRef) !== i) {
       perRecord[i]!.unshift({ severity: 'error', code: 'duplicate', where: whereOf(record), message: 'two records of the message share one localRef; the later one is not referable' });
     }

@@ -1,4 +1,5 @@
-import type { CanonicalRecord, Identifier, PutRecordResult, RecordInput } from '../core/types.js';
+import type { CanonicalRecord, Identifier, IdentityConflict, PutRecordResult, RecordInput } from '../core/types.js';
+import { decideMatch, identityDomainOf, matchKeysOf, matchLookup, type MatchCandidate, type MatchDecision } from './record-match.js';
 import { GatewayError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { AtRestCipher } from './at-rest.js';
@@ -29,19 +30,24 @@ export class LmdbRecords {
   /** See Store.putRecord. Resolves once the new version (if any) is committed and synced. */
   put(input: RecordInput): Promise<PutRecordResult> {
     const hashes = input.identifiers.map((i) => identifierHash(i, (v) => this.#cipher.lookupHash(v)));
-    return this.#dbs.env.transaction(() => this.#putInTxn(input, hashes));
+    const domain = identityDomainOf(input);
+    const matchHashes = [...new Set(matchKeysOf(input).map((k) => this.#cipher.lookupHash(matchLookup(domain, input.resourceType, k))))];
+    return this.#dbs.env.transaction(() => this.#putInTxn(input, hashes, matchHashes));
   }
 
-  #putInTxn(input: RecordInput, identHashes: string[]): PutRecordResult {
-    const id = input.id ?? this.#matchInTxn(input.resourceType, identHashes);
+  #putInTxn(input: RecordInput, identHashes: string[], matchHashes: string[]): PutRecordResult {
+    const decision: MatchDecision = input.id !== undefined ? { kind: 'update', id: input.id } : decideMatch(input, this.#candidates(matchHashes));
+    const id = decision.kind === 'update' ? decision.id : undefined;
     const head = id === undefined ? undefined : this.#dbs.head.get(id);
     if (input.id !== undefined && head === undefined) {
       throw new GatewayError('PSL_NOT_FOUND', `record ${input.id} does not exist`);
     }
     if (id === undefined || head === undefined) {
       const created = nextVersion(input, newId('rec'), 1);
-      this.#write(created, undefined, identHashes);
-      return { status: 'created', id: created.id, version: 1 };
+      this.#write(created, undefined, identHashes, matchHashes);
+      if (decision.kind !== 'conflict') return { status: 'created', id: created.id, version: 1 };
+      const conflict = this.#openConflict(input, created.id, decision.existingIds, decision.reason);
+      return { status: 'created', id: created.id, version: 1, conflict: { id: conflict.id, existingIds: conflict.existingIds, reason: conflict.reason } };
     }
     if (head.resourceType !== input.resourceType) {
       throw new GatewayError('PSL_BAD_REQUEST', `record ${id} is a ${head.resourceType}, not a ${input.resourceType}`);
@@ -50,18 +56,45 @@ export class LmdbRecords {
     const applied = carryAccess(input, latest);
     if (!recordChanged(latest, applied)) return { status: 'unchanged', id, version: head.version };
     const next = nextVersion(applied, id, head.version + 1, this.#after(head.lastUpdated));
-    this.#write(next, head, identHashes);
+    this.#write(next, head, identHashes, matchHashes);
     return { status: 'updated', id, version: next.version };
   }
 
-  /** First record of this type holding one of the identifiers, in the input's identifier order. */
-  #matchInTxn(resourceType: string, identHashes: readonly string[]): string | undefined {
-    for (const h of identHashes) {
-      for (const key of this.#dbs.idx.getKeys({ start: ['i', h, resourceType], end: ['i', h, resourceType, HIGH], limit: 1 })) {
-        return key[3];
-      }
+  /** Distinct records claiming any of the match keys (each key is claimed by one record). */
+  #candidates(matchHashes: readonly string[]): MatchCandidate[] {
+    const ids = new Set<string>();
+    for (const h of matchHashes) {
+      for (const key of this.#dbs.idx.getKeys({ start: ['m', h], end: ['m', h, HIGH] })) if (key[2] !== undefined) ids.add(key[2]);
     }
-    return undefined;
+    return [...ids].map((id) => {
+      const head = this.#dbs.head.get(id);
+      return { id, ...(head?.patientId === undefined ? {} : { patientId: head.patientId }) };
+    });
+  }
+
+  #openConflict(input: RecordInput, recordId: string, existingIds: string[], reason: IdentityConflict['reason']): IdentityConflict {
+    const conflict: IdentityConflict = {
+      id: newId('idc'), resourceType: input.resourceType, reason, recordId, existingIds,
+      rawId: input.provenance.rawId, participant: input.provenance.participant, openedAt: new Date().toISOString(), status: 'open',
+    };
+    this.#dbs.conflict.put(conflict.id, conflict);
+    return conflict;
+  }
+
+  /** See Store.identityConflicts: oldest first. */
+  conflicts(status?: IdentityConflict['status']): IdentityConflict[] {
+    return [...this.#dbs.conflict.getRange({})].map(({ value }) => value).filter((c) => status === undefined || c.status === status);
+  }
+
+  /** See Store.resolveIdentityConflict. */
+  resolveConflict(id: string, resolution: { status: 'linked' | 'kept-separate'; by: string }): Promise<IdentityConflict | undefined> {
+    return this.#dbs.env.transaction(() => {
+      const c = this.#dbs.conflict.get(id);
+      if (c === undefined) return undefined;
+      const resolved: IdentityConflict = { ...c, status: resolution.status, resolvedBy: resolution.by, resolvedAt: new Date().toISOString() };
+      this.#dbs.conflict.put(id, resolved);
+      return resolved;
+    });
   }
 
   /**
@@ -74,17 +107,22 @@ export class LmdbRecords {
     return new Date(now > prev ? now : prev + 1);
   }
 
-  #write(record: CanonicalRecord, old: RecordHead | undefined, identHashes: string[]): void {
+  #write(record: CanonicalRecord, old: RecordHead | undefined, identHashes: string[], matchHashes: string[]): void {
     const { idx, head, rec } = this.#dbs;
     const id = record.id;
     if (old) {
+      for (const h of old.matchHashes ?? []) idx.remove(['m', h, id]);
       for (const h of old.identHashes) idx.remove(['i', h, old.resourceType, id]);
       if (old.patientId !== undefined) idx.remove(['p', old.patientId, old.resourceType, id]);
       idx.remove(['t', old.resourceType, old.lastUpdated, id]);
     }
     rec.put([id, record.version], this.#cipher.sealJson(record, slot(id, record.version)));
     const unique = [...new Set(identHashes)];
+    // A key already claimed by another record stays with it (a conflict never steals identity).
+    const claimed = matchHashes.filter((h) => !this.#claimedByOther(h, id));
+    for (const h of claimed) idx.put(['m', h, id], true);
     head.put(id, {
+      ...(claimed.length === 0 ? {} : { matchHashes: claimed }),
       version: record.version,
       resourceType: record.resourceType,
       lastUpdated: record.lastUpdated,
@@ -94,6 +132,11 @@ export class LmdbRecords {
     for (const h of unique) idx.put(['i', h, record.resourceType, id], true);
     if (record.patientId !== undefined) idx.put(['p', record.patientId, record.resourceType, id], true);
     idx.put(['t', record.resourceType, record.lastUpdated, id], true);
+  }
+
+  #claimedByOther(hash: string, id: string): boolean {
+    for (const key of this.#dbs.idx.getKeys({ start: ['m', hash], end: ['m', hash, HIGH] })) if (key[2] !== id) return true;
+    return false;
   }
 
   #open(id: string, version: number): CanonicalRecord {

@@ -1,5 +1,5 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { AuditEntry, Identifier, QueueItem } from '../core/types.js';
+import type { AuditEntry, Identifier, IdentityConflict, QueueItem } from '../core/types.js';
 
 /**
  * The LMDB layout of LmdbStore: one environment, named sub-databases. Keys are ordered-binary
@@ -16,6 +16,8 @@ import type { AuditEntry, Identifier, QueueItem } from '../core/types.js';
  * | idx     | ['i', identHash, type, recId]                | true                        |
  * |         | ['p', patientId, type, recId]                | true                        |
  * |         | ['t', type, lastUpdated, recId]              | true                        |
+ * |         | ['m', matchHash, recId]                      | true (identity domain match) |
+ * | conflict| conflictId                                   | IdentityConflict (ids only) |
  * | queue   | ['i', queue, itemId]                         | QueueEntry                  |
  * |         | ['d', queue, dueAt, seq, itemId]             | DueMark (ready or leased)   |
  * |         | ['x', queue, seq, itemId]                    | true (dead letters)         |
@@ -31,6 +33,7 @@ export interface LmdbDbs {
   readonly idx: Database<true, Array<string>>;
   readonly queue: Database<QueueEntry | DueMark | number | true, Array<string | number>>;
   readonly audit: Database<AuditEntry, number>;
+  readonly conflict: Database<IdentityConflict, string>;
 }
 
 /** A raw message as stored: metadata in clear (ids, hashes, names from config), body sealed. */
@@ -41,9 +44,12 @@ export interface StoredRaw {
   /** epoch ms */
   receivedAt: number;
   sha256: string;
-  sourceRef?: string;
+  /** AtRestCipher blob of the sourceRef (MSH-10 and the like), slot `ref:<id>` */
+  sealedRef?: Uint8Array;
   contentType?: string;
   bytes: number;
+  /** the feed had already sent this sourceRef with other bytes */
+  controlIdReused?: boolean;
   /** AtRestCipher blob, slot `raw:<id>` */
   sealed: Uint8Array;
 }
@@ -56,6 +62,8 @@ export interface RecordHead {
   patientId?: string;
   /** keyed hash of each identifier of the latest version */
   identHashes: string[];
+  /** match keys this record claims in its identity domain (record-match.ts), keyed hashes */
+  matchHashes?: string[];
 }
 
 /** A queue item's state. `leased` items carry the token of their current lease. */
@@ -101,6 +109,7 @@ export function openLmdb(path: string): LmdbDbs {
     idx: env.openDB('idx', { encoding: 'msgpack' }),
     queue: env.openDB('queue', { encoding: 'msgpack' }),
     audit: env.openDB('audit', { encoding: 'msgpack' }),
+    conflict: env.openDB('conflict', { encoding: 'msgpack' }),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { PutRawOptions, PutRawResult, Store } from '../core/ports.js';
 import type {
-  AuditEntry, AuditEvent, CanonicalRecord, Format, Identifier, Lease, PutRecordResult, QueueItem, QueueStats,
+  AuditEntry, AuditEvent, CanonicalRecord, Format, Identifier, IdentityConflict, Lease, PutRecordResult, QueueItem, QueueStats,
   RawMessage, RawMeta, RecordInput,
 } from '../core/types.js';
 import { GatewayError, isGatewayError } from '../core/errors.js';
@@ -21,6 +21,7 @@ export interface LmdbStoreOptions {
 }
 
 const rawSlot = (id: string): string => `raw:${id}`;
+const refSlot = (id: string): string => `ref:${id}`;
 
 /**
  * The embedded Store: LMDB through lmdb-js.
@@ -32,8 +33,8 @@ const rawSlot = (id: string): string => `raw:${id}`;
  * queued in one event turn share one commit and its one fsync (group commit). LMDB's writer lock
  * spans processes, so the same holds with several gateway processes on one data directory.
  *
- * At rest: raw bodies and record versions are AtRestCipher blobs; raw metadata (feed, sha256,
- * sourceRef, sizes), record heads (type, version, time, patient record id) and queue/audit entries
+ * At rest: raw bodies, sourceRefs (control ids) and record versions are AtRestCipher blobs; raw
+ * metadata (feed, sha256, sizes), record heads (type, version, time, patient record id) and queue/audit entries
  * (ids and codes by contract) are in clear; identifiers and sourceRefs in index keys are hashed.
  */
 export class LmdbStore implements Store {
@@ -79,7 +80,7 @@ export class LmdbStore implements Store {
       format: raw.format,
       receivedAt: raw.receivedAt.getTime(),
       sha256: raw.sha256,
-      ...(raw.sourceRef === undefined ? {} : { sourceRef: raw.sourceRef }),
+      ...(raw.sourceRef === undefined ? {} : { sealedRef: this.#cipher.seal(Buffer.from(raw.sourceRef, 'utf8'), refSlot(raw.id)) }),
       ...(raw.contentType === undefined ? {} : { contentType: raw.contentType }),
       bytes: raw.body.length,
       sealed: this.#cipher.seal(raw.body, rawSlot(raw.id)),
@@ -93,17 +94,20 @@ export class LmdbStore implements Store {
       if (queue !== undefined) this.#queues.enqueueWithin(queue, { id: rawId, payload: { rawId } });
     };
     // One transaction, so one commit: the raw, its dedupe keys and its queue item are durable together.
-    const result = await this.#write(() => {
-      const original = (refKey && dedupe.get(refKey)) ?? dedupe.get(shaKey);
+    // A duplicate is the same message: same feed and same bytes. A known control id with other bytes
+    // is a new message (senders reset counters), stored and flagged; the ref key then names the newest.
+    const result = await this.#write((): PutRawResult => {
+      const original = dedupe.get(shaKey);
       if (original !== undefined) {
         enqueue(original);
-        return { status: 'duplicate', rawId: original } satisfies PutRawResult;
+        return { status: 'duplicate', rawId: original };
       }
-      rawDb.put(raw.id, value);
+      const reused = refKey !== undefined && dedupe.get(refKey) !== undefined;
+      rawDb.put(raw.id, reused ? { ...value, controlIdReused: true } : value);
       dedupe.put(shaKey, raw.id);
       if (refKey) dedupe.put(refKey, raw.id);
       enqueue(raw.id);
-      return { status: 'stored', rawId: raw.id } satisfies PutRawResult;
+      return { status: 'stored', rawId: raw.id, ...(reused ? { controlIdReused: true } : {}) };
     });
     this.#log?.debug({ rawId: result.rawId, sha256: raw.sha256, feed: raw.feed, status: result.status }, 'raw put');
     return result;
@@ -129,8 +133,9 @@ export class LmdbStore implements Store {
       format: s.format as Format,
       receivedAt: new Date(s.receivedAt),
       sha256: s.sha256,
-      ...(s.sourceRef === undefined ? {} : { sourceRef: s.sourceRef }),
+      ...(s.sealedRef === undefined ? {} : { sourceRef: Buffer.from(this.#cipher.open(s.sealedRef, refSlot(id))).toString('utf8') }),
       ...(s.contentType === undefined ? {} : { contentType: s.contentType }),
+      ...(s.controlIdReused ? { controlIdReused: true } : {}),
     };
   }
 
@@ -138,6 +143,15 @@ export class LmdbStore implements Store {
   putRecord(input: RecordInput): Promise<PutRecordResult> {
     this.#assertOpen();
     return this.#guard(this.#records.put(input));
+  }
+
+  async identityConflicts(options: { status?: IdentityConflict['status'] } = {}): Promise<IdentityConflict[]> {
+    return this.#read(() => this.#records.conflicts(options.status));
+  }
+
+  resolveIdentityConflict(id: string, resolution: { status: 'linked' | 'kept-separate'; by: string }): Promise<IdentityConflict | undefined> {
+    this.#assertOpen();
+    return this.#guard(this.#records.resolveConflict(id, resolution));
   }
 
   async getRecord(id: string, version?: number): Promise<CanonicalRecord | undefined> {

@@ -3,8 +3,8 @@ import { canonicalJson } from './canonical-json.js';
 
 /**
  * The input as it applies on top of `latest`: everyone who could see the record keeps seeing it.
- * Records are shared across participants (a lab's ORU updates the hospital's Patient matched by
- * identifier), so the previous writer and the previous audience join `sharedWith` of the new version.
+ * Matching never crosses identity domains (record-match.ts), so the previous writer joining
+ * `sharedWith` only ever happens inside a domain the admin shared explicitly.
  */
 export function carryAccess(input: RecordInput, latest: CanonicalRecord): RecordInput {
   const audience = new Set([...(input.sharedWith ?? []), ...latest.sharedWith, latest.provenance.participant]);
@@ -47,6 +47,8 @@ export function nextVersion(input: RecordInput, id: string, version: number, now
     labels: [...(input.labels ?? [])],
     identifiers: [...input.identifiers],
     ...(input.patientId === undefined ? {} : { patientId: input.patientId }),
+    ...(input.matchKeys === undefined ? {} : { matchKeys: [...input.matchKeys] }),
+    ...(input.identityDomain === undefined ? {} : { identityDomain: input.identityDomain }),
     lastUpdated,
     sharedWith: [...(input.sharedWith ?? [])],
   };

@@ -60,6 +60,16 @@ export class RedisKeys {
     return `${this.prefix}ix:ident:${this.hash(`${identifier.system}|${identifier.value}`)}`;
   }
 
+  /** Records claiming one match key in its identity domain (record-match.ts matchLookup). */
+  byMatch(lookup: string): string {
+    return `${this.prefix}ix:match:${this.hash(lookup)}`;
+  }
+
+  /** Identity conflicts: hash conflictId → JSON (ids and codes only). */
+  identityConflicts(): string {
+    return `${this.prefix}idc`;
+  }
+
   byPatient(patientId: string): string {
     return `${this.prefix}ix:patient:${this.hash(patientId)}`;
   }

@@ -1,6 +1,7 @@
 import { GatewayError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import type { CanonicalRecord, Identifier, PutRecordResult, RecordInput } from '../core/types.js';
+import type { CanonicalRecord, Identifier, IdentityConflict, PutRecordResult, RecordInput } from '../core/types.js';
+import { decideMatch, identityDomainOf, matchKeysOf, matchLookup } from './record-match.js';
 import type { AtRestCipher } from './at-rest.js';
 import { AS_BUFFERS, toArg, type RedisConn } from './redis-conn.js';
 import { indexMember, parseIndexMember, type RedisKeys } from './redis-keys.js';
@@ -13,7 +14,11 @@ import { carryAccess, nextVersion, recordChanged } from './record-version.js';
  */
 const MAX_ROUNDS = 32;
 
-type Target = { id: string; latest: CanonicalRecord | undefined; claimsIdentifiers: boolean };
+/** What a write is based on: the record (if any), the match-key sets it claims, a conflict to open. */
+type Target = {
+  id: string; latest: CanonicalRecord | undefined; claims: string[];
+  conflict?: { existingIds: string[]; reason: IdentityConflict['reason'] };
+};
 
 /**
  * Versioned canonical records. Every version is sealed with AtRestCipher under `rec:<id>:<version>`;
@@ -38,7 +43,10 @@ export class RedisRecords {
       if (latest && !recordChanged(latest, applied)) return { status: 'unchanged', id, version: latest.version };
       const version = (latest?.version ?? 0) + 1;
       const record = nextVersion(applied, id, version);
-      if (await this.write(target, record)) return { status: latest ? 'updated' : 'created', id, version };
+      if (!(await this.write(target, record))) continue;
+      if (target.conflict === undefined) return { status: latest ? 'updated' : 'created', id, version };
+      const conflict = await this.openConflict(input, id, target.conflict.existingIds, target.conflict.reason);
+      return { status: 'created', id, version, conflict: { id: conflict.id, existingIds: conflict.existingIds, reason: conflict.reason } };
     }
     throw new GatewayError('PSL_STORE_UNAVAILABLE', `record write kept conflicting after ${MAX_ROUNDS} rounds`);
   }
@@ -82,23 +90,53 @@ export class RedisRecords {
     return this.latestOf(ids);
   }
 
+  /** Identity conflicts, oldest first (ids are time-ordered). */
+  async conflicts(status?: IdentityConflict['status']): Promise<IdentityConflict[]> {
+    const all = Object.values(await this.conn.hGetAll(this.keys.identityConflicts())).map((j) => JSON.parse(j) as IdentityConflict);
+    return all.filter((c) => status === undefined || c.status === status).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** Records an admin's decision. */
+  async resolveConflict(id: string, resolution: { status: 'linked' | 'kept-separate'; by: string }): Promise<IdentityConflict | undefined> {
+    const json = await this.conn.hGet(this.keys.identityConflicts(), id);
+    if (json === null || json === undefined) return undefined;
+    const resolved: IdentityConflict = { ...(JSON.parse(json) as IdentityConflict), status: resolution.status, resolvedBy: resolution.by, resolvedAt: new Date().toISOString() };
+    await this.conn.hSet(this.keys.identityConflicts(), id, JSON.stringify(resolved));
+    return resolved;
+  }
+
+  /** Written after the record: a crash in between re-runs the message, which opens it then. */
+  private async openConflict(input: RecordInput, recordId: string, existingIds: string[], reason: IdentityConflict['reason']): Promise<IdentityConflict> {
+    const conflict: IdentityConflict = {
+      id: newId('idc'), resourceType: input.resourceType, reason, recordId, existingIds,
+      rawId: input.provenance.rawId, participant: input.provenance.participant, openedAt: new Date().toISOString(), status: 'open',
+    };
+    await this.conn.hSet(this.keys.identityConflicts(), conflict.id, JSON.stringify(conflict));
+    return conflict;
+  }
+
+  private matchSets(r: Pick<RecordInput, 'resourceType' | 'identityDomain' | 'provenance'> & { matchKeys?: readonly Identifier[] | undefined }, keys: readonly Identifier[]): string[] {
+    const domain = identityDomainOf(r);
+    return [...new Set(keys.map((k) => this.keys.byMatch(matchLookup(domain, r.resourceType, k))))];
+  }
+
   private async resolve(input: RecordInput): Promise<Target> {
-    if (input.id !== undefined) return { id: input.id, latest: await this.latest(input.id), claimsIdentifiers: false };
-    const sets = await Promise.all(input.identifiers.map((i) => this.conn.sMembers(this.keys.byIdentifier(i))));
-    // The first record of this type holding any of the identifiers: ids are time-ordered.
-    const match = sets.flat().map(parseIndexMember).filter((m) => m.resourceType === input.resourceType)
-      .map((m) => m.id).sort()[0];
-    if (match !== undefined) {
-      const latest = await this.latest(match);
-      if (latest) return { id: match, latest, claimsIdentifiers: false };
-    }
-    return { id: newId('rec'), latest: undefined, claimsIdentifiers: input.identifiers.length > 0 };
+    const sets = this.matchSets(input, matchKeysOf(input));
+    const members = await Promise.all(sets.map((k) => this.conn.sMembers(k)));
+    const free = (own: string | undefined): string[] => sets.filter((_, i) => members[i]!.every((m) => own !== undefined && parseIndexMember(m).id === own));
+    if (input.id !== undefined) return { id: input.id, latest: await this.latest(input.id), claims: free(input.id) };
+    const ids = [...new Set(members.flat().map((m) => parseIndexMember(m).id))].sort();
+    const found = (await Promise.all(ids.map((id) => this.latest(id)))).filter((r): r is CanonicalRecord => r !== undefined);
+    const decision = decideMatch(input, found.map((r) => ({ id: r.id, ...(r.patientId === undefined ? {} : { patientId: r.patientId }) })));
+    if (decision.kind === 'update') return { id: decision.id, latest: found.find((r) => r.id === decision.id), claims: free(decision.id) };
+    const id = newId('rec');
+    return { id, latest: undefined, claims: free(undefined), ...(decision.kind === 'conflict' ? { conflict: { existingIds: decision.existingIds, reason: decision.reason } } : {}) };
   }
 
   private async write(target: Target, record: CanonicalRecord): Promise<boolean> {
     const { latest } = target;
-    const oldSets = latest ? this.indexSets(latest) : [];
-    const newIdentSets = record.identifiers.map((i) => this.keys.byIdentifier(i));
+    const oldSets = latest ? [...this.matchSets(latest, latest.matchKeys ?? []), ...this.indexSets(latest)] : [];
+    const newIdentSets = [...target.claims, ...record.identifiers.map((i) => this.keys.byIdentifier(i))];
     const newPatient = record.patientId === undefined ? [] : [this.keys.byPatient(record.patientId)];
     const typeKey = this.keys.byType(record.resourceType);
     const keys = [
@@ -112,7 +150,7 @@ export class RedisRecords {
       latest ? indexMember(latest.resourceType, record.id) : '', indexMember(record.resourceType, record.id),
       record.resourceType, String(Date.parse(record.lastUpdated)), record.id,
       String(oldSets.length), String(newIdentSets.length), newPatient.length > 0 ? '1' : '0',
-      target.claimsIdentifiers ? '1' : '0',
+      target.claims.length > 0 ? '1' : '0', String(target.claims.length),
     ]);
     return result === record.version;
   }

@@ -9,22 +9,28 @@ import { LuaScript } from './redis-conn.js';
 
 /** Dedupe and store a raw in one step, so two racing puts of the same bytes store once. */
 export const RAW_PUT = new LuaScript('raw-put-3', 3, `
--- raw-put-3: store a raw message unless (feed, sha256) or (feed, sourceRef) is already known.
+-- raw-put-3: store a raw message unless (feed, sha256) is already known (same message).
 -- KEYS[1] dedupe key for (feed, sha256)
--- KEYS[2] dedupe key for (feed, sourceRef); same as KEYS[1] when the raw has no sourceRef
+-- KEYS[2] latest raw for (feed, sourceRef); same as KEYS[1] when the raw has no sourceRef
 -- KEYS[3] raw hash to create
 -- ARGV[1] raw id
--- ARGV[2] meta JSON (ids, hashes, sizes; no content)
+-- ARGV[2] meta JSON (ids, hashes, sizes, sealed sourceRef; no content)
 -- ARGV[3] sealed body
--- Returns false when stored, or the id of the original when this is a duplicate.
+-- Returns the id of the original for a duplicate; else 1 when the sourceRef was already used
+-- with other bytes (stored, flagged), 0 when stored.
 local original = redis.call('GET', KEYS[1])
 if original then return original end
-original = redis.call('GET', KEYS[2])
-if original then return original end
+local reused = 0
+if KEYS[2] ~= KEYS[1] and redis.call('EXISTS', KEYS[2]) == 1 then
+  reused = 1
+  local meta = cjson.decode(ARGV[2])
+  meta['controlIdReused'] = true
+  ARGV[2] = cjson.encode(meta)
+end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], 'm', ARGV[2], 'b', ARGV[3])
-return false
+return reused
 `);
 
 /** Read the latest version of a record in one round trip. */
@@ -62,18 +68,19 @@ export const RECORD_PUT = new LuaScript('record-put-n', undefined, `
 -- ARGV[9] number of previous index sets
 -- ARGV[10] number of new identifier sets
 -- ARGV[11] '1' when the new version has a patient index set
--- ARGV[12] '1' when the record is created because no record of this type held its identifiers
--- Returns the new version; -1 when the record changed meanwhile; -2 when another record of the
--- same type took one of the identifiers meanwhile (Node re-reads and retries).
+-- ARGV[12] '1' when the first ARGV[13] new sets are match keys this record claims: each must hold
+--          no other record (a key is claimed by one record of its identity domain)
+-- ARGV[13] number of claimed match-key sets (the first of the new sets)
+-- Returns the new version; -1 when the record changed meanwhile; -2 when another record took one
+-- of the claimed match keys meanwhile (Node re-reads and retries).
 local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if current ~= tonumber(ARGV[1]) then return -1 end
 local nOld, nNew = tonumber(ARGV[9]), tonumber(ARGV[10])
 local firstNew = 5 + nOld
 if ARGV[12] == '1' then
-  local typePrefix = ARGV[6] .. '|'
-  for i = firstNew, firstNew + nNew - 1 do
+  for i = firstNew, firstNew + tonumber(ARGV[13]) - 1 do
     for _, member in ipairs(redis.call('SMEMBERS', KEYS[i])) do
-      if string.sub(member, 1, #typePrefix) == typePrefix then return -2 end
+      if member ~= ARGV[5] then return -2 end
     end
   end
 end

@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import { GatewayError, isGatewayError } from '../core/errors.js';
 import type { PutRawOptions, PutRawResult, Store } from '../core/ports.js';
 import type {
-  AuditEntry, AuditEvent, CanonicalRecord, Identifier, Lease, PutRecordResult, QueueItem, QueueStats,
+  AuditEntry, AuditEvent, CanonicalRecord, Identifier, IdentityConflict, Lease, PutRecordResult, QueueItem, QueueStats,
   RawMessage, RawMeta, RecordInput,
 } from '../core/types.js';
 import type { AtRestCipher } from './at-rest.js';
@@ -50,7 +50,8 @@ export interface RedisStoreOptions {
   log?: Logger;
 }
 
-type StoredMeta = Omit<RawMeta, 'receivedAt'> & { receivedAt: string };
+/** Raw metadata as stored: the sourceRef (control id) sealed as base64 under slot `ref:<id>`. */
+type StoredMeta = Omit<RawMeta, 'receivedAt' | 'sourceRef'> & { receivedAt: string; sealedRef?: string };
 
 /** The Redis implementation of Store (DESIGN.md section 6). */
 export class RedisStore implements Store {
@@ -104,15 +105,16 @@ export class RedisStore implements Store {
       const meta: StoredMeta = {
         id: raw.id, feed: raw.feed, participant: raw.participant, format: raw.format,
         receivedAt: raw.receivedAt.toISOString(), sha256: raw.sha256, bytes: raw.body.byteLength,
-        ...(raw.sourceRef === undefined ? {} : { sourceRef: raw.sourceRef }),
+        ...(raw.sourceRef === undefined ? {} : { sealedRef: Buffer.from(this.#cipher.seal(Buffer.from(raw.sourceRef, 'utf8'), refSlot(raw.id))).toString('base64') }),
         ...(raw.contentType === undefined ? {} : { contentType: raw.contentType }),
       };
       const bySha = this.#keys.rawBySha(raw.feed, raw.sha256);
       const byRef = raw.sourceRef === undefined ? bySha : this.#keys.rawByRef(raw.feed, raw.sourceRef);
-      const original = await RAW_PUT.run<string | null>(this.#conn, [bySha, byRef, this.#keys.raw(raw.id)], [
+      const reply = await RAW_PUT.run<string | number | null>(this.#conn, [bySha, byRef, this.#keys.raw(raw.id)], [
         raw.id, JSON.stringify(meta), toArg(this.#cipher.seal(raw.body, bodySlot(raw.id))),
       ]);
-      const result: PutRawResult = original === null ? { status: 'stored', rawId: raw.id } : { status: 'duplicate', rawId: original };
+      const result: PutRawResult = typeof reply === 'string' ? { status: 'duplicate', rawId: reply }
+        : reply === 1 ? { status: 'stored', rawId: raw.id, controlIdReused: true } : { status: 'stored', rawId: raw.id };
       // A second script, not one transaction: a crash in between leaves an unacknowledged raw whose
       // retransmission takes the duplicate path, which enqueues the original (see PutRawOptions).
       if (options.enqueue !== undefined) await this.#queues.enqueue(options.enqueue, { id: result.rawId, payload: { rawId: result.rawId } });
@@ -124,7 +126,7 @@ export class RedisStore implements Store {
     return this.#guard('getRaw', async () => {
       const [m, b] = await this.#conn.withTypeMapping(AS_BUFFERS).hmGet(this.#keys.raw(id), ['m', 'b']);
       if (!m || !b) return undefined;
-      const { bytes: _bytes, ...meta } = parseMeta(m.toString('utf8'));
+      const { bytes: _bytes, ...meta } = this.#openMeta(parseMeta(m.toString('utf8')));
       return { ...meta, body: this.#cipher.open(b, bodySlot(id)) };
     });
   }
@@ -132,12 +134,28 @@ export class RedisStore implements Store {
   getRawMeta(id: string): Promise<RawMeta | undefined> {
     return this.#guard('getRawMeta', async () => {
       const m = await this.#conn.hGet(this.#keys.raw(id), 'm');
-      return m === null ? undefined : parseMeta(m);
+      return m === null ? undefined : this.#openMeta(parseMeta(m));
     });
+  }
+
+  #openMeta(stored: StoredMeta): RawMeta {
+    const { sealedRef, receivedAt, ...meta } = stored;
+    return {
+      ...meta, receivedAt: new Date(receivedAt),
+      ...(sealedRef === undefined ? {} : { sourceRef: Buffer.from(this.#cipher.open(Buffer.from(sealedRef, 'base64'), refSlot(stored.id))).toString('utf8') }),
+    };
   }
 
   putRecord(input: RecordInput): Promise<PutRecordResult> {
     return this.#guard('putRecord', () => this.#records.put(input));
+  }
+
+  identityConflicts(options: { status?: IdentityConflict['status'] } = {}): Promise<IdentityConflict[]> {
+    return this.#guard('identityConflicts', () => this.#records.conflicts(options.status));
+  }
+
+  resolveIdentityConflict(id: string, resolution: { status: 'linked' | 'kept-separate'; by: string }): Promise<IdentityConflict | undefined> {
+    return this.#guard('resolveIdentityConflict', () => this.#records.resolveConflict(id, resolution));
   }
 
   getRecord(id: string, version?: number): Promise<CanonicalRecord | undefined> {
@@ -230,10 +248,11 @@ function bodySlot(id: string): string {
   return `raw:${id}`;
 }
 
-function parseMeta(json: string): RawMeta {
+const refSlot = (id: string): string => `ref:${id}`;
+
+function parseMeta(json: string): StoredMeta {
   try {
-    const meta = JSON.parse(json) as StoredMeta;
-    return { ...meta, receivedAt: new Date(meta.receivedAt) };
+    return JSON.parse(json) as StoredMeta;
   } catch (cause) {
     throw new GatewayError('PSL_STORE_CORRUPT', 'raw metadata is not JSON', { cause });
   }

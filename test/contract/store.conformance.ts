@@ -88,13 +88,16 @@ export async function storeConformance(t: Test, name: string, open: OpenStore): 
     await t.resolves(store.ping());
   });
 
-  withStore('putRaw stores, dedupes on (feed, sourceRef) and (feed, sha256)', async (t, { store }) => {
+  withStore('putRaw stores, dedupes on (feed, sha256) only, flags a reused sourceRef', async (t, { store }) => {
     const a = makeRaw({ body: 'MSH|^~\\&|A|1', sourceRef: 'CTRL-1' });
     t.same(await store.putRaw(a), { status: 'stored', rawId: a.id }, 'first message is stored under its id');
 
     const sameRef = makeRaw({ body: 'MSH|^~\\&|A|2 different bytes', sourceRef: 'CTRL-1' });
-    t.same(await store.putRaw(sameRef), { status: 'duplicate', rawId: a.id }, 'same feed + sourceRef is a duplicate');
-    t.equal(await store.getRaw(sameRef.id), undefined, 'a duplicate stores nothing');
+    t.same(await store.putRaw(sameRef), { status: 'stored', rawId: sameRef.id, controlIdReused: true }, 'same sourceRef, other bytes: a new message, flagged');
+    t.equal((await store.getRaw(sameRef.id))?.controlIdReused, true, 'the flag is kept with the raw');
+    t.equal((await store.getRawMeta(sameRef.id))?.sourceRef, 'CTRL-1', 'the sourceRef reads back');
+    t.equal((await store.getRawMeta(a.id))?.controlIdReused, undefined, 'the first one is not flagged');
+    t.same(await store.putRaw(makeRaw({ body: 'MSH|^~\\&|A|2 different bytes', sourceRef: 'CTRL-1' })), { status: 'duplicate', rawId: sameRef.id }, 'its retransmission is a duplicate of it');
 
     const sameBytes = makeRaw({ body: 'MSH|^~\\&|A|1' });
     t.same(await store.putRaw(sameBytes), { status: 'duplicate', rawId: a.id }, 'same feed + sha256 is a duplicate');
@@ -111,21 +114,67 @@ export async function storeConformance(t: Test, name: string, open: OpenStore): 
     t.same(await store.putRaw(noRef), { status: 'stored', rawId: noRef.id }, 'no sourceRef: only sha256 dedupes');
   });
 
-  withStore('a record updated by another participant stays visible to everyone who could see it', async (t, { store }) => {
+  withStore('a record is never matched across participants: no takeover, no widened access', async (t, { store }) => {
     const by = (participant: string, extra: Record<string, unknown>, sharedWith: string[] = []): RecordInput => makeRecord({
       extra, sharedWith,
       provenance: { feed: `${participant}-feed`, participant, rawId: newId('raw'), location: 'PID[1]', mapping: 'test@1', receivedAt: new Date().toISOString() },
     });
     const first = await store.putRecord(by('chu-lyon', { gender: 'female' }, ['kine-martin']));
-    const second = await store.putRecord(by('labo-bioplus', { gender: 'female', birthDate: '1980-01-01' }));
-    t.match(second, { status: 'updated', id: first.id, version: 2 }, 'matched by identifier across participants');
-    const latest = await store.getRecord(first.id);
-    t.equal(latest?.provenance.participant, 'labo-bioplus');
-    t.same(latest?.sharedWith, ['chu-lyon', 'kine-martin'], 'the previous writer and audience keep access');
-    const back = await store.putRecord(by('chu-lyon', { gender: 'female', birthDate: '1980-01-01' }));
-    t.equal(back.version, 3, 'the audience change alone makes a version');
-    t.same((await store.getRecord(first.id))?.sharedWith, ['kine-martin', 'labo-bioplus']);
-    t.same((await store.getRecord(first.id, 1))?.sharedWith, ['kine-martin'], 'old versions keep their own audience');
+    const lab = await store.putRecord(by('labo-bioplus', { gender: 'male', birthDate: '1980-01-01' }));
+    t.equal(lab.status, 'created', 'the same identifier from another participant makes its own record');
+    t.not(lab.id, first.id);
+    const hospital = await store.getRecord(first.id);
+    t.equal(hospital?.version, 1, "the hospital's record is untouched");
+    t.equal(hospital?.provenance.participant, 'chu-lyon');
+    t.same(hospital?.sharedWith, ['kine-martin']);
+    t.same((await store.getRecord(lab.id))?.sharedWith, [], 'the lab gains no audience from the match');
+    const back = await store.putRecord(by('chu-lyon', { gender: 'female', birthDate: '1980-01-01' }, ['kine-martin']));
+    t.match(back, { status: 'updated', id: first.id, version: 2 }, 'the owner still updates its own record');
+    t.same((await store.getRecord(first.id))?.sharedWith, ['kine-martin'], 'the other writer never joins the audience');
+  });
+
+  withStore('a shared identity domain lets its members update one record, visible to every writer', async (t, { store }) => {
+    const by = (participant: string, extra: Record<string, unknown>): RecordInput => ({
+      ...makeRecord({ extra, provenance: { feed: `${participant}-feed`, participant, rawId: newId('raw'), location: 'PID[1]', mapping: 'test@1', receivedAt: new Date().toISOString() } }),
+      identityDomain: 'chu-group',
+    });
+    const a = await store.putRecord(by('chu-lyon', { gender: 'female' }));
+    const b = await store.putRecord(by('chu-nord', { gender: 'female', birthDate: '1980-01-01' }));
+    t.match(b, { status: 'updated', id: a.id, version: 2 });
+    t.same((await store.getRecord(a.id))?.sharedWith, ['chu-lyon'], 'an earlier writer of the domain keeps access');
+  });
+
+  withStore('a match about another patient, or naming two records, opens a conflict and leaves the existing record untouched', async (t, { store }) => {
+    const prov = (): RecordInput['provenance'] => ({ feed: 'adt', participant: 'chu-lyon', rawId: newId('raw'), location: 'PV1[1]', mapping: 'test@1', receivedAt: new Date().toISOString() });
+    const visit = { system: 'urn:oid:1.2.3.4', value: 'V-77' };
+    const enc = (patientId: string): RecordInput => ({ resourceType: 'Encounter', resource: { resourceType: 'Encounter', status: 'in-progress' }, provenance: prov(), identifiers: [visit], patientId });
+    const first = await store.putRecord(enc('rec_patientA'));
+    const second = await store.putRecord(enc('rec_patientB'));
+    t.equal(second.status, 'created', 'the new data is stored in a record of its own');
+    t.not(second.id, first.id);
+    t.match(second.conflict, { existingIds: [first.id], reason: 'other-patient' });
+    t.equal((await store.getRecord(first.id))?.patientId, 'rec_patientA', 'the first Encounter still points at its patient');
+    t.equal((await store.getRecord(first.id))?.version, 1);
+    const again = await store.putRecord(enc('rec_patientA'));
+    t.match(again, { status: 'unchanged', id: first.id }, 'the identifier keeps naming the first record');
+
+    const pat = (keys: Array<{ system: string; value: string }>): RecordInput => ({ resourceType: 'Patient', resource: { resourceType: 'Patient' }, provenance: prov(), identifiers: keys, matchKeys: keys });
+    const p1 = await store.putRecord(pat([{ system: 'urn:mrn', value: '1' }]));
+    const p2 = await store.putRecord(pat([{ system: 'urn:mrn', value: '2' }]));
+    const both = await store.putRecord(pat([{ system: 'urn:mrn', value: '1' }, { system: 'urn:mrn', value: '2' }]));
+    t.equal(both.status, 'created');
+    t.match(both.conflict, { reason: 'ambiguous-match' });
+    t.same([...(both.conflict?.existingIds ?? [])].sort(), [p1.id, p2.id].sort());
+    const open = await store.identityConflicts({ status: 'open' });
+    t.equal(open.length, 2, 'both conflicts are listed');
+    t.match(open.find((c) => c.recordId === both.id), { resourceType: 'Patient', participant: 'chu-lyon', status: 'open' });
+    const resolved = await store.resolveIdentityConflict(open[0]!.id, { status: 'kept-separate', by: 'admin' });
+    t.equal(resolved?.status, 'kept-separate');
+    t.equal((await store.identityConflicts({ status: 'open' })).length, 1);
+
+    const noKeys = await store.putRecord({ ...pat([{ system: 'urn:ssn', value: '999' }]), matchKeys: [] });
+    const noKeys2 = await store.putRecord({ ...pat([{ system: 'urn:ssn', value: '999' }]), matchKeys: [] });
+    t.not(noKeys.id, noKeys2.id, 'an identifier outside matchKeys never links');
   });
 
   withStore('putRaw with enqueue queues the stored id, and the original id on a duplicate', async (t, { store }) => {
@@ -133,7 +182,7 @@ export async function storeConformance(t: Test, name: string, open: OpenStore): 
     await store.putRaw(a, { enqueue: 'normalize' });
     const first = await store.claim('normalize', 60_000);
     t.same(first?.item, { id: a.id, payload: { rawId: a.id } }, 'queued with the raw id');
-    await store.putRaw(makeRaw({ body: 'MSH|^~\\&|Q|1 again', sourceRef: 'Q-1' }), { enqueue: 'normalize' });
+    await store.putRaw(makeRaw({ body: 'MSH|^~\\&|Q|1', sourceRef: 'Q-1' }), { enqueue: 'normalize' });
     t.equal((await store.queueStats('normalize')).depth, 0, 'a duplicate of an item in flight adds nothing');
     await store.complete(first!);
     const dup = makeRaw({ body: 'MSH|^~\\&|Q|1' });
@@ -408,7 +457,7 @@ export async function storeConformance(t: Test, name: string, open: OpenStore): 
 
     const store = await sut.reopen();
     t.ok(Buffer.from((await store.getRaw(raw.id))?.body ?? []).equals(Buffer.from(raw.body)), 'raw survives');
-    t.same(await store.putRaw(makeRaw({ body: 'other bytes', sourceRef: 'D-1' })), { status: 'duplicate', rawId: raw.id },
+    t.same(await store.putRaw(makeRaw({ body: 'MSH|durable', sourceRef: 'D-1' })), { status: 'duplicate', rawId: raw.id },
       'dedupe index survives');
     t.match(await store.getRecord(rec.id), { version: 2, resource: { n: 2 } });
     t.match(await store.getRecord(rec.id, 1), { version: 1, resource: { n: 1 } });
