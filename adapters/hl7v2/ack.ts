@@ -56,7 +56,7 @@ export interface AckInput {
 const ISSUE_TO_0357: Readonly<Record<Issue['code'], Hl7ErrorCode>> = {
   structure: '100', required: '101', value: '102', 'too-long': '102', 'code-invalid': '103', 'not-supported': '200',
   duplicate: '205', invariant: '102', security: '207', forbidden: '207', processing: '207', 'not-found': '103',
-  exception: '207', informational: '207',
+  exception: '207', informational: '207', conflict: '207',
 };
 
 /**
