@@ -12,6 +12,7 @@ import { registerErrorMapper } from './errors.js';
 import { registerHealthRoutes } from './plugins/health.js';
 import { registerRawRoutes } from './plugins/raw.js';
 import { registerFhirRoutes } from './plugins/fhir.js';
+import { registerIdentityConflictRoutes } from './plugins/identity-conflicts.js';
 
 export interface HttpDeps {
   config: Config;
@@ -49,6 +50,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<Server> {
   registerHealthRoutes(server, { store: deps.store, metrics, isReady: deps.isReady });
   registerRawRoutes(server, { config, store: deps.store, intake: deps.intake });
   registerFhirRoutes(server, { store: deps.store, baseUrl: '' });
+  registerIdentityConflictRoutes(server, { store: deps.store });
   return server;
 }
 
