@@ -76,6 +76,12 @@ export interface RecordInput {
   provenance: Provenance;
   labels?: readonly string[];
   identifiers: readonly Identifier[];
+  /**
+   * Identifiers that prove this is the same entity as an earlier record of the same type (the store
+   * matches only on these, within the writer's identity domain). Omitted: `identifiers` are used.
+   * Empty: never matched (re-normalizing the same raw still lands on the same record).
+   */
+  matchKeys?: readonly Identifier[];
   patientId?: string;
   sharedWith?: readonly string[];
 }
