@@ -5,7 +5,8 @@ import { localRef, type Builder } from './context.js';
 import { compact, cwe, cweTable, num, quantity, type Json } from './datatypes.js';
 import { toDateTime } from './datetime.js';
 import { mapObservation } from './observation.js';
-import { requestStatus } from './order-request.js';
+import { KEY_SYSTEM } from './identity.js';
+import { orderKey, requestStatus } from './order-request.js';
 import { groupOrders, type OrderGroup } from './orders.js';
 import type { SegReader } from './reader.js';
 
@@ -75,7 +76,9 @@ function request(b: Builder, g: OrderGroup, s: Subject, p: RequestInput): string
   });
   const ids: Identifier[] = own ? [{ system: own.system, value: own.value }] : [b.messageIdentifier(ref)];
   const sources = [seg, ...(g.orc && !rxe ? [g.orc, ...g.tq1] : []), ...(p.route && !rxe ? [p.route] : [])];
-  return b.add({ localRef: ref, resource, location: seg.loc, identifiers: ids, ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources });
+  // The placed and the encoded order are two records: their keys live in different systems.
+  const matchKeys = orderKey(b, g, rxe ? KEY_SYSTEM.fillerOrder : KEY_SYSTEM.order);
+  return b.add({ localRef: ref, resource, location: seg.loc, identifiers: ids, matchKeys, ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources });
 }
 
 /** RXD → MedicationDispense (status completed: RXD reports a dispense that happened). */
