@@ -6,6 +6,7 @@ import { compact, cwe, tableCode } from './datatypes.js';
 import { toDateTime, toInstant } from './datetime.js';
 import { KEY_SYSTEM } from './identity.js';
 import { attachmentsOf, mapObservation } from './observation.js';
+import { mapMedicationGroup } from './pharmacy.js';
 import { mapObrSpecimen, mapServiceRequest, mapSpecimen, orderIdentifiers, orderKey, storeIds } from './order-request.js';
 import { groupOrders, type OrderGroup } from './orders.js';
 import type { SegReader } from './reader.js';
@@ -54,6 +55,11 @@ export function mapOrderGroups(b: Builder, s: Subject, opts: { reports: boolean;
         const obs = mapObservation(b, item.obx, { patientRef, encounterRef, notes: item.notes });
         if (type === 'ED' || type === 'RP') mapAttachmentReport(b, item.obx, s, { srRef: undefined, specimen: undefined, observation: obs });
       }
+      return;
+    }
+    if (!g.obr && g.extra.some((x) => x.name === 'RXO' || x.name === 'RXE')) {
+      // A pharmacy order in ORM^O01 (ORC + RXO): a MedicationRequest, not a ServiceRequest.
+      mapMedicationGroup(b, g, s, i + 1);
       return;
     }
     let specimens = g.specimens.map(specimenOf);
