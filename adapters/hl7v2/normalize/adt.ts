@@ -11,8 +11,8 @@ const MERGES = new Set(['A18', 'A34', 'A35', 'A36', 'A39', 'A40', 'A41', 'A42', 
  * Coverages (IN1/IN2) and the OBX observations some senders add (height, weight…).
  */
 export function mapAdt(b: Builder): void {
-  for (const { group, subject } of mapCommonGroups(b)) {
-    if (MERGES.has(b.event) && subject.patientRef) mapMerge(b, group);
+  for (const { group, subject, visit } of mapCommonGroups(b)) {
+    if (MERGES.has(b.event) && subject.patientRef && visit === 1) mapMerge(b, group);
     mapLooseObservations(b, subject);
   }
 }

@@ -22,16 +22,40 @@ export function mapCommon(b: Builder): Subject {
   return mapGroup(b, groups[0]!, groups.length > 1);
 }
 
-/** Every patient group of the message (ADT^A17 swaps, merge lists, BAR^P02), each with its own records. */
-export function mapCommonGroups(b: Builder): Array<{ group: PatientGroup; subject: Subject }> {
+/**
+ * Every patient group of the message (ADT^A17 swaps, merge lists, BAR^P02), each with its own
+ * records, and within a group every visit (BAR^P01 sends several PV1 groups for one patient):
+ * one entry per visit, `visit` 1 for the first.
+ */
+export function mapCommonGroups(b: Builder): Array<{ group: PatientGroup; subject: Subject; visit: number }> {
   const groups = patientGroups(b);
-  return groups.map((group) => ({ group, subject: mapGroup(b, group, groups.length > 1) }));
+  return groups.flatMap((group) => {
+    const patientRef = mapPatient(b, group);
+    return visitGroups(group).map((v, i) => ({ group, subject: mapVisit(b, v, patientRef, groups.length > 1 || i > 0 || v !== group), visit: i + 1 }));
+  });
+}
+
+/**
+ * The visits of a patient group: one per PV1, from that PV1 to the next (the first also keeps
+ * what precedes it). A group with at most one PV1 is its own single visit.
+ */
+function visitGroups(g: PatientGroup): PatientGroup[] {
+  const starts = g.segs.flatMap((s, i) => (s.name === 'PV1' ? [i] : []));
+  if (starts.length <= 1) return [g];
+  return starts.map((start, i) => ({
+    ...g,
+    segs: g.segs.slice(i === 0 ? 0 : start, starts[i + 1] ?? g.segs.length),
+    encounterRef: i === 0 ? g.encounterRef : `${g.encounterRef}-visit-${i + 1}`,
+  }));
 }
 
 function mapGroup(b: Builder, g: PatientGroup, scopedToGroup: boolean): Subject {
+  return mapVisit(b, g, mapPatient(b, g), scopedToGroup);
+}
+
+function mapVisit(b: Builder, g: PatientGroup, patientRef: string | undefined, scopedToGroup: boolean): Subject {
   // EVN-1 repeats MSH-9.2 and EVN-2 is the sender's record time; neither adds clinical content.
   b.r.seg('EVN')?.consume(1, 2);
-  const patientRef = mapPatient(b, g);
   const encounterRef = mapEncounter(b, patientRef, g);
   const s: Subject = scopedToGroup ? { patientRef, encounterRef, segs: g.segs } : { patientRef, encounterRef };
   mapDiagnoses(b, s);

@@ -2,6 +2,7 @@ import { LOCAL_REF_PREFIX, type NormalizedRecord } from '../../../gateway/core/p
 import type { Issue } from '../../../gateway/core/issues.js';
 import type { FhirResource, Identifier, RawMessage } from '../../../gateway/core/types.js';
 import { compact, datePeriod, hdSystem, tableCode, token, type Json } from './datatypes.js';
+import { identityRules, type Hl7v2IdentityOptions, type IdentityRules } from './identity.js';
 import { localTimes } from './local-time.js';
 import type { Comp, MessageReader, SegReader } from './reader.js';
 
@@ -15,6 +16,11 @@ export interface Draft {
   /** Provenance location, e.g. `OBX[3]`. */
   location: string;
   identifiers: Identifier[];
+  /**
+   * What the store may match this record on (see identity.ts); omitted: none (`[]`), so only
+   * identifiers the mapper vouches for ever merge two records.
+   */
+  matchKeys?: Identifier[];
   patientRef?: string;
   /** Segments this record maps; their unread fields are reported on this record. */
   sources: SegReader[];
@@ -45,10 +51,13 @@ export class Builder {
 
   /** IANA zone for times sent without an offset (see local-time.ts). */
   private readonly timeZone: string | undefined;
+  /** The feed's identity trust rules (which identifiers become match keys). */
+  readonly identity: IdentityRules;
 
-  constructor(r: MessageReader, raw: RawMessage, family: string, options: { timeZone?: string | undefined } = {}) {
+  constructor(r: MessageReader, raw: RawMessage, family: string, options: { timeZone?: string | undefined; identity?: Hl7v2IdentityOptions | undefined } = {}) {
     this.r = r;
     this.timeZone = options.timeZone;
+    this.identity = identityRules(options.identity);
     this.raw = raw;
     this.mapping = `hl7v2-${family}@1`;
     const msh = r.segments[0]!;
@@ -145,7 +154,7 @@ export class Builder {
       identifier: [compact({ system, value: id, type: tableCode(c.c(13), '0203') })],
       name: Object.keys(name).length ? [name] : undefined,
     });
-    const ref = this.add({ localRef: `practitioner-${this.practitioners.size + 1}`, resource, location: source.loc, identifiers: [{ system, value: id }], sources: [] });
+    const ref = this.add({ localRef: `practitioner-${this.practitioners.size + 1}`, resource, location: source.loc, identifiers: [{ system, value: id }], matchKeys: [{ system, value: id }], sources: [] });
     this.practitioners.set(key, ref);
     return localRef(ref, display || undefined);
   }
@@ -173,6 +182,7 @@ export class Builder {
     if (local > 0 && !this.timeZone) {
       this.issue('warning', 'value', 'message', `${local} date-times carry no UTC offset and no time zone is configured for the feed; they are kept as sender-local times`);
     }
+    const matchKeys = this.distinctMatchKeys();
     const receivedAt = this.raw.receivedAt.toISOString();
     return this.ordered().map((i) => {
       const d = this.drafts[i]!;
@@ -182,6 +192,7 @@ export class Builder {
         resourceType: d.resource.resourceType,
         resource: d.resource,
         identifiers: d.identifiers,
+        matchKeys: matchKeys[i]!,
         provenance: {
           feed: this.raw.feed,
           participant: this.raw.participant,
@@ -196,6 +207,23 @@ export class Builder {
       if (d.patientRef) rec.patientRef = d.patientRef;
       return rec;
     });
+  }
+
+  /**
+   * Match keys per draft, made distinct within the message: two records of one type that would
+   * share a key (20 OBR under one placer number, two RDS orders with one ORC-2) are different
+   * entities by the IG, so each such key gets the record's localRef appended (deterministic, so a
+   * re-sent message still lands on the same records). Patients sharing a key are one person (BAR
+   * repeating a patient for each account), so theirs are left as they are.
+   */
+  private distinctMatchKeys(): Identifier[][] {
+    const count = new Map<string, number>();
+    const keyOf = (d: Draft, k: Identifier): string => `${d.resource.resourceType}\u0000${k.system}\u0000${k.value}`;
+    for (const d of this.drafts) for (const k of d.matchKeys ?? []) count.set(keyOf(d, k), (count.get(keyOf(d, k)) ?? 0) + 1);
+    return this.drafts.map((d) => (d.matchKeys ?? []).map((k) =>
+      (count.get(keyOf(d, k)) ?? 0) > 1 && d.resource.resourceType !== 'Patient'
+        ? { system: k.system, value: `${k.value}#${d.localRef}` }
+        : { system: k.system, value: k.value }));
   }
 
   /**

@@ -2,6 +2,7 @@ import type { FhirResource, Identifier } from '../../../gateway/core/types.js';
 import { localRef, type Builder } from './context.js';
 import { compact, cwe, period, tableCode, type Json } from './datatypes.js';
 import { firstIn, patientGroups, type PatientGroup } from './groups.js';
+import { isPlaceholder } from './identity.js';
 import type { Comp, SegReader } from './reader.js';
 import { ENCOUNTER_CLASS, ENCOUNTER_STATUS_BY_CLASS, ENCOUNTER_STATUS_BY_EVENT, PV1_PARTICIPANTS } from './tables.js';
 
@@ -64,9 +65,19 @@ export function mapEncounter(b: Builder, patientRef: string | undefined, g: Pati
     resource,
     location: pv1.loc,
     identifiers,
+    matchKeys: visitKeys(b, pv1),
     ...(patientRef ? { patientRef } : {}),
     sources: pv2 ? [pv1, pv2] : [pv1],
   });
+}
+
+/**
+ * PV1-19 visit number → match key, system from its assigning authority (CX-4) or else from the
+ * sending facility (MSH-4), which is who assigns visit numbers. PV1-50 (alternate visit id) and
+ * placeholders never match.
+ */
+function visitKeys(b: Builder, pv1: SegReader): Identifier[] {
+  return pv1.all(19).map((c) => b.cx(c)).filter((x) => x !== undefined && !isPlaceholder(x.value)).map((x) => ({ system: x!.system, value: x!.value }));
 }
 
 /** Trigger event first (A03 discharge…), then a discharge date, then the patient class. */

@@ -36,7 +36,7 @@ function mapAccount(b: Builder, s: Subject): string | undefined {
     status: b.event === 'P02' || b.event === 'P06' ? 'inactive' : 'active',
     subject: s.patientRef ? [localRef(s.patientRef)] : undefined,
   });
-  return b.add({ localRef: s.patientRef && s.patientRef !== 'patient' ? `account-${s.patientRef}` : 'account', resource, location: pid.loc, identifiers: [{ system: id.system, value: id.value }], ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [] });
+  return b.add({ localRef: s.patientRef && s.patientRef !== 'patient' ? `account-${s.patientRef}` : 'account', resource, location: pid.loc, identifiers: [{ system: id.system, value: id.value }], matchKeys: [{ system: id.system, value: id.value }], ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [] });
 }
 
 /** FT1 → ChargeItem (code FT1-7, quantity FT1-10, price FT1-11, date FT1-4, type FT1-6). */
@@ -71,5 +71,5 @@ function mapCharge(b: Builder, ft1: SegReader, s: Subject, accountRef: string | 
     account: accountRef ? [localRef(accountRef)] : undefined,
     extension: ft1.get(6) ? [{ url: 'urn:passerelle:hl7v2:FT1-6', valueCodeableConcept: tableCode(ft1.get(6), '0017') }] : undefined,
   });
-  b.add({ localRef: ref, resource, location: ft1.loc, identifiers: storeIds(b, identifier, ref), ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [ft1] });
+  b.add({ localRef: ref, resource, location: ft1.loc, identifiers: storeIds(b, identifier, ref), matchKeys: identifier, ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [ft1] });
 }

@@ -4,6 +4,7 @@ import { parseHl7 } from '../parse.js';
 import { chooseCharset, decodeText, resolveCharset } from '../charset.js';
 import { mapAdt } from './adt.js';
 import { Builder } from './context.js';
+import type { Hl7v2IdentityOptions } from './identity.js';
 import { checkTimeZone } from './local-time.js';
 import { MessageReader } from './reader.js';
 import { mapOrders, mapResults } from './oru.js';
@@ -66,7 +67,11 @@ export interface Hl7v2NormalizerOptions {
    * Unset: such times stay local (no offset) and each message carries a warning.
    */
   timeZone?: string;
+  /** Which identifiers of this feed prove identity (record `matchKeys`); see identity.ts. */
+  identity?: Hl7v2IdentityOptions;
 }
+
+export type { Hl7v2IdentityOptions } from './identity.js';
 
 /**
  * HL7 v2 → canonical FHIR R4 records. Parses the raw body, dispatches on MSH-9 to a family mapper
@@ -77,10 +82,15 @@ export interface Hl7v2NormalizerOptions {
 export function createHl7v2Normalizer(options: Hl7v2NormalizerOptions = {}): Normalizer {
   if (options.timeZone !== undefined) checkTimeZone(options.timeZone);
   const timeZone = options.timeZone;
+  // Copied so a caller mutating its options later cannot change how records match.
+  const identity: Hl7v2IdentityOptions = {
+    ...(options.identity?.patientIdentifierTypes ? { patientIdentifierTypes: [...options.identity.patientIdentifierTypes] } : {}),
+    ...(options.identity?.qualifiedNationalId !== undefined ? { qualifiedNationalId: options.identity.qualifiedNationalId } : {}),
+  };
   return {
     format: 'hl7v2',
     name: 'hl7v2@1',
-    normalize: (raw: RawMessage): Normalized => normalize(raw, timeZone),
+    normalize: (raw: RawMessage): Normalized => normalize(raw, timeZone, identity),
   };
 }
 
@@ -97,7 +107,7 @@ function decodeRaw(raw: RawMessage): string {
   return decodeText(raw.body, charset ?? chooseCharset(raw.body).charset);
 }
 
-function normalize(raw: RawMessage, timeZone: string | undefined): Normalized {
+function normalize(raw: RawMessage, timeZone: string | undefined, identity: Hl7v2IdentityOptions): Normalized {
   const parsed = parseHl7(decodeRaw(raw));
   if (!parsed.ok) return { ok: false, issues: parsed.issues };
   const msg = parsed.message;
@@ -109,7 +119,7 @@ function normalize(raw: RawMessage, timeZone: string | undefined): Normalized {
       issues: [...parsed.issues, { severity: 'error', code: 'not-supported', where: 'MSH-9', message: 'MSH-9 message type is not supported by the HL7 v2 normalizer' }],
     };
   }
-  const b = new Builder(new MessageReader(msg), raw, family.name, { timeZone });
+  const b = new Builder(new MessageReader(msg), raw, family.name, { timeZone, identity });
   try {
     family.map(b);
   } catch (err) {

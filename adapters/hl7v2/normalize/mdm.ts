@@ -62,6 +62,8 @@ export function mapDocument(b: Builder): void {
     resource,
     location: txa.loc,
     identifiers: storeIds(b, identifier.length ? identifier : [], 'document'),
+    // TXA-12 unique document number identifies the document (IG masterIdentifier); TXA-16 file name does not.
+    matchKeys: txa.get(12, 1, 1) ? [{ system: identifier[0]!.system, value: identifier[0]!.value }] : [],
     ...(s.patientRef ? { patientRef: s.patientRef } : {}),
     sources: [txa, ...obx, ...b.r.all('NTE').filter((n) => !isOrderNote(b, n))],
   });

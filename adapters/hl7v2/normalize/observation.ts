@@ -1,6 +1,6 @@
 import type { FhirResource } from '../../../gateway/core/types.js';
 import { localRef, type Builder } from './context.js';
-import { compact, cwe, num, quantity, type Json } from './datatypes.js';
+import { compact, cwe, mimeType, num, quantity, type Json } from './datatypes.js';
 import { toDateTime, toInstant } from './datetime.js';
 import type { Comp, SegReader } from './reader.js';
 import { OBSERVATION_STATUS } from './tables.js';
@@ -127,12 +127,12 @@ function valueOf(b: Builder, obx: SegReader, type: string, reps: Comp[]): Json {
       if (values.some((v) => num(v) === undefined)) return bad('is not a valid NA');
       return { valueSampledData: { origin: { value: 0 }, period: 0, dimensions: 1, data: values.join(' ') } };
     }
-    case 'RP':
-      return { valueString: first.c(1) };
-    case 'ED':
-      // Encapsulated data is carried as an attachment by the family mapper (report / document);
-      // an Observation value cannot hold it (R4 has no valueAttachment).
-      return {};
+    case 'RP': case 'ED': {
+      // R4 Observation.value[x] has no Attachment: the IG carries it in the R5 valueAttachment extension.
+      const a = attachmentsOf(obx, type, [first])[0];
+      if (!a) b.issue('warning', 'required', obx.where(5), 'OBX-5 document has neither data nor a pointer');
+      return a ? { extension: [{ url: VALUE_ATTACHMENT, valueAttachment: a }] } : {};
+    }
     case '':
       b.issue('warning', 'required', obx.where(2), 'OBX-2 value type is empty; OBX-5 kept as text');
       return asString();
@@ -195,4 +195,20 @@ function referenceRange(obx: SegReader): Json[] | undefined {
     high: high === undefined ? undefined : quantity(high, units),
     text: t,
   })];
+}
+
+/** The IG's OBX-5 ED / RP target (Segment OBX → Observation sheet). */
+export const VALUE_ATTACHMENT = 'https://hl7.org/fhir/5.0/StructureDefinition/extension-Observation.valueAttachment';
+
+/** OBX-5 ED (source, type, subtype, encoding, data) or RP (pointer, application, type, subtype) → Attachments. */
+export function attachmentsOf(obx: SegReader, type: string = obx.get(2).toUpperCase(), reps: Comp[] = obx.all(5)): Json[] {
+  const rp = type === 'RP';
+  return reps.map((c): Json => {
+    const [typeAt, subAt] = rp ? [3, 4] : [2, 3];
+    const contentType = mimeType(c.c(typeAt), c.c(subAt));
+    if (rp) return compact({ contentType, url: c.c(1) || undefined });
+    const base64 = c.c(4).toUpperCase() === 'BASE64';
+    const data = c.c(5);
+    return compact({ contentType, data: data ? (base64 ? data.replace(/\s+/g, '') : Buffer.from(data, 'utf8').toString('base64')) : undefined });
+  }).filter((a) => a['data'] || a['url']);
 }

@@ -3,6 +3,7 @@ import type { Subject } from './clinical.js';
 import { localRef, type Builder } from './context.js';
 import { compact, cwe, cweTable, quantity, num, type Json } from './datatypes.js';
 import { toDateTime } from './datetime.js';
+import { compositeKey, KEY_SYSTEM } from './identity.js';
 import type { OrderGroup } from './orders.js';
 import { nested, type SegReader } from './reader.js';
 import { ORDER_CONTROL_STATUS, ORDER_STATUS } from './tables.js';
@@ -14,6 +15,19 @@ export function orderIdentifiers(b: Builder, g: OrderGroup): Array<Json & Identi
   const pick = (orcField: number, obrField: number, kind: string): (Json & Identifier) | undefined =>
     (g.orc && b.ei(g.orc.comp(orcField), kind)) || (g.obr && b.ei(g.obr.comp(obrField), kind)) || undefined;
   return [pick(2, 2, 'PLAC'), pick(3, 3, 'FILL')].filter((x): x is Json & Identifier => x !== undefined);
+}
+
+/**
+ * The order's composite match key: placer AND filler numbers (each with its namespace) from this
+ * group only, ORC-2/3 and OBR-2/3 both when they differ (two OBR under one ORC-2 with their own
+ * OBR-2 are two orders). One present: that one alone. None: no key.
+ */
+export function orderKey(b: Builder, g: OrderGroup, system: string = KEY_SYSTEM.order): Identifier[] {
+  const ei = (s: SegReader | undefined, f: number, kind: string): Identifier | undefined => (s ? b.ei(s.comp(f), kind) : undefined);
+  return compositeKey(system, [
+    ['PLAC', ei(g.orc, 2, 'PLAC')], ['PLAC', ei(g.obr, 2, 'PLAC')],
+    ['FILL', ei(g.orc, 3, 'FILL')], ['FILL', ei(g.obr, 3, 'FILL')],
+  ]);
 }
 
 /** Request status: ORC-5 order status wins, then ORC-1 order control, then the result status. */
@@ -70,7 +84,7 @@ export function mapServiceRequest(b: Builder, g: OrderGroup, s: Subject, links: 
   });
   if (obr && !resource['code']) b.issue('warning', 'required', obr.where(4), 'OBR-4 universal service identifier is empty');
   const sources = [orc, obr, ...g.tq1, ...g.notes].filter((x): x is SegReader => x !== undefined);
-  return b.add({ localRef: ref, resource, location: (obr ?? orc)!.loc, identifiers: storeIds(b, identifier, ref), ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources });
+  return b.add({ localRef: ref, resource, location: (obr ?? orc)!.loc, identifiers: storeIds(b, identifier, ref), matchKeys: orderKey(b, g), ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources });
 }
 
 /** SPM → Specimen (identifier from SPM-2 placer/filler, type SPM-4, collection SPM-7/8/17, SPM-18 received). */
@@ -78,7 +92,9 @@ export function mapSpecimen(b: Builder, spm: SegReader, s: Subject): string {
   spm.consume(1);
   const ref = `specimen-${spm.occurrence}`;
   const id = spm.comp(2);
-  const identifier = [b.ei(nested(id, 1), 'PLAC'), b.ei(nested(id, 2), 'FILL')].filter((x): x is Json & Identifier => x !== undefined);
+  const placer = b.ei(nested(id, 1), 'PLAC');
+  const filler = b.ei(nested(id, 2), 'FILL');
+  const identifier = [placer, filler].filter((x): x is Json & Identifier => x !== undefined);
   const collected = spm.comp(17);
   const start = toDateTime(collected.c(1, 1));
   const end = toDateTime(collected.c(2, 1));
@@ -101,7 +117,9 @@ export function mapSpecimen(b: Builder, spm: SegReader, s: Subject): string {
     condition: spm.all(24).map((c) => cweTable(c, '0493')).filter(Boolean),
     note: spm.get(14) ? [{ text: spm.get(14) }] : undefined,
   });
-  return b.add({ localRef: ref, resource, location: spm.loc, identifiers: storeIds(b, identifier, ref), ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [spm] });
+  // SPM-2 placer/filler specimen ids are real identifiers (IG Specimen.identifier).
+  const matchKeys = compositeKey(KEY_SYSTEM.specimen, [['PLAC', placer], ['FILL', filler]]);
+  return b.add({ localRef: ref, resource, location: spm.loc, identifiers: storeIds(b, identifier, ref), matchKeys, ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [spm] });
 }
 
 /** OBR-15 specimen source (v2.3–2.6, SPS) → Specimen, when the message has no SPM. */

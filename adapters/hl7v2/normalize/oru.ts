@@ -2,10 +2,12 @@ import type { FhirResource } from '../../../gateway/core/types.js';
 import type { Subject } from './clinical.js';
 import { mapCommon } from './common.js';
 import { localRef, type Builder } from './context.js';
-import { compact, cwe, mimeType, tableCode, type Json } from './datatypes.js';
+import { compact, cwe, tableCode } from './datatypes.js';
 import { toDateTime, toInstant } from './datetime.js';
-import { mapObservation } from './observation.js';
-import { mapObrSpecimen, mapServiceRequest, mapSpecimen, orderIdentifiers, storeIds } from './order-request.js';
+import { KEY_SYSTEM } from './identity.js';
+import { attachmentsOf, mapObservation } from './observation.js';
+import { mapMedicationGroup } from './pharmacy.js';
+import { mapObrSpecimen, mapServiceRequest, mapSpecimen, orderIdentifiers, orderKey, storeIds } from './order-request.js';
 import { groupOrders, type OrderGroup } from './orders.js';
 import type { SegReader } from './reader.js';
 import { OBSERVATION_STATUS, REPORT_STATUS } from './tables.js';
@@ -50,9 +52,14 @@ export function mapOrderGroups(b: Builder, s: Subject, opts: { reports: boolean;
       // Results without an order (patient-level OBX, some senders): observations and documents only.
       for (const item of g.obx) {
         const type = item.obx.get(2).toUpperCase();
-        if (type === 'ED' || type === 'RP') mapAttachmentReport(b, item.obx, s, { srRef: undefined, specimen: undefined });
-        else mapObservation(b, item.obx, { patientRef, encounterRef, notes: item.notes });
+        const obs = mapObservation(b, item.obx, { patientRef, encounterRef, notes: item.notes });
+        if (type === 'ED' || type === 'RP') mapAttachmentReport(b, item.obx, s, { srRef: undefined, specimen: undefined, observation: obs });
       }
+      return;
+    }
+    if (!g.obr && g.extra.some((x) => x.name === 'RXO' || x.name === 'RXE')) {
+      // A pharmacy order in ORM^O01 (ORC + RXO): a MedicationRequest, not a ServiceRequest.
+      mapMedicationGroup(b, g, s, i + 1);
       return;
     }
     let specimens = g.specimens.map(specimenOf);
@@ -63,13 +70,16 @@ export function mapOrderGroups(b: Builder, s: Subject, opts: { reports: boolean;
     // supportingInfo instead (IG OML/ORM maps), which needs them stored before the request.
     const srRef = opts.reports ? mapServiceRequest(b, g, s, { index: i + 1, fallbackStatus: fallback, specimens }) : undefined;
     const results: string[] = [];
-    const documents: string[] = [];
     for (const item of g.obx) {
       const type = item.obx.get(2).toUpperCase();
       if (type === 'ED' || type === 'RP') {
-        // An embedded or referenced document is a presented form, not a measured value: it gets a
-        // DiagnosticReport of its own (code OBX-3), since R4 Observation cannot carry an attachment.
-        documents.push(mapAttachmentReport(b, item.obx, s, { srRef, specimen: item.specimen ? specimenOf(item.specimen) : specimens[0] }));
+        // The IG maps the document to an Observation (R5 valueAttachment extension, since R4
+        // Observation.value has no Attachment); a DiagnosticReport of its own (code OBX-3) also
+        // presents it, so R4 clients that only read presentedForm still see the document.
+        const specimen = item.specimen ? specimenOf(item.specimen) : specimens[0];
+        const obs = mapObservation(b, item.obx, { patientRef, encounterRef, basedOn: srRef, notes: item.notes, specimenRef: specimen, ...(opts.reports ? { category: 'laboratory' } : {}) });
+        results.push(obs);
+        mapAttachmentReport(b, item.obx, s, { srRef, specimen, observation: obs });
         continue;
       }
       results.push(mapObservation(b, item.obx, {
@@ -79,33 +89,19 @@ export function mapOrderGroups(b: Builder, s: Subject, opts: { reports: boolean;
       }));
     }
     if (!srRef) {
-      mapServiceRequest(b, g, s, { index: i + 1, fallbackStatus: fallback, specimens, supportingInfo: [...results, ...documents] });
+      mapServiceRequest(b, g, s, { index: i + 1, fallbackStatus: fallback, specimens, supportingInfo: results });
       return;
     }
     if (g.obr) mapReport(b, g, s, { index: i + 1, srRef, results, specimens, status: reportStatus });
   });
 }
 
-/** OBX-5 ED (source, type, subtype, encoding, data) or RP (pointer, application, type, subtype) → Attachments. */
-function attachmentsOf(obx: SegReader): Json[] {
-  const rp = obx.get(2).toUpperCase() === 'RP';
-  return obx.all(5).map((c): Json => {
-    const [typeAt, subAt] = rp ? [3, 4] : [2, 3];
-    const contentType = mimeType(c.c(typeAt), c.c(subAt));
-    if (rp) return compact({ contentType, url: c.c(1) || undefined });
-    const base64 = c.c(4).toUpperCase() === 'BASE64';
-    const data = c.c(5);
-    return compact({ contentType, data: data ? (base64 ? data.replace(/\s+/g, '') : Buffer.from(data, 'utf8').toString('base64')) : undefined });
-  }).filter((a) => a['data'] || a['url']);
-}
-
 /** ED / RP OBX → DiagnosticReport with the document as presentedForm. */
-function mapAttachmentReport(b: Builder, obx: SegReader, s: Subject, links: { srRef: string | undefined; specimen: string | undefined }): string {
+function mapAttachmentReport(b: Builder, obx: SegReader, s: Subject, links: { srRef: string | undefined; specimen: string | undefined; observation: string }): string {
   obx.consume(1);
   const ref = `report-obx-${obx.occurrence}`;
   const status = obx.get(11).toUpperCase();
   const forms = attachmentsOf(obx);
-  if (forms.length === 0) b.issue('warning', 'required', obx.where(5), 'OBX-5 document has neither data nor a pointer');
   const resource: FhirResource = compact({
     resourceType: 'DiagnosticReport',
     basedOn: links.srRef ? [localRef(links.srRef)] : undefined,
@@ -117,6 +113,7 @@ function mapAttachmentReport(b: Builder, obx: SegReader, s: Subject, links: { sr
     issued: toInstant(obx.get(19)),
     specimen: links.specimen ? [localRef(links.specimen)] : undefined,
     presentedForm: forms,
+    result: [localRef(links.observation)],
   });
   const subId = obx.get(4);
   return b.add({ localRef: ref, resource, location: obx.loc, identifiers: [b.messageIdentifier(subId ? `${ref}.${subId}` : ref)], ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [obx] });
@@ -159,5 +156,5 @@ function mapReport(b: Builder, g: OrderGroup, s: Subject, p: ReportParts): void 
     result: p.results.map((r) => localRef(r)),
   });
   if (obr.get(7) && !start) b.issue('warning', 'value', obr.where(7), 'OBR-7 is not a valid HL7 DTM; effective time left empty');
-  b.add({ localRef: ref, resource, location: obr.loc, identifiers: storeIds(b, identifier, ref), ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [] });
+  b.add({ localRef: ref, resource, location: obr.loc, identifiers: storeIds(b, identifier, ref), matchKeys: orderKey(b, g, KEY_SYSTEM.report), ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources: [] });
 }

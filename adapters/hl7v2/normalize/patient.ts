@@ -4,6 +4,7 @@ import { localRef } from './context.js';
 import { compact, cweTable, datePeriod, hdSystem, num, tableCode, xad, xpn, xtn, type Json } from './datatypes.js';
 import { toDate, toDateTime } from './datetime.js';
 import { allIn, firstIn, patientGroups, type PatientGroup } from './groups.js';
+import { patientMatchKeys } from './identity.js';
 import { selfFacts } from './patient-self.js';
 import type { Comp, SegReader } from './reader.js';
 import { GENDER, MARITAL_STATUS, YES_NO } from './tables.js';
@@ -16,7 +17,8 @@ const ETHNICITY_URL = 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-e
 
 /**
  * PID (+ PD1, NK1) → Patient. The record's `identifiers` are the PID-3 list (PID-2/PID-4 only
- * when PID-3 is empty, as in old v2.2 feeds), which is what the store matches Patients on.
+ * when PID-3 is empty, as in old v2.2 feeds); its `matchKeys`, what the store matches on, are the
+ * PID-3 identifiers the feed's trust rules accept (identity.ts).
  * @returns the Patient localRef, or undefined when the message has no PID
  */
 export function mapPatient(b: Builder, g: PatientGroup = patientGroups(b)[0]!): string | undefined {
@@ -62,7 +64,10 @@ export function mapPatient(b: Builder, g: PatientGroup = patientGroups(b)[0]!): 
   // Without any identifier, MSH-10 still lets a re-sent message version the same Patient.
   const identifiers: Identifier[] = ids.length ? ids.map(({ system, value }) => ({ system, value })) : [b.messageIdentifier(g.patientRef)];
   const sources = [pid, ...allIn(g, 'PD1'), ...allIn(g, 'NK1'), ...self.sources];
-  return b.add({ localRef: g.patientRef, resource, location: pid.loc, identifiers, sources });
+  // Only trusted PID-3 identifiers match (identity.ts): an SSN or a second MRN without authority
+  // shared by two people must not merge them.
+  const matchKeys = patientMatchKeys(pid.all(3), b.identity);
+  return b.add({ localRef: g.patientRef, resource, location: pid.loc, identifiers, matchKeys, sources });
 }
 
 /** One identifier per system|value: GT1 and IN2 often repeat PID-3. */
@@ -221,6 +226,8 @@ export function mapMerge(b: Builder, g: PatientGroup): void {
     }),
     location: mrg.loc,
     identifiers: prior.map(({ system, value }) => ({ system, value })),
+    // MRG-1 under the same trust rules as PID-3; MRG-3/MRG-4 (account) never identify the person.
+    matchKeys: patientMatchKeys(mrg.all(1), b.identity),
     sources: [mrg],
   });
   const survivor = b.drafts.find((d) => d.localRef === patientRef);

@@ -5,7 +5,8 @@ import { localRef, type Builder } from './context.js';
 import { compact, cwe, cweTable, num, quantity, type Json } from './datatypes.js';
 import { toDateTime } from './datetime.js';
 import { mapObservation } from './observation.js';
-import { requestStatus } from './order-request.js';
+import { KEY_SYSTEM } from './identity.js';
+import { orderKey, requestStatus } from './order-request.js';
 import { groupOrders, type OrderGroup } from './orders.js';
 import type { SegReader } from './reader.js';
 
@@ -16,17 +17,23 @@ import type { SegReader } from './reader.js';
  */
 export function mapPharmacy(b: Builder): void {
   const s = mapCommon(b);
-  groupOrders(b.r.segments, false).forEach((g, i) => {
-    const n = i + 1;
-    const rxo = g.extra.find((x) => x.name === 'RXO');
-    const rxe = g.extra.find((x) => x.name === 'RXE');
-    const rxr = g.extra.find((x) => x.name === 'RXR');
-    const placed = rxo ? request(b, g, s, { seg: rxo, n, kind: 'rxo', route: rxr }) : undefined;
-    const encoded = rxe ? request(b, g, s, { seg: rxe, n, kind: 'rxe', route: rxr, basedOn: placed }) : undefined;
-    for (const rxd of g.extra.filter((x) => x.name === 'RXD')) dispense(b, rxd, s, encoded ?? placed, rxr);
-    for (const item of g.obx) mapObservation(b, item.obx, { patientRef: s.patientRef, encounterRef: s.encounterRef, notes: item.notes, basedOn: encoded ?? placed });
-    if (!rxo && !rxe && !g.extra.some((x) => x.name === 'RXD') && (g.orc || g.obr)) b.issue('warning', 'required', (g.orc ?? g.obr)!.loc, 'order without RXO, RXE or RXD: no medication to map');
-  });
+  groupOrders(b.r.segments, false).forEach((g, i) => mapMedicationGroup(b, g, s, i + 1));
+}
+
+/**
+ * One pharmacy order group (ORC + RXO / RXE / RXD, OBX): the RDE/RDS records above. ORM^O01 uses
+ * it too for its RXO orders (IG: RXO → MedicationRequest).
+ * @param n - position of the order in the message (names the localRefs)
+ */
+export function mapMedicationGroup(b: Builder, g: OrderGroup, s: Subject, n: number): void {
+  const rxo = g.extra.find((x) => x.name === 'RXO');
+  const rxe = g.extra.find((x) => x.name === 'RXE');
+  const rxr = g.extra.find((x) => x.name === 'RXR');
+  const placed = rxo ? request(b, g, s, { seg: rxo, n, kind: 'rxo', route: rxr }) : undefined;
+  const encoded = rxe ? request(b, g, s, { seg: rxe, n, kind: 'rxe', route: rxr, basedOn: placed }) : undefined;
+  for (const rxd of g.extra.filter((x) => x.name === 'RXD')) dispense(b, rxd, s, encoded ?? placed, rxr);
+  for (const item of g.obx) mapObservation(b, item.obx, { patientRef: s.patientRef, encounterRef: s.encounterRef, notes: item.notes, basedOn: encoded ?? placed });
+  if (!rxo && !rxe && !g.extra.some((x) => x.name === 'RXD') && (g.orc || g.obr)) b.issue('warning', 'required', (g.orc ?? g.obr)!.loc, 'order without RXO, RXE or RXD: no medication to map');
 }
 
 interface RequestInput { seg: SegReader; n: number; kind: 'rxo' | 'rxe'; route: SegReader | undefined; basedOn?: string | undefined }
@@ -75,7 +82,9 @@ function request(b: Builder, g: OrderGroup, s: Subject, p: RequestInput): string
   });
   const ids: Identifier[] = own ? [{ system: own.system, value: own.value }] : [b.messageIdentifier(ref)];
   const sources = [seg, ...(g.orc && !rxe ? [g.orc, ...g.tq1] : []), ...(p.route && !rxe ? [p.route] : [])];
-  return b.add({ localRef: ref, resource, location: seg.loc, identifiers: ids, ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources });
+  // The placed and the encoded order are two records: their keys live in different systems.
+  const matchKeys = orderKey(b, g, rxe ? KEY_SYSTEM.fillerOrder : KEY_SYSTEM.order);
+  return b.add({ localRef: ref, resource, location: seg.loc, identifiers: ids, matchKeys, ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources });
 }
 
 /** RXD → MedicationDispense (status completed: RXD reports a dispense that happened). */

@@ -3,6 +3,7 @@ import { mapCommon, mapLooseObservations } from './common.js';
 import { localRef, type Builder } from './context.js';
 import { compact, cwe, cweTable, num, type Json } from './datatypes.js';
 import { toDateTime, toInstant } from './datetime.js';
+import { compositeKey, KEY_SYSTEM } from './identity.js';
 import { storeIds } from './order-request.js';
 import type { SegReader } from './reader.js';
 import { APPOINTMENT_STATUS, APPOINTMENT_STATUS_BY_EVENT } from './tables.js';
@@ -32,7 +33,10 @@ export function mapSchedule(b: Builder): void {
   const end = toInstant(endText);
   if (startText && !start) b.issue('warning', 'value', tq1?.get(7) ? tq1.where(7) : sch.where(11), 'appointment start is not a DTM with minutes and an offset; FHIR instant left empty');
   const statusCode = sch.get(25).toUpperCase();
-  const services = ais.map((a) => mapServiceRequest(b, a, identifier[1] ?? identifier[0], s.patientRef));
+  const placer = b.ei(sch.comp(1), 'PLAC');
+  const filler = b.ei(sch.comp(2), 'FILL');
+  const groupOf = resourceGroups(b);
+  const services = ais.map((a) => mapServiceRequest(b, a, { appointmentId: identifier[1] ?? identifier[0], group: groupOf.get(a) ?? 1, patientRef: s.patientRef }));
   const resource: FhirResource = compact({
     resourceType: 'Appointment',
     identifier,
@@ -54,6 +58,7 @@ export function mapSchedule(b: Builder): void {
     resource,
     location: sch.loc,
     identifiers: storeIds(b, identifier, 'appointment'),
+    matchKeys: compositeKey(KEY_SYSTEM.appointment, [['PLAC', placer], ['FILL', filler]]),
     ...(s.patientRef ? { patientRef: s.patientRef } : {}),
     sources: [sch, ...(tq1 ? [tq1] : []), ...b.r.all('AIG'), ...b.r.all('AIL'), ...b.r.all('AIP'), ...b.r.all('RGS')],
   });
@@ -67,13 +72,30 @@ const SERVICE_STATUS: Readonly<Record<string, string>> = {
 };
 
 /**
- * AIS → ServiceRequest for the scheduled service (code AIS-3, start AIS-4, status AIS-10); the
- * Appointment is based on it. Versioned on the appointment id plus the AIS set ID.
+ * Position (1-based) of the RGS resource group each AIS/AIG/AIL/AIP belongs to: set IDs restart
+ * in every group, so a set ID alone does not tell two services apart.
  */
-function mapServiceRequest(b: Builder, ais: SegReader, appointmentId: Identifier | undefined, patientRef: string | undefined): string {
+function resourceGroups(b: Builder): Map<SegReader, number> {
+  const out = new Map<SegReader, number>();
+  let group = 0;
+  for (const seg of b.r.segments) {
+    if (seg.name === 'RGS') group++;
+    else if (seg.name.startsWith('AI')) out.set(seg, Math.max(group, 1));
+  }
+  return out;
+}
+
+interface ServiceLinks { appointmentId: Identifier | undefined; group: number; patientRef: string | undefined }
+
+/**
+ * AIS → ServiceRequest for the scheduled service (code AIS-3, start AIS-4, status AIS-10); the
+ * Appointment is based on it. Identified by the appointment id, the RGS group and the AIS set ID.
+ */
+function mapServiceRequest(b: Builder, ais: SegReader, links: ServiceLinks): string {
+  const { appointmentId, group, patientRef } = links;
   const setId = ais.get(1) || String(ais.occurrence);
-  const ref = `servicerequest-ais-${setId}`;
-  const identifier = appointmentId ? [{ system: b.fallbackSystem('appointment-service'), value: `${appointmentId.value}/${setId}` }] : [];
+  const ref = group > 1 ? `servicerequest-ais-${group}-${setId}` : `servicerequest-ais-${setId}`;
+  const identifier = appointmentId ? [{ system: b.fallbackSystem('appointment-service'), value: group > 1 ? `${appointmentId.value}/${group}/${setId}` : `${appointmentId.value}/${setId}` }] : [];
   const start = toDateTime(ais.get(4));
   const resource: FhirResource = compact({
     resourceType: 'ServiceRequest',
@@ -84,7 +106,7 @@ function mapServiceRequest(b: Builder, ais: SegReader, appointmentId: Identifier
     subject: patientRef ? localRef(patientRef) : undefined,
     occurrencePeriod: start ? { start } : undefined,
   });
-  return b.add({ localRef: ref, resource, location: ais.loc, identifiers: storeIds(b, identifier, ref), ...(patientRef ? { patientRef } : {}), sources: [ais] });
+  return b.add({ localRef: ref, resource, location: ais.loc, identifiers: storeIds(b, identifier, ref), matchKeys: identifier, ...(patientRef ? { patientRef } : {}), sources: [ais] });
 }
 
 function duration(sch: SegReader): number | undefined {

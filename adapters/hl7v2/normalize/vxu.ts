@@ -5,7 +5,7 @@ import { localRef, type Builder } from './context.js';
 import { codeSystem, compact, cwe, cweTable, num, quantity, type CodeableConcept, type Json } from './datatypes.js';
 import { toDate, toDateTime } from './datetime.js';
 import { mapObservation } from './observation.js';
-import { orderIdentifiers, storeIds } from './order-request.js';
+import { orderIdentifiers, orderKey, storeIds } from './order-request.js';
 import { groupOrders, type OrderGroup } from './orders.js';
 import type { SegReader } from './reader.js';
 import { IMMUNIZATION_STATUS } from './tables.js';
@@ -73,7 +73,7 @@ function mapImmunization(b: Builder, g: OrderGroup, rxa: SegReader, s: Subject, 
   });
   const sources = [rxa, ...(rxr ? [rxr] : []), ...(g.orc ? [g.orc] : []), ...g.tq1];
   const ids: Identifier[] = storeIds(b, identifier, ref);
-  return b.add({ localRef: ref, resource, location: rxa.loc, identifiers: ids, ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources });
+  return b.add({ localRef: ref, resource, location: rxa.loc, identifiers: ids, matchKeys: orderKey(b, g), ...(s.patientRef ? { patientRef: s.patientRef } : {}), sources });
 }
 
 function fn(code: string, display: string): Json {

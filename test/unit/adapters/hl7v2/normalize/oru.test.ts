@@ -1,6 +1,7 @@
 import t from 'tap';
 import { LOCAL_REF_PREFIX } from '../../../../../gateway/core/ports.js';
 import { hl7v2Normalizer } from '../../../../../adapters/hl7v2/normalize/index.js';
+import { VALUE_ATTACHMENT } from '../../../../../adapters/hl7v2/normalize/observation.js';
 import { at, first, normalizeMs, rawOf, recordsOf } from './raw.js';
 
 const ref = (r: string): { reference: string } => ({ reference: LOCAL_REF_PREFIX + r });
@@ -57,9 +58,14 @@ t.test('OUL^R22: a specimen sent before its orders is linked to them', async (t)
   t.ok(specimens.length > 0);
   const report = records.find((r) => r.resourceType === 'DiagnosticReport' && r.provenance.location.startsWith('OBR'))!.resource;
   t.ok(((report['specimen'] as unknown[] | undefined) ?? []).length > 0, 'report names the specimen');
-  const images = records.filter((r) => r.resourceType === 'DiagnosticReport' && r.provenance.location.startsWith('OBX'));
-  t.ok(images.length > 0, 'an RP/ED OBX is a report of its own');
-  t.ok(images.some((r) => String(at(r.resource, 'presentedForm.0.url')).startsWith('http://172.16.237.4/CaseCenter/index.php?ContainerType=CaseView&')), 'RP pointer as presentedForm url');
-  t.ok(images.some((r) => at(r.resource, 'presentedForm.0.data') === 'VGhpcyBpcyBhIEJhc2U2NCBzdHJpbmc=' && at(r.resource, 'presentedForm.0.contentType') === 'image/jpeg'), 'ED data with its MIME type');
+  // IG (Segment OBX → Observation): OBX-5 ED / RP → Observation with the R5 valueAttachment extension.
+  const images = records.filter((r) => r.resourceType === 'Observation' && (r.resource['extension'] as Array<{ url: string }> | undefined)?.[0]?.url === VALUE_ATTACHMENT);
+  t.ok(images.length > 0, 'an RP/ED OBX is an Observation valued by an attachment');
+  const reports = records.filter((r) => r.resourceType === 'DiagnosticReport' && r.provenance.location.startsWith('OBX'));
+  t.ok(reports.length > 0, 'a document OBX is also presented by a report of its own');
+  const observations = records.filter((r) => r.resourceType === 'Observation').map((o) => LOCAL_REF_PREFIX + o.localRef);
+  t.ok(reports.every((r) => observations.includes(String(at(r.resource, 'result.0.reference')))), 'the report points at its Observation');
+  t.ok(images.some((r) => String(at(r.resource, 'extension.0.valueAttachment.url')).startsWith('http://172.16.237.4/CaseCenter/index.php?ContainerType=CaseView&')), 'RP pointer as attachment url');
+  t.ok(images.some((r) => at(r.resource, 'extension.0.valueAttachment.data') === 'VGhpcyBpcyBhIEJhc2U2NCBzdHJpbmc=' && at(r.resource, 'extension.0.valueAttachment.contentType') === 'image/jpeg'), 'ED data with its MIME type');
   t.equal(first(records, 'Observation').provenance.mapping, 'hl7v2-oul@1');
 });
