@@ -13,6 +13,7 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Intake } from './pipeline/intake.js';
 import { NormalizationEventBus } from './pipeline/normalization-events.js';
+import { RedisNotifications } from './pipeline/outcome-notifications.js';
 import { NormalizeWorker } from './pipeline/normalize-worker.js';
 import { Router } from './router/router.js';
 import { AtRestCipher } from './store/at-rest.js';
@@ -81,15 +82,28 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await store.close();
     throw err;
   }
-  const events = new NormalizationEventBus({ log: log.child({ component: 'normalize' }) });
+  const events = new NormalizationEventBus({ log: log.child({ component: 'normalize' }), ...outcomeTransport(config, log) });
+  try {
+    await events.start();
+  } catch (err) {
+    await events.close();
+    await http.stop();
+    await messaging?.close();
+    await store.close();
+    throw err;
+  }
   // One loop: messages about one patient are applied in arrival order (an A08 after its A01). More
   // loops raise throughput but may store two messages of one patient out of order.
   const router = new Router(config.routes);
   const normalize = new NormalizeWorker({
     store, normalizers: normalizerMap, events, metrics, route: (h) => router.route(h), concurrency: 1, log: log.child({ component: 'normalize' }),
   });
-  worker = normalize;
-  normalize.start();
+  if (config.gateway.normalize.enabled) {
+    worker = normalize;
+    normalize.start();
+  } else {
+    log.info({ component: 'normalize' }, 'normalize worker disabled');
+  }
   const feeds = mllpFeeds(config, { intake, store, events, log: log.child({ component: 'mllp' }) });
   const mllp = new Map<string, { host: string; port: number }>();
   try {
@@ -98,6 +112,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await Promise.all(feeds.map((f) => f.close(0)));
     await http.stop();
     await normalize.stop();
+    await events.close();
     await messaging?.close();
     await store.close();
     throw err;
@@ -116,6 +131,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         await messaging?.ws.close();
         await http.stop({ timeout: 10_000 });
         await normalize.stop();
+        await events.close();
         await messaging?.close();
         await store.appendAudit({ action: 'gateway.stop', actor: 'gateway' });
         await store.close();
@@ -161,6 +177,14 @@ function normalizers(config: Config): Map<Format, Normalizer> {
     normalize: (raw) => (perFeed.get(raw.feed) ?? hl7v2Normalizer).normalize(raw),
   };
   return new Map<Format, Normalizer>([['hl7v2', hl7v2]]);
+}
+
+/** Redis: outcomes cross processes over pub/sub on the store's server and prefix; LMDB: in-process. */
+function outcomeTransport(config: Config, log: Logger): { remote?: RedisNotifications } {
+  const s = config.gateway.store;
+  if (s.kind !== 'redis') return {};
+  const url = s.url.startsWith('env:') || s.url.startsWith('file:') ? readSecret(s.url, config.dir) : s.url;
+  return { remote: new RedisNotifications({ url, prefix: s.prefix, log: log.child({ component: 'events' }) }) };
 }
 
 async function openStore(config: Config, cipher: AtRestCipher, log: Logger): Promise<Store> {

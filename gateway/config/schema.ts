@@ -97,6 +97,9 @@ export const gatewayFileSchema = z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).prefault({}),
   messaging: messagingSchema.optional(),
+  normalize: z.strictObject({
+    enabled: z.boolean().default(true).describe('run the normalize worker here (off: another process on the same Redis does it)'),
+  }).prefault({}),
 });
 
 export const PARTICIPANT_KINDS = ['hospital', 'lab', 'pharmacy', 'professional', 'insurer', 'admin'] as const;

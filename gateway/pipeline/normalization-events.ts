@@ -1,5 +1,6 @@
 import type { NormalizationEvents, NormalizationOutcome } from '../core/ports.js';
 import type { Logger } from '../log.js';
+import { InProcessNotifications, type OutcomeNotifications } from './outcome-notifications.js';
 
 type Listener = (outcome: NormalizationOutcome) => void;
 
@@ -8,14 +9,31 @@ type Listener = (outcome: NormalizationOutcome) => void;
  * best effort: a listener that throws is logged and skipped, never allowed to stop the worker or
  * the other listeners. Outcomes are not buffered: a subscriber sees only what happens after it
  * subscribed (the durable answer is the OperationOutcome record, see record-writer.ts).
+ * With `remote` (Redis: several processes), what this process publishes also goes to the others,
+ * and what they publish reaches this process's listeners once `start()` resolved.
  */
 export class NormalizationEventBus implements NormalizationEvents {
   readonly #listeners = new Set<Listener>();
   readonly #log: Logger | undefined;
+  readonly #remote: OutcomeNotifications;
 
-  /** @param options - log: where listener failures are reported (code only) */
-  constructor(options: { log?: Logger } = {}) {
+  /**
+   * @param options - log: where listener failures are reported (code only); remote: the
+   *   cross-process port (default: in-process only)
+   */
+  constructor(options: { log?: Logger; remote?: OutcomeNotifications } = {}) {
     this.#log = options.log;
+    this.#remote = options.remote ?? new InProcessNotifications();
+  }
+
+  /** Starts receiving other processes' outcomes; resolves once subscribed. */
+  start(): Promise<void> {
+    return this.#remote.start((o) => this.#deliver(o));
+  }
+
+  /** Stops receiving and sending across processes; local publish keeps working. */
+  close(): Promise<void> {
+    return this.#remote.close();
   }
 
   subscribe(listener: Listener): () => void {
@@ -27,8 +45,13 @@ export class NormalizationEventBus implements NormalizationEvents {
     };
   }
 
-  /** Delivers one outcome to every current listener. */
+  /** Delivers one outcome to every current listener, and to the other processes. */
   publish(outcome: NormalizationOutcome): void {
+    this.#deliver(outcome);
+    this.#remote.publish(outcome);
+  }
+
+  #deliver(outcome: NormalizationOutcome): void {
     for (const listener of [...this.#listeners]) {
       try {
         listener(outcome);

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { GatewayError, isGatewayError } from '../core/errors.js';
 import type { RelayStore } from './relay-store.js';
@@ -45,8 +46,12 @@ export class LmdbRelayStore implements RelayStore {
    */
   static open(path: string): LmdbRelayStore {
     try {
+      // 0600 files in a 0700 directory, whatever the umask.
       mkdirSync(path, { recursive: true, mode: 0o700 });
-      return new LmdbRelayStore(path, open({ path, overlappingSync: false, maxDbs: 4 }));
+      chmodSync(path, 0o700);
+      const env = open({ path, overlappingSync: false, maxDbs: 4, permissionsMode: 0o600 } as Parameters<typeof open>[0]);
+      for (const f of ['data.mdb', 'lock.mdb']) if (existsSync(join(path, f))) chmodSync(join(path, f), 0o600);
+      return new LmdbRelayStore(path, env);
     } catch (cause) {
       throw new GatewayError('PSL_STORE_UNAVAILABLE', 'relay lmdb environment could not be opened', { cause });
     }

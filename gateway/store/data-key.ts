@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { decodeKey, readSecret, secretPath } from '../config/secrets.js';
@@ -16,6 +16,7 @@ export function loadDataKey(config: Config, log: Logger): Uint8Array {
     if (!existsSync(path)) {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       writeFileSync(path, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+      chmodSync(path, 0o600);   // exact, whatever the umask
       log.warn({ path }, 'generated a development data key; back it up, and use a managed key in production');
     }
   }

@@ -1,3 +1,5 @@
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { AuditEntry, Identifier, IdentityConflict, QueueItem } from '../core/types.js';
 
@@ -99,7 +101,11 @@ export interface DueMark {
  * @param path - directory holding data.mdb and lock.mdb
  */
 export function openLmdb(path: string): LmdbDbs {
-  const env = open({ path, overlappingSync: false, maxDbs: 12 });
+  // Data files 0600 in a 0700 directory whatever the umask (lmdb-js would create 0755 / 0664).
+  mkdirSync(path, { recursive: true, mode: 0o700 });
+  chmodSync(path, 0o700);
+  const env = open({ path, overlappingSync: false, maxDbs: 12, permissionsMode: 0o600 } as Parameters<typeof open>[0]);
+  for (const f of ['data.mdb', 'lock.mdb']) if (existsSync(join(path, f))) chmodSync(join(path, f), 0o600);
   return {
     env,
     raw: env.openDB('raw', { encoding: 'msgpack' }),
