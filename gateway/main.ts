@@ -96,7 +96,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   // loops raise throughput but may store two messages of one patient out of order.
   const router = new Router(config.routes);
   const normalize = new NormalizeWorker({
-    store, normalizers: normalizerMap, events, metrics, route: (h) => router.route(h), concurrency: 1, log: log.child({ component: 'normalize' }),
+    store, normalizers: normalizerMap, events, metrics, route: (h) => router.route(h), concurrency: 1,
+    identityDomains: new Map(config.feeds.flatMap((f) => (f.identity?.domain ? [[f.name, f.identity.domain] as const] : []))), log: log.child({ component: 'normalize' }),
   });
   if (config.gateway.normalize.enabled) {
     worker = normalize;
@@ -170,8 +171,11 @@ function mllpFeeds(config: Config, deps: { intake: Intake; store: Store; events:
  * with a `timeZone` get their own instance, so offset-less times are read in the sender's zone.
  */
 function normalizers(config: Config): Map<Format, Normalizer> {
-  const perFeed = new Map(config.feeds.flatMap((f) =>
-    f.format === 'hl7v2' && f.timeZone ? [[f.name, createHl7v2Normalizer({ timeZone: f.timeZone })] as const] : []));
+  const perFeed = new Map(config.feeds.flatMap((f) => {
+    if (f.format !== 'hl7v2' || (f.timeZone === undefined && f.identity === undefined)) return [];
+    const { domain: _domain, ...identity } = f.identity ?? {};
+    return [[f.name, createHl7v2Normalizer({ ...(f.timeZone ? { timeZone: f.timeZone } : {}), identity })] as const];
+  }));
   const hl7v2: Normalizer = {
     format: 'hl7v2', name: hl7v2Normalizer.name,
     normalize: (raw) => (perFeed.get(raw.feed) ?? hl7v2Normalizer).normalize(raw),

@@ -201,6 +201,15 @@ export const feedsFileSchema = z.strictObject({
       message: 'not an IANA time zone — fix: use a name such as Europe/Paris (times the sender writes without an offset are read in it)',
     }).optional(),
     mllp: mllpSchema.optional(),
+    /** Which identifiers prove identity on this feed, and whose records a match may update. */
+    identity: z.strictObject({
+      /** A shared identity domain (e.g. a hospital group's MPI); default: the owner's records only. */
+      domain: slug.optional(),
+      /** PID-3 identifier types trusted for patient matching; default MR and PI (with an assigning authority). */
+      patientIdentifierTypes: z.array(z.string().min(1).max(5)).min(1).optional(),
+      /** The sender's national identifier (INS) is qualified, so it may link patients. */
+      qualifiedNationalId: z.boolean().optional(),
+    }).optional(),
   }).superRefine((f, ctx) => {
     if (f.mllp && f.format !== 'hl7v2') ctx.addIssue({ code: 'custom', path: ['mllp'], message: 'an MLLP listener carries HL7 v2 only — fix: set format: hl7v2 or remove mllp' });
   })).default([]),

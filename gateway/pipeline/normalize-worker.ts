@@ -31,6 +31,8 @@ export interface NormalizeWorkerOptions {
   maxAttempts?: number;
   /** Destinations per record header (Router.route); they join each record's sharedWith. Default: none. */
   route?: RouteFn;
+  /** Shared identity domain per feed (feeds.yaml identity.domain); other feeds match within their owner's records. */
+  identityDomains?: ReadonlyMap<string, string>;
   /** Retry delay after attempt n is min(maxMs, baseMs * 2^(n-1)). Defaults 500 ms and 60 s. */
   backoff?: { baseMs?: number; maxMs?: number };
 }
@@ -47,7 +49,7 @@ export interface NormalizeWorkerOptions {
  * give the same answer. Store failures retry with exponential backoff, then dead-letter.
  */
 export class NormalizeWorker {
-  readonly #o: Required<Omit<NormalizeWorkerOptions, 'metrics' | 'events' | 'backoff'>> & Pick<NormalizeWorkerOptions, 'metrics' | 'events'>;
+  readonly #o: Required<Omit<NormalizeWorkerOptions, 'metrics' | 'events' | 'backoff' | 'identityDomains'>> & Pick<NormalizeWorkerOptions, 'metrics' | 'events' | 'identityDomains'>;
   readonly #backoff: { baseMs: number; maxMs: number };
   readonly #wakers = new Set<() => void>();
   #loops: Promise<void>[] = [];
@@ -151,7 +153,7 @@ export class NormalizeWorker {
         return;
       }
       const normalized = this.#normalize(raw);
-      const written = normalized.ok ? await writeRecords(this.#o.store, raw, mapping, normalized.records, this.#o.route) : { records: [], issues: [] };
+      const written = normalized.ok ? await writeRecords(this.#o.store, raw, mapping, normalized.records, this.#o.route, this.#o.identityDomains?.get(raw.feed)) : { records: [], issues: [] };
       const reused: Issue[] = raw.controlIdReused
         ? [{ severity: 'warning', code: 'duplicate', where: 'sourceRef', message: 'control-id-reused: the feed sent this control id before with other content; stored as a new message' }]
         : [];

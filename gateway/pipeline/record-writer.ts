@@ -47,9 +47,10 @@ export interface WriteResult {
  * @param mapping - normalizer name@version, used when a record's provenance has no mapping
  * @param records - in the normalizer's order: targets before the records that refer to them
  * @param route - destinations for a record header (routes.yaml); they join the record's sharedWith
+ * @param identityDomain - the feed's shared identity domain (feeds.yaml identity.domain), if any
  */
 export async function writeRecords(
-  store: Store, raw: RawMessage, mapping: string, records: readonly NormalizedRecord[], route: RouteFn = () => [],
+  store: Store, raw: RawMessage, mapping: string, records: readonly NormalizedRecord[], route: RouteFn = () => [], identityDomain?: string,
 ): Promise<WriteResult> {
   const plan = planWaves(records);
   const results: Array<PutRecordResult | undefined> = new Array(records.length);
@@ -60,7 +61,10 @@ export async function writeRecords(
     return r && `${records[j!]!.resourceType}/${r.id}`;
   };
   for (const wave of plan.waves) {
-    const inputs = wave.map((i) => routed(toInput(records[i]!, raw, mapping, (ref) => resolve(i, ref), perRecord[i]!), route));
+    const inputs = wave.map((i) => {
+      const input = routed(toInput(records[i]!, raw, mapping, (ref) => resolve(i, ref), perRecord[i]!), route);
+      return identityDomain === undefined ? input : { ...input, identityDomain };
+    });
     const done = await Promise.all(inputs.map((input) => store.putRecord(input)));
     wave.forEach((i, k) => {
       results[i] = done[k];
@@ -123,7 +127,8 @@ function planWaves(records: readonly NormalizedRecord[]): { waves: number[][]; f
 /** The RecordInput for one record, with references resolved; linking problems go to `issues`. */
 function toInput(record: NormalizedRecord, raw: RawMessage, mapping: string, resolve: (ref: string) => string | undefined, issues: Issue[]): RecordInput {
   // id and patientId are canonical ids a pure normalizer cannot know: never taken from it.
-  const { localRef, patientRef, id: _id, patientId: _patientId, ...rest } = record;
+  // identityDomain comes from the feed's config, never from a normalizer.
+  const { localRef, patientRef, id: _id, patientId: _patientId, identityDomain: _domain, ...rest } = record;
   const where = whereOf(record);
   const rewritten = rewriteLocalReferences(record.resource, resolve);
   if (rewritten.unresolved.length > 0) {
