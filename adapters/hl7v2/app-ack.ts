@@ -6,10 +6,11 @@ type Waiter = (outcome: NormalizationOutcome) => void;
  * Enhanced mode (HL7 v2.5.1 §2.9.3): the application ACK follows normalization. One subscription
  * per feed; connections register the raws they owe an application ACK for and cancel on close.
  * Outcomes that arrive before the registration (the worker can be faster than the commit ACK
- * write) are kept briefly so none is missed.
+ * write) are kept briefly so none is missed. Several waiters may wait on one raw: a resend of a
+ * message still being normalized owes the same application ACK as the original.
  */
 export class AppAckRouter {
-  readonly #waiters = new Map<string, Waiter>();
+  readonly #waiters = new Map<string, Set<Waiter>>();
   readonly #early = new Map<string, NormalizationOutcome>();
   readonly #max: number;
   readonly #unsubscribe: () => void;
@@ -35,14 +36,21 @@ export class AppAckRouter {
       waiter(early);
       return () => undefined;
     }
-    if (this.#waiters.size >= this.#max) this.#waiters.delete(this.#waiters.keys().next().value as string);
-    this.#waiters.set(rawId, waiter);
+    let set = this.#waiters.get(rawId);
+    if (!set) {
+      if (this.#waiters.size >= this.#max) this.#waiters.delete(this.#waiters.keys().next().value as string);
+      set = new Set();
+      this.#waiters.set(rawId, set);
+    }
+    set.add(waiter);
     return () => {
-      if (this.#waiters.get(rawId) === waiter) this.#waiters.delete(rawId);
+      const now = this.#waiters.get(rawId);
+      if (!now?.delete(waiter)) return;
+      if (now.size === 0) this.#waiters.delete(rawId);
     };
   }
 
-  /** Number of application ACKs still owed. */
+  /** Number of raws still owed an application ACK. */
   get pending(): number {
     return this.#waiters.size;
   }
@@ -54,10 +62,10 @@ export class AppAckRouter {
   }
 
   #deliver(outcome: NormalizationOutcome): void {
-    const waiter = this.#waiters.get(outcome.rawId);
-    if (waiter) {
+    const waiters = this.#waiters.get(outcome.rawId);
+    if (waiters) {
       this.#waiters.delete(outcome.rawId);
-      waiter(outcome);
+      for (const waiter of waiters) waiter(outcome);
       return;
     }
     if (this.#early.size >= this.#max) this.#early.delete(this.#early.keys().next().value as string);

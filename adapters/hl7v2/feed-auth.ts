@@ -71,6 +71,17 @@ export class FeedAuthenticator {
   }
 
   /**
+   * Whether a source address passes the allow-list (true when there is none): checked at TCP accept.
+   * @param remote - the peer address
+   */
+  addressAllowed(remote: string): boolean {
+    if (!this.#allow) return true;
+    const addr = unmapV4(remote);
+    const family = isIP(addr);
+    return family !== 0 && this.#allow.check(addr, family === 4 ? 'ipv4' : 'ipv6');
+  }
+
+  /**
    * @param socket - the accepted socket (a TLSSocket after its handshake when the feed uses TLS)
    */
   authorize(socket: Socket | TLSSocket): AuthDecision {

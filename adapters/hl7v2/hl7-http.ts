@@ -29,7 +29,7 @@ export interface Hl7HttpOptions {
   /** Largest body accepted by the route (a feed may lower it). */
   maxBodyBytes: number;
   /** To rebuild a duplicate's original ACK after a restart. */
-  originals?: Pick<Store, 'getRaw'>;
+  originals?: Pick<Store, 'getRaw' | 'findByIdentifier'>;
 }
 
 /**

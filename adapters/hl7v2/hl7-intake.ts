@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { isGatewayError } from '../../gateway/core/errors.js';
+import { ERROR_REGISTRY, isGatewayError } from '../../gateway/core/errors.js';
 import { newId } from '../../gateway/core/ids.js';
 import type { IntakePort, NormalizationOutcome, Store } from '../../gateway/core/ports.js';
 import { buildAck, hl7DateTime, issuesToAckErrors, type AckCode, type AckError } from './ack.js';
@@ -8,6 +8,7 @@ import { batchEnvelope } from './batch-ack.js';
 import { chooseCharset, encodeText, type CharsetChoice } from './charset.js';
 import type { AuthDecision } from './feed-auth.js';
 import { evaluate, MessageTypeFilter, wantsAck, type AckMode, type Evaluation } from './hl7-evaluate.js';
+import { storedOutcome } from './stored-outcome.js';
 
 /** Options for {@link Hl7Intake}; every policy has a safe default. */
 export interface Hl7IntakeOptions {
@@ -22,8 +23,11 @@ export interface Hl7IntakeOptions {
   encoding?: string;
   /** MSH-3/MSH-4 of our ACKs when the inbound MSH-5/MSH-6 are empty. */
   self?: { application: string; facility: string };
-  /** Read access to stored raws, to rebuild a duplicate's ACK from the original bytes after the cache forgot it. */
-  originals?: Pick<Store, 'getRaw'>;
+  /**
+   * Read access to stored raws and outcomes: a duplicate's ACK is rebuilt from the original bytes
+   * after the cache forgot it, and its application ACK from the stored normalization outcome.
+   */
+  originals?: Pick<Store, 'getRaw' | 'findByIdentifier'>;
   /** ACKs remembered for byte-identical replays. Default 10 000. */
   ackCacheSize?: number;
 }
@@ -33,6 +37,8 @@ export interface AppAckRequest {
   readonly rawId: string;
   readonly evaluation: Evaluation;
   readonly charset: string;
+  /** A resend: the outcome may already be stored (read it before waiting for the event). */
+  readonly replay?: boolean;
 }
 
 /** The answer to one payload (one MLLP frame or one HTTP body). */
@@ -179,20 +185,28 @@ export class Hl7Intake {
       const code: AckCode = ev.enhanced ? (retryable ? 'CE' : 'CR') : (retryable ? 'AE' : 'AR');
       const appCode = isGatewayError(err) ? err.code : 'PSL_INTERNAL';
       log.warn({ feed: this.feed, ctrlId: controlId, code: appCode }, 'message not stored; negative ACK sent');
-      return { ack: this.#refusal(ev, code, { hl7Code: '207', severity: 'E', appCode, text: 'message not stored, send it again later' }, choice.charset), code, retryable };
+      const text = retryable ? 'message not stored, send it again later' : `message not stored: ${ERROR_REGISTRY[isGatewayError(err) ? err.code : 'PSL_INTERNAL'].message}`;
+      return { ack: this.#refusal(ev, code, { hl7Code: '207', severity: 'E', appCode, text }, choice.charset), code, retryable };
     }
     if (result.status === 'duplicate') {
+      // A resend gets every answer the original asked for: the commit ACK and, when MSH-16 wants one,
+      // the application ACK again (the sender may never have read the first one).
       const replay = await this.#replay(result.rawId, ev, choice.charset);
       log.debug({ feed: this.feed, rawId: result.rawId, ctrlId: controlId }, 'duplicate: original ACK replayed');
-      return replay;
+      return { ack: replay.ack, code: replay.code, ...(replay.app ? { app: { ...replay.app, replay: true } } : {}) };
     }
-    const reply = stored(ev, result.rawId, new Date(), this.#self, choice.charset);
+    const reply = withApp(stored(ev, result.rawId, new Date(), this.#self, choice.charset), ev, result.rawId, choice.charset);
     this.#remember(result.rawId, reply);
     log.debug({ feed: this.feed, rawId: result.rawId, ctrlId: controlId, code: reply.code }, 'message stored and acknowledged');
-    // Duplicates get no second application ACK: it belongs to the original delivery.
-    const appType = (ev.header?.appAckType ?? '').toUpperCase();
-    const app = ev.enhanced && appType !== '' && appType !== 'NE' ? { rawId: result.rawId, evaluation: ev, charset: choice.charset } : undefined;
-    return { ...reply, ...(app ? { app } : {}) };
+    return reply;
+  }
+
+  /**
+   * The stored normalization outcome of rawId, or undefined while it is pending (or without a store).
+   * @param rawId - a stored raw
+   */
+  async outcomeOf(rawId: string): Promise<NormalizationOutcome | undefined> {
+    return this.#o.originals ? storedOutcome(this.#o.originals, rawId) : undefined;
   }
 
   /** The ACK first sent for rawId: from the cache, else rebuilt from the original bytes (MSH-7 then differs). */
@@ -200,17 +214,17 @@ export class Hl7Intake {
     const cached = this.#acks.get(rawId);
     if (cached) return cached;
     const original = this.#o.originals ? await this.#o.originals.getRaw(rawId) : undefined;
-    if (!original) return stored(current, rawId, new Date(), this.#self, charset);
+    if (!original) return withApp(stored(current, rawId, new Date(), this.#self, charset), current, rawId, charset);
     const choice = chooseCharset(original.body, this.#o.encoding ? { forced: this.#o.encoding } : {});
     const ev = evaluate(original.body, choice.charset, { ackMode: this.#mode, types: this.#types });
-    const reply = stored(ev, rawId, original.receivedAt, this.#self, choice.charset);
+    const reply = withApp(stored(ev, rawId, original.receivedAt, this.#self, choice.charset), ev, rawId, choice.charset);
     this.#remember(rawId, reply);
     return reply;
   }
 
   #remember(rawId: string, reply: OneReply): void {
     if (this.#acks.size >= this.#cacheSize) this.#acks.delete(this.#acks.keys().next().value as string);
-    this.#acks.set(rawId, { ack: reply.ack, code: reply.code });
+    this.#acks.set(rawId, { ack: reply.ack, code: reply.code, ...(reply.app ? { app: reply.app } : {}) });
   }
 
   #refusal(ev: Evaluation | undefined, code: AckCode, error: AckError, charset: string): Buffer {
@@ -232,6 +246,12 @@ function stored(ev: Evaluation, rawId: string, at: Date, self: { application: st
   return ev.errors.length > 0
     ? { ack: encodeText(buildAck({ ...base, code: 'AE', errors: ev.errors }), charset), code: 'AE' }
     : { ack: encodeText(buildAck({ ...base, code: 'AA' }), charset), code: 'AA' };
+}
+
+/** Adds the application ACK request when the message is enhanced and MSH-16 may want one. */
+function withApp(reply: OneReply, ev: Evaluation, rawId: string, charset: string): OneReply {
+  const appType = (ev.header?.appAckType ?? '').toUpperCase();
+  return ev.enhanced && appType !== '' && appType !== 'NE' ? { ...reply, app: { rawId, evaluation: ev, charset } } : reply;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { isGatewayError } from '../../gateway/core/errors.js';
+import type { NormalizationOutcome } from '../../gateway/core/ports.js';
 import type { AppAckRouter } from './app-ack.js';
 import type { AuthDecision } from './feed-auth.js';
 import type { Hl7Intake, Hl7Reply } from './hl7-intake.js';
@@ -30,6 +31,8 @@ export interface MllpConnectionOptions {
   appAcks: AppAckRouter | undefined;
   maxFrameBytes: number;
   idleTimeoutMs: number;
+  /** A frame must end within this long of its <VT>, however steadily its bytes trickle in. */
+  frameTimeoutMs: number;
   log: Logger;
   counters: ConnectionCounters;
 }
@@ -53,6 +56,7 @@ export class MllpConnection {
   #noiseBytes = 0;
   #idle: Promise<void> = Promise.resolve();
   #settleIdle: (() => void) | undefined;
+  #frameTimer: NodeJS.Timeout | undefined;
 
   /** @param options - socket, its authentication verdict and the feed's handler and limits */
   constructor(options: MllpConnectionOptions) {
@@ -66,6 +70,7 @@ export class MllpConnection {
     s.on('timeout', () => this.#onTimeout());
     s.on('error', (err: NodeJS.ErrnoException) => options.log.debug({ code: err.code }, 'MLLP socket error'));
     s.on('close', () => {
+      clearTimeout(this.#frameTimer);
       if (this.#cancels.size > 0) options.log.info({ count: this.#cancels.size }, 'application ACKs abandoned: connection closed');
       for (const cancel of this.#cancels) cancel();
       this.#cancels.clear();
@@ -106,6 +111,7 @@ export class MllpConnection {
       return;
     }
     this.#logNoise();
+    this.#armFrameDeadline(frames.length > 0);
     for (const bytes of frames) this.#enqueue({ kind: 'frame', bytes });
     if (this.#queue.length > HIGH_WATER) this.#o.socket.pause();
   }
@@ -133,8 +139,14 @@ export class MllpConnection {
           return;
         }
         this.#o.counters.frames++;
+        if (isBlank(item.bytes)) {
+          // <VT><FS><CR>: nothing to store or to resend; the sender's frame builder is at fault.
+          this.#o.log.warn({ bytes: item.bytes.length }, 'empty MLLP frame rejected');
+          this.#write(this.#o.handler.reject('PSL_PAYLOAD_EMPTY', 'MLLP frame is empty: it holds no HL7 message'), 'AR');
+          continue;
+        }
         const reply = await this.#o.handler.handle(item.bytes, { auth: this.#o.auth });
-        this.#answer(reply);
+        await this.#answer(reply);
         if (!this.#o.auth.ok) {
           // One reject tells an unauthenticated peer why; nothing more is read from it.
           this.#queue.length = 0;
@@ -149,18 +161,65 @@ export class MllpConnection {
     }
   }
 
-  #answer(reply: Hl7Reply): void {
+  /**
+   * The commit ACK now; each application ACK when its outcome is known. A resend's outcome may be
+   * stored already: it is read here, inside the pump, so that application ACK leaves before the
+   * next frame's answer. The waiter is registered first, so an outcome published during the read
+   * is not missed; `done` makes sure only one of the two sends.
+   */
+  async #answer(reply: Hl7Reply): Promise<void> {
     if (reply.bytes) this.#write(reply.bytes, reply.codes.join(','));
     for (const req of reply.appAcks) {
-      const cancel = this.#o.appAcks?.expect(req.rawId, (outcome) => {
-        this.#cancels.delete(cancel!);
+      let done = false;
+      let cancel: (() => void) | undefined;
+      const send = (outcome: NormalizationOutcome): void => {
+        if (done) return;
+        done = true;
+        if (cancel) this.#cancels.delete(cancel);
         const ack = this.#o.handler.appAck(req, outcome);
         if (!ack) return;
         if (this.#o.socket.writable) this.#write(ack, outcome.ok ? 'AA' : 'AE');
         else this.#o.log.info({ rawId: req.rawId }, 'application ACK skipped: connection gone');
-      });
-      if (cancel) this.#cancels.add(cancel);
+      };
+      cancel = this.#o.appAcks?.expect(req.rawId, send);
+      if (cancel && !done) this.#cancels.add(cancel);
+      if (!req.replay || done) continue;
+      const outcome = await this.#o.handler.outcomeOf(req.rawId);
+      if (outcome && !done) {
+        cancel?.();
+        send(outcome);
+      }
     }
+  }
+
+  /**
+   * Slowloris guard: the idle timer restarts with every byte, so a frame also gets an absolute
+   * deadline counted from its <VT>. Restarted when a frame completed in this chunk (the open one
+   * began in it); cleared when no frame is open.
+   */
+  #armFrameDeadline(completed: boolean): void {
+    if (!this.#framer.inProgress) {
+      clearTimeout(this.#frameTimer);
+      this.#frameTimer = undefined;
+      return;
+    }
+    if (this.#frameTimer && !completed) return;
+    clearTimeout(this.#frameTimer);
+    this.#frameTimer = setTimeout(() => this.#onFrameDeadline(), this.#o.frameTimeoutMs);
+    this.#frameTimer.unref();
+  }
+
+  #onFrameDeadline(): void {
+    this.#frameTimer = undefined;
+    if (this.#o.socket.isPaused()) {
+      // We stopped reading (back-pressure), so the sender is not to blame yet.
+      this.#frameTimer = setTimeout(() => this.#onFrameDeadline(), this.#o.frameTimeoutMs);
+      this.#frameTimer.unref();
+      return;
+    }
+    this.#o.log.warn({ ms: this.#o.frameTimeoutMs }, 'MLLP frame not completed within frameTimeoutMs; closing');
+    this.#queue.length = 0;
+    this.#o.socket.destroy();
   }
 
   #write(bytes: Buffer, codes: string): void {
@@ -208,4 +267,10 @@ export class MllpConnection {
     this.#o.socket.end();
     setTimeout(() => this.#o.socket.destroy(), 2_000).unref();
   }
+}
+
+/** Nothing but CR, LF or spaces between <VT> and <FS><CR>. */
+function isBlank(bytes: Uint8Array): boolean {
+  for (const b of bytes) if (b !== 0x0d && b !== 0x0a && b !== 0x20) return false;
+  return true;
 }

@@ -37,16 +37,27 @@ export interface MllpFeedOptions {
   maxFrameBytes?: number;
   idleTimeoutMs?: number;
   maxConnections?: number;
+  /** Open connections from one source address (so one host cannot take every slot). */
+  maxConnectionsPerSource?: number;
+  /** A frame must complete within this long of its start byte, however steadily bytes arrive. */
+  frameTimeoutMs?: number;
   /** Normalization outcomes, for enhanced-mode application ACKs. Without it none are sent. */
   events?: NormalizationEvents;
-  /** Read access to stored raws, to rebuild a duplicate's original ACK after a restart. */
-  originals?: Pick<Store, 'getRaw'>;
+  /** Read access to stored raws and outcomes: a duplicate's ACK after a restart, a resend's application ACK. */
+  originals?: Pick<Store, 'getRaw' | 'findByIdentifier'>;
   /** MSH-3/MSH-4 of our ACKs when the inbound MSH-5/6 are empty. */
   self?: { application: string; facility: string };
 }
 
+// MLLP block: <VT> message <FS><CR> (HL7 v2.5.1 Appendix C).
+const VT = Buffer.from([0x0b]);
+const FS_CR = Buffer.from([0x1c, 0x0d]);
+/** How long a rejected peer gets to read its AR before the socket is destroyed. */
+const REJECT_GRACE_MS = 1_000;
+
 export const MLLP_FEED_DEFAULTS = {
-  host: '127.0.0.1', maxFrameBytes: 1024 * 1024, idleTimeoutMs: 300_000, maxConnections: 8, ackMode: 'auto',
+  host: '127.0.0.1', maxFrameBytes: 1024 * 1024, idleTimeoutMs: 300_000, maxConnections: 8, maxConnectionsPerSource: 4,
+  frameTimeoutMs: 30_000, ackMode: 'auto',
 } as const;
 
 /** Feed totals (counts and sizes only). */
@@ -72,6 +83,10 @@ export class MllpFeed {
   readonly #conns = new Set<MllpConnection>();
   /** Every TCP socket, including TLS handshakes that never completed, so close() can end them all. */
   readonly #sockets = new Set<Socket>();
+  /** Sockets holding a slot, in total and per source address. */
+  #slots = 0;
+  readonly #perSource = new Map<string, number>();
+  readonly #releases = new Map<Socket, () => void>();
   readonly #stats: MllpFeedStats = {
     connections: 0, connectionsTotal: 0, refusedConnections: 0, tlsFailures: 0, frames: 0, noiseBytes: 0, noiseRuns: 0, acks: {},
   };
@@ -79,7 +94,7 @@ export class MllpFeed {
   /** @param options - feed, ports and limits */
   constructor(options: MllpFeedOptions) {
     const o = { ...MLLP_FEED_DEFAULTS, ...stripUndefined(options) } as MllpFeedOptions & typeof MLLP_FEED_DEFAULTS;
-    for (const k of ['maxFrameBytes', 'idleTimeoutMs', 'maxConnections'] as const) {
+    for (const k of ['maxFrameBytes', 'idleTimeoutMs', 'maxConnections', 'maxConnectionsPerSource', 'frameTimeoutMs'] as const) {
       if (!Number.isInteger(o[k]) || o[k] < 1) throw new TypeError(`${k} must be a positive integer`);
     }
     this.#o = o;
@@ -95,15 +110,10 @@ export class MllpFeed {
       ...(o.originals ? { originals: o.originals } : {}),
     });
     this.#appAcks = o.events ? new AppAckRouter(o.events) : undefined;
-    this.#server = o.tls ? this.#tlsServer(o.tls) : createNetServer({ allowHalfOpen: true }, (s) => this.#accept(s));
-    this.#server.maxConnections = o.maxConnections;
+    this.#server = o.tls ? this.#tlsServer(o.tls) : createNetServer({ allowHalfOpen: true });
     this.#server.on('connection', (socket: Socket) => {
-      this.#sockets.add(socket);
-      socket.once('close', () => this.#sockets.delete(socket));
-    });
-    this.#server.on('drop', () => {
-      this.#stats.refusedConnections++;
-      o.log.warn({ max: o.maxConnections }, 'MLLP connection refused: maxConnections reached');
+      if (!this.#admit(socket)) return;
+      if (!o.tls) this.#accept(socket);
     });
   }
 
@@ -169,17 +179,67 @@ export class MllpFeed {
     return server;
   }
 
+  /**
+   * At TCP accept, before TLS and before a slot is taken: a source off the allow-list is dropped
+   * at once, then the per-source and per-feed limits apply. Slowloris peers from elsewhere thus
+   * never hold a slot the owner needs.
+   */
+  #admit(socket: Socket): boolean {
+    const remote = socket.remoteAddress ?? '';
+    const refuse = (why: string, fields: Record<string, unknown>): false => {
+      this.#stats.refusedConnections++;
+      this.#o.log.warn({ feed: this.name, remote, ...fields }, why);
+      socket.destroy();
+      return false;
+    };
+    if (!this.#auth.addressAllowed(remote)) return refuse('MLLP connection refused: source address not on the allow-list', { code: 'PSL_FORBIDDEN' });
+    const fromSource = this.#perSource.get(remote) ?? 0;
+    if (fromSource >= this.#o.maxConnectionsPerSource) return refuse('MLLP connection refused: maxConnectionsPerSource reached', { max: this.#o.maxConnectionsPerSource });
+    if (this.#slots >= this.#o.maxConnections) return refuse('MLLP connection refused: maxConnections reached', { max: this.#o.maxConnections });
+    this.#slots++;
+    this.#perSource.set(remote, fromSource + 1);
+    this.#sockets.add(socket);
+    let held = true;
+    const release = (): void => {
+      if (!held) return;
+      held = false;
+      this.#slots--;
+      const n = (this.#perSource.get(remote) ?? 1) - 1;
+      if (n <= 0) this.#perSource.delete(remote);
+      else this.#perSource.set(remote, n);
+    };
+    this.#releases.set(socket, release);
+    socket.once('close', () => {
+      release();
+      this.#releases.delete(socket);
+      this.#sockets.delete(socket);
+    });
+    return true;
+  }
+
   #accept(socket: Socket): void {
     const auth = this.#auth.authorize(socket);
     const remote = socket.remoteAddress;
     const log = this.#o.log.child({ feed: this.name, remote });
-    if (auth.ok) log.info({ via: auth.via }, 'MLLP connection accepted');
-    else log.warn({ code: auth.code, reason: auth.reason }, 'MLLP connection not authenticated; messages will be rejected');
+    if (!auth.ok) {
+      // Certificate not the owner's: one AR says why, the slot is given back now, and the socket
+      // gets a short grace to flush it before it is destroyed.
+      log.warn({ code: auth.code, reason: auth.reason }, 'MLLP connection not authenticated; rejected');
+      this.#stats.refusedConnections++;
+      const raw = (socket as Socket & { _parent?: Socket })._parent ?? socket;
+      this.#releases.get(raw)?.();
+      this.#releases.get(socket)?.();
+      socket.on('error', () => undefined);
+      socket.end(Buffer.concat([VT, this.#handler.reject(auth.code, auth.reason), FS_CR]));
+      setTimeout(() => socket.destroy(), REJECT_GRACE_MS).unref();
+      return;
+    }
+    log.info({ via: auth.via }, 'MLLP connection accepted');
     this.#stats.connections++;
     this.#stats.connectionsTotal++;
     const conn = new MllpConnection({
       socket, auth, handler: this.#handler, appAcks: this.#appAcks, maxFrameBytes: this.#o.maxFrameBytes,
-      idleTimeoutMs: auth.ok ? this.#o.idleTimeoutMs : Math.min(this.#o.idleTimeoutMs, 10_000), log, counters: this.#stats,
+      idleTimeoutMs: this.#o.idleTimeoutMs, frameTimeoutMs: this.#o.frameTimeoutMs, log, counters: this.#stats,
     });
     this.#conns.add(conn);
     socket.once('close', () => {

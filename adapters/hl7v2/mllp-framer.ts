@@ -135,6 +135,11 @@ export class MllpFramer {
     return { ...this.stats_ };
   }
 
+  /** True while a block has started (<VT> seen) and not yet ended: a frame is being received. */
+  get inProgress(): boolean {
+    return this.inFrame;
+  }
+
   /** The most recent noise runs (offsets, lengths, byte classes; never bytes). */
   get recentNoise(): readonly NoiseRun[] {
     return [...this.noise];

@@ -68,15 +68,14 @@ t.test('disallowed message type: AR with ERR 200, nothing stored', async (t) => 
   t.same(h.accepted.map((r) => r.req.sourceRef), ['ADT-1']);
 });
 
-t.test('unknown source address: AR, nothing stored, connection closed', async (t) => {
+t.test('unknown source address: dropped at accept (no slot taken), nothing stored', async (t) => {
   const h = await startFeed({ allowFrom: ['192.0.2.0/24'] });
   t.teardown(() => h.close());
   const s = await MllpSender.connect(h.port);
-  const a = ack(await s.send(adt('X-1')));
-  t.equal(a.get('MSA-1'), 'AR');
-  t.equal(a.get('ERR-5'), 'PSL_FORBIDDEN');
-  t.equal(await s.next(), undefined, 'connection closed after the reject');
+  s.write('\x0bMSH');
+  t.equal(await s.next(), undefined, 'connection closed without reading a frame');
   t.equal(h.accepted.length, 0);
+  t.equal(h.feed.stats.refusedConnections, 1);
 });
 
 t.test('frame over maxFrameBytes: AR naming the rule, then close; earlier frames were answered', async (t) => {
