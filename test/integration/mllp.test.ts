@@ -92,7 +92,7 @@ t.test('frame over maxFrameBytes: AR naming the rule, then close; earlier frames
   t.equal(h.accepted.length, 1);
 });
 
-t.test('duplicates: same bytes or same MSH-10 replay the original ACK, nothing new stored', async (t) => {
+t.test('duplicates: the same bytes replay the original ACK; a reused MSH-10 with other content is a new message', async (t) => {
   const h = await startFeed();
   t.teardown(() => h.close());
   const s = await MllpSender.connect(h.port);
@@ -101,9 +101,11 @@ t.test('duplicates: same bytes or same MSH-10 replay the original ACK, nothing n
   const again = await s.send(adt('DUP-1'));
   t.ok(first && again && first.equals(again), 'byte-identical replay');
   const sameCtrl = await s.send(adt('DUP-1', { pid: '999' }));
-  t.ok(first && sameCtrl?.equals(first), 'same MSH-10, other bytes: original ACK');
-  t.same(h.accepted.map((r) => r.status), ['stored', 'duplicate', 'duplicate']);
-  t.equal(new Set(h.accepted.map((r) => r.rawId)).size, 1);
+  t.equal(ack(sameCtrl).get('MSA-1'), 'AA', 'same MSH-10, other patient: acknowledged as a message of its own');
+  t.notOk(first?.equals(sameCtrl!), 'with a fresh ACK, not the replayed original');
+  t.same(h.accepted.map((r) => r.status), ['stored', 'duplicate', 'stored']);
+  t.equal(new Set(h.accepted.map((r) => r.rawId)).size, 2, 'the second message is stored, not lost');
+  t.equal(h.accepted[2]?.controlIdReused, true, 'and flagged control-id-reused');
 });
 
 t.test('a duplicate after a restart gets the original ACK rebuilt from the stored raw', async (t) => {
