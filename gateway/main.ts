@@ -155,6 +155,7 @@ function mllpFeeds(config: Config, deps: { intake: Intake; store: Store; events:
       name: f.name, owner: { participant: owner.id, kind: owner.kind }, intake: deps.intake, log: deps.log,
       port: m.port, host: m.host, allowFrom: m.allowFrom, insecure: m.insecure, ackMode: m.ackMode,
       maxFrameBytes: m.maxFrameBytes, idleTimeoutMs: m.idleTimeoutMs, maxConnections: m.maxConnections,
+      maxConnectionsPerSource: m.maxConnectionsPerSource, frameTimeoutMs: m.frameTimeoutMs,
       ...(m.allowedMessageTypes ? { allowedMessageTypes: m.allowedMessageTypes } : {}),
       ...(m.encoding ? { encoding: m.encoding } : {}),
       ...(m.tls ? { tls: {

@@ -165,6 +165,10 @@ const mllpSchema = z.strictObject({
   maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   idleTimeoutMs: z.number().int().min(1000).max(86_400_000).default(300_000),
   maxConnections: z.number().int().min(1).max(1024).default(8),
+  /** Connections one source address may hold, so one peer cannot take every slot. */
+  maxConnectionsPerSource: z.number().int().min(1).max(1024).default(4),
+  /** A frame must be complete this long after its start byte (slow senders cannot hold a slot). */
+  frameTimeoutMs: z.number().int().min(1000).max(3_600_000).default(30_000),
 }).superRefine((m, ctx) => {
   const fix = (path: string[], message: string): void => { ctx.addIssue({ code: 'custom', path, message }); };
   const pinned = m.tls !== undefined && (m.tls.clientFingerprints.length > 0 || m.tls.clientSubjects.length > 0);
