@@ -50,7 +50,9 @@ t.test('raw intake: 201 once durable, replay answers the original id, owner only
   t.equal(again.status, 200, 'a replay of the same bytes is not a conflict');
   t.match(await again.json(), { rawId: stored.rawId, status: 'duplicate' });
   const sameRef = await post('chu-lyon', 'chu-adt', `${ADT}\r`, 'MSG0001');
-  t.match(await sameRef.json(), { rawId: stored.rawId, status: 'duplicate' }, 'same source reference on the feed');
+  const reused = (await sameRef.json()) as { rawId: string; status: string };
+  t.equal(sameRef.status, 201, 'same source reference, other bytes: a new message');
+  t.not(reused.rawId, stored.rawId);
 
   t.equal((await post('mutuelle-x', 'chu-adt', ADT)).status, 403, 'not the feed owner');
   const unknown = await post('chu-lyon', 'no-such-feed', ADT);
@@ -109,8 +111,9 @@ t.test('/metrics is Prometheus text for admins only', async (t) => {
   const res = await gw.as('ops', '/metrics');
   t.equal(res.status, 200);
   const text = await res.text();
-  t.match(text, /passerelle_raw_stored_total\{feed="chu-adt",format="hl7v2",outcome="stored"\} 1/);
-  t.match(text, /passerelle_raw_stored_total\{feed="chu-adt",format="hl7v2",outcome="duplicate"\} 2/);
+  t.match(text, /passerelle_raw_stored_total\{feed="chu-adt",format="hl7v2",outcome="stored"\} 2/);
+  t.match(text, /passerelle_raw_stored_total\{feed="chu-adt",format="hl7v2",outcome="duplicate"\} 1/);
+  t.match(text, /passerelle_control_id_reused_total\{feed="chu-adt"\} 1/);
   t.match(text, /passerelle_queue_depth\{queue="normalize"\} 0/);
   t.match(text, /passerelle_store_latency_seconds_bucket\{le="[0-9.]+",op="putRaw"\}/);
   t.match(text, /passerelle_http_requests_total\{method="post",route="\/v1\/raw\/\{feed\}",status="201"\}/);
