@@ -4,6 +4,7 @@ import type { CanonicalRecord } from '../../core/types.js';
 import { GatewayError } from '../../core/errors.js';
 import { callerOf, param } from '../auth.js';
 import { canSeeRecord } from '../access.js';
+import { idParam } from '../params.js';
 
 const TYPE = /^[A-Z][A-Za-z]{1,63}$/;
 
@@ -15,16 +16,17 @@ export function registerFhirRoutes(server: Server, options: { store: Store; base
   server.route({
     method: 'GET', path: '/fhir/r4/{type}/{id}',
     handler: async (request, h) => {
-      const record = await readVisible(store, param(request, 'type'), param(request, 'id'), callerOf(request), undefined);
+      const record = await readVisible(store, param(request, 'type'), idParam(request, 'id'), callerOf(request), undefined);
       return fhir(h, record.resource);
     },
   });
   server.route({
     method: 'GET', path: '/fhir/r4/{type}/{id}/_history/{version}',
     handler: async (request, h) => {
-      const version = Number(param(request, 'version'));
+      const raw = param(request, 'version');
+      const version = /^[0-9]{1,9}$/.test(raw) ? Number(raw) : NaN;
       if (!Number.isInteger(version) || version < 1) throw new GatewayError('PSL_BAD_REQUEST', 'version must be a positive integer');
-      const record = await readVisible(store, param(request, 'type'), param(request, 'id'), callerOf(request), version);
+      const record = await readVisible(store, param(request, 'type'), idParam(request, 'id'), callerOf(request), version);
       return fhir(h, record.resource);
     },
   });
@@ -46,6 +48,7 @@ export function registerFhirRoutes(server: Server, options: { store: Store; base
 }
 
 async function readVisible(store: Store, type: string, id: string, caller: ReturnType<typeof callerOf>, version: number | undefined): Promise<CanonicalRecord> {
+  if (!TYPE.test(type)) throw new GatewayError('PSL_BAD_REQUEST', 'resource type is not a FHIR type name');
   const record = await store.getRecord(id, version);
   // "Absent" and "not yours" answer alike: existence is not disclosed.
   if (!record || record.resourceType !== type || !canSeeRecord(caller, record)) {
@@ -62,6 +65,8 @@ async function search(store: Store, type: string, query: Record<string, unknown>
     const v = query[name];
     if (v === undefined) return undefined;
     if (typeof v !== 'string' || v.length === 0) throw new GatewayError('PSL_BAD_REQUEST', `${name} must be given once`);
+    // Bounded before any store lookup: an over-long value is a bad request, not a store failure.
+    if (v.length > 512) throw new GatewayError('PSL_BAD_REQUEST', `${name} must be at most 512 characters`);
     return v;
   };
   const identifier = single('identifier');

@@ -3,7 +3,8 @@ import type { Store } from '../../core/ports.js';
 import type { Config } from '../../config/schema.js';
 import { GatewayError } from '../../core/errors.js';
 import type { Intake } from '../../pipeline/intake.js';
-import { callerOf, param } from '../auth.js';
+import { callerOf } from '../auth.js';
+import { feedParam, idParam } from '../params.js';
 import { canSeeRaw } from '../access.js';
 
 const SOURCE_REF = /^[\x21-\x7e]{1,200}$/;
@@ -21,7 +22,7 @@ export function registerRawRoutes(server: Server, options: { config: Config; sto
     },
     handler: async (request, h) => {
       const caller = callerOf(request);
-      const feed = feeds.get(param(request, 'feed'));
+      const feed = feeds.get(feedParam(request, 'feed'));
       if (!feed) throw new GatewayError('PSL_FEED_UNKNOWN', 'no feed of that name');
       if (feed.owner !== caller.participant) throw new GatewayError('PSL_FORBIDDEN', 'only the feed owner may send on this feed');
       const body = request.payload as Buffer | null;
@@ -44,7 +45,7 @@ export function registerRawRoutes(server: Server, options: { config: Config; sto
   server.route({
     method: 'GET', path: '/v1/raw/{id}',
     handler: async (request) => {
-      const meta = await options.store.getRawMeta(param(request, 'id'));
+      const meta = await options.store.getRawMeta(idParam(request, 'id'));
       // Same answer for "absent" and "not yours": existence is not disclosed.
       if (!meta || !canSeeRaw(callerOf(request), meta)) throw new GatewayError('PSL_NOT_FOUND', 'no raw message with that id');
       return {
