@@ -8,7 +8,7 @@ import { batchEnvelope } from './batch-ack.js';
 import { chooseCharset, encodeText, type CharsetChoice } from './charset.js';
 import type { AuthDecision } from './feed-auth.js';
 import { evaluate, MessageTypeFilter, wantsAck, type AckMode, type Evaluation } from './hl7-evaluate.js';
-import { storedOutcome } from './stored-outcome.js';
+import { storedOutcome } from '../../gateway/core/stored-outcome.js';
 
 /** Options for {@link Hl7Intake}; every policy has a safe default. */
 export interface Hl7IntakeOptions {
@@ -206,7 +206,7 @@ export class Hl7Intake {
    * @param rawId - a stored raw
    */
   async outcomeOf(rawId: string): Promise<NormalizationOutcome | undefined> {
-    return this.#o.originals ? storedOutcome(this.#o.originals, rawId) : undefined;
+    return this.#o.originals ? (await storedOutcome(this.#o.originals, rawId))?.outcome : undefined;
   }
 
   /** The ACK first sent for rawId: from the cache, else rebuilt from the original bytes (MSH-7 then differs). */

@@ -1,20 +1,18 @@
 import type { NormalizationOutcome, Store } from '../core/ports.js';
 import type { Identifier, RawMessage } from '../core/types.js';
-import { ISSUE_CODES, operationOutcome, type Issue, type IssueCode } from '../core/issues.js';
+import { operationOutcome, type Issue } from '../core/issues.js';
+import { EXT_OK, EXT_RECORDS, NO_ISSUES, OUTCOME_SYSTEM, storedOutcome } from '../core/stored-outcome.js';
 
 /**
- * Index identifier of the OperationOutcome that records how a raw was normalized; its value is
- * the rawId. Readable through `GET /fhir/r4/OperationOutcome?identifier=<this>|<rawId>`.
+ * OUTCOME_SYSTEM: index identifier of the OperationOutcome that records how a raw was normalized;
+ * its value is the rawId. Readable through `GET /fhir/r4/OperationOutcome?identifier=<this>|<rawId>`.
  */
-export const OUTCOME_SYSTEM = 'urn:passerelle:normalization-outcome';
+export { OUTCOME_SYSTEM };
 
 /** Label on outcome records, so routing can leave them out. */
 export const OUTCOME_LABEL = 'normalization-outcome';
 
 const EXT_RAW = 'urn:passerelle:raw';
-const EXT_OK = 'urn:passerelle:normalized';
-const EXT_RECORDS = 'urn:passerelle:records';
-const NO_ISSUES = 'normalized without issues';
 
 /**
  * Stores a raw's normalization outcome as an OperationOutcome record: its issues (rules and
@@ -56,33 +54,10 @@ export async function writeOutcome(store: Store, raw: RawMessage, mapping: strin
  * @param store - where outcomes are kept
  * @param rawId - the raw
  */
-export async function readOutcome(store: Store, rawId: string): Promise<{ mapping: string; outcome: NormalizationOutcome } | undefined> {
-  const [record] = await store.findByIdentifier(outcomeIdentifier(rawId), 'OperationOutcome');
-  if (record === undefined) return undefined;
-  const r = record.resource as {
-    issue?: Array<{ severity?: string; code?: string; diagnostics?: string; expression?: string[] }>;
-    extension?: Array<{ url?: string; valueBoolean?: boolean; valueString?: string }>;
-  };
-  const ext = (url: string): { valueBoolean?: boolean; valueString?: string } | undefined => r.extension?.find((e) => e.url === url);
-  const issues: Issue[] = (r.issue ?? [])
-    .filter((i) => !(i.code === 'informational' && i.diagnostics === NO_ISSUES))
-    .map((i) => ({
-      severity: isSeverity(i.severity) ? i.severity : 'error',
-      code: ISSUE_CODES.includes(i.code as IssueCode) ? (i.code as IssueCode) : 'processing',
-      message: i.diagnostics ?? '',
-      ...(i.expression?.[0] === undefined ? {} : { where: i.expression[0] }),
-    }));
-  const ids = ext(EXT_RECORDS)?.valueString;
-  return {
-    mapping: record.provenance.mapping,
-    outcome: { rawId, ok: ext(EXT_OK)?.valueBoolean === true, issues, recordIds: ids ? ids.split(' ') : [] },
-  };
+export function readOutcome(store: Store, rawId: string): Promise<{ mapping: string; outcome: NormalizationOutcome } | undefined> {
+  return storedOutcome(store, rawId);
 }
 
 function outcomeIdentifier(rawId: string): Identifier {
   return { system: OUTCOME_SYSTEM, value: rawId };
-}
-
-function isSeverity(s: unknown): s is Issue['severity'] {
-  return s === 'fatal' || s === 'error' || s === 'warning' || s === 'information';
 }

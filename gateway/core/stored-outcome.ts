@@ -1,26 +1,23 @@
-import type { NormalizationOutcome, Store } from '../../gateway/core/ports.js';
-import { ISSUE_CODES, type Issue, type IssueCode } from '../../gateway/core/issues.js';
+import type { NormalizationOutcome, Store } from './ports.js';
+import { ISSUE_CODES, type Issue, type IssueCode } from './issues.js';
 
 /**
- * Reads a raw's stored normalization outcome, the OperationOutcome the normalize worker writes
- * (gateway/pipeline/normalization-outcome.ts `writeOutcome`). Adapters may import gateway/core only,
- * so this mirrors `readOutcome`'s reading of that record; test/integration/mllp-resend.test.ts writes
- * with `writeOutcome` and reads with this, so the two cannot drift apart unnoticed.
+ * How a raw's normalization outcome is kept: an OperationOutcome record the normalize worker writes
+ * (gateway/pipeline/normalization-outcome.ts) and adapters read back (retransmitted application
+ * ACKs). One reader, in core, because adapters may import gateway/core only.
  */
-const OUTCOME_SYSTEM = 'urn:passerelle:normalization-outcome';
-const EXT_OK = 'urn:passerelle:normalized';
-const EXT_RECORDS = 'urn:passerelle:records';
-const NO_ISSUES = 'normalized without issues';
-
-/** The store access needed to read outcomes back. */
-export type OutcomeSource = Pick<Store, 'findByIdentifier'>;
+export const OUTCOME_SYSTEM = 'urn:passerelle:normalization-outcome';
+export const EXT_OK = 'urn:passerelle:normalized';
+export const EXT_RECORDS = 'urn:passerelle:records';
+/** The informational issue an outcome without issues carries (FHIR needs at least one). */
+export const NO_ISSUES = 'normalized without issues';
 
 /**
- * The stored outcome of rawId, or undefined while normalization is still pending.
+ * The stored outcome of rawId and the mapping that produced it, or undefined while it is pending.
  * @param store - where outcomes are kept
  * @param rawId - the raw
  */
-export async function storedOutcome(store: OutcomeSource, rawId: string): Promise<NormalizationOutcome | undefined> {
+export async function storedOutcome(store: Pick<Store, 'findByIdentifier'>, rawId: string): Promise<{ mapping: string; outcome: NormalizationOutcome } | undefined> {
   const [record] = await store.findByIdentifier({ system: OUTCOME_SYSTEM, value: rawId }, 'OperationOutcome');
   if (record === undefined) return undefined;
   const r = record.resource as {
@@ -37,7 +34,10 @@ export async function storedOutcome(store: OutcomeSource, rawId: string): Promis
       ...(i.expression?.[0] === undefined ? {} : { where: i.expression[0] }),
     }));
   const ids = ext(EXT_RECORDS)?.valueString;
-  return { rawId, ok: ext(EXT_OK)?.valueBoolean === true, issues, recordIds: ids ? ids.split(' ') : [] };
+  return {
+    mapping: record.provenance.mapping,
+    outcome: { rawId, ok: ext(EXT_OK)?.valueBoolean === true, issues, recordIds: ids ? ids.split(' ') : [] },
+  };
 }
 
 function isSeverity(s: unknown): s is Issue['severity'] {
