@@ -12,7 +12,7 @@ import type { AuditEntry, Identifier, IdentityConflict, QueueItem } from '../cor
  * | db      | key                                          | value                       |
  * |---------|----------------------------------------------|-----------------------------|
  * | raw     | rawId                                        | StoredRaw (body sealed)     |
- * | dedupe  | ['s', feed, sha256] / ['r', feed, refHash]   | rawId                       |
+ * | dedupe  | ['s', feed, sha256] (dedupe) / ['r', feed, refHash] (latest raw with that sourceRef) | rawId |
  * | rec     | [recId, version]                             | sealed CanonicalRecord JSON |
  * | head    | recId                                        | RecordHead                  |
  * | idx     | ['i', identHash, type, recId]                | true                        |

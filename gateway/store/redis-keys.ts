@@ -6,7 +6,7 @@ import type { Identifier } from '../core/types.js';
  * Layout (P = prefix):
  *   P raw:<rawId>                      hash  m = meta JSON (no content), b = sealed body
  *   P raw:dup:sha:<h(feed, sha256)>    string → rawId (dedupe on bytes)
- *   P raw:dup:ref:<h(feed, sourceRef)> string → rawId (dedupe on MSH-10 / Bundle.id / file#row)
+ *   P raw:dup:ref:<h(feed, sourceRef)> string → latest rawId with that MSH-10 / Bundle.id / file#row (flags a reused control id; not a dedupe key)
  *   P rec:<recId>                      hash  v = latest version, t = resourceType, u = lastUpdated ms
  *   P rec:<recId>:v                    hash  <version> → sealed CanonicalRecord JSON
  *   P ix:ident:<h(system|value)>       set   members `<resourceType>|<recId>`

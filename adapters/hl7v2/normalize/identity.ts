@@ -48,7 +48,7 @@ export function identityRules(o: Hl7v2IdentityOptions = {}): IdentityRules {
 
 /**
  * A placeholder sent when the real value is unknown: one character repeated (`000000`,
- * `999999999`, `XXXX`) or a word such as `UNKNOWN`. Never a match key.
+ * `999999999`, a run of one letter) or a word such as `UNKNOWN`. Never a match key.
  */
 export function isPlaceholder(value: string): boolean {
   const v = value.trim().toUpperCase();

@@ -10,8 +10,9 @@ import { canSeeRaw } from '../access.js';
 const SOURCE_REF = /^[\x21-\x7e]{1,200}$/;
 
 /**
- * Minimal raw intake: any bytes, stored durably before the 201. A replay of the same bytes (or the
- * same X-Source-Ref) answers 200 with the original id rather than 409, so senders can retry blindly.
+ * Minimal raw intake: any bytes, stored durably before the 201. A replay of the same bytes answers
+ * 200 with the original id rather than 409, so senders can retry blindly; a known X-Source-Ref with
+ * other bytes is a new message (201, flagged control-id-reused).
  */
 export function registerRawRoutes(server: Server, options: { config: Config; store: Store; intake: Intake }): void {
   const feeds = new Map(options.config.feeds.map((f) => [f.name, f]));
