@@ -74,7 +74,7 @@ async function baseline(): Promise<{ secs: number; records: number }> {
   });
 }
 
-async function worker(concurrency: number): Promise<{ secs: number; records: number }> {
+async function worker(batchSize: number): Promise<{ secs: number; records: number }> {
   return withStore(async (store) => {
     const raws = await seed(store);
     for (const raw of raws) await store.enqueue(NORMALIZE_QUEUE, { id: raw.id, payload: { rawId: raw.id } });
@@ -85,7 +85,7 @@ async function worker(concurrency: number): Promise<{ secs: number; records: num
       records += o.recordIds.length;
       if (++done === raws.length) resolveAll();
     }));
-    const w = new NormalizeWorker({ store, events, concurrency, idleMs: 5, normalizers: new Map([['hl7v2', hl7v2Normalizer]]), log: createLogger({ level: 'silent' }) });
+    const w = new NormalizeWorker({ store, events, batchSize, idleMs: 5, normalizers: new Map([['hl7v2', hl7v2Normalizer]]), log: createLogger({ level: 'silent' }) });
     const t0 = process.hrtime.bigint();
     w.start();
     await finished;
@@ -97,7 +97,7 @@ async function worker(concurrency: number): Promise<{ secs: number; records: num
 
 console.log(`${COUNT} messages per row (${bodies.length} corpus messages cycled), LmdbStore with fsync per commit`);
 const rows: Array<{ case: string; secs: number; records: number }> = [{ case: 'baseline: normalize + one putRecord per record (no queue, no outcome)', ...(await baseline()) }];
-for (const c of [1, 2, 4]) rows.push({ case: `NormalizeWorker, ${c} loop${c > 1 ? 's' : ''} (waves, outcome, complete)`, ...(await worker(c)) });
+for (const b of [1, 20, 200]) rows.push({ case: `NormalizeWorker, batches of ${b} (records, outcomes, completions: one commit per batch)`, ...(await worker(b)) });
 const base = COUNT / rows[0]!.secs;
 console.table(rows.map((r) => ({
   case: r.case, 'msg/s': Math.round(COUNT / r.secs), 'records/s': Math.round(r.records / r.secs), 'vs baseline': `${(COUNT / r.secs / base).toFixed(2)}×`,

@@ -92,11 +92,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await store.close();
     throw err;
   }
-  // One loop: messages about one patient are applied in arrival order (an A08 after its A01). More
-  // loops raise throughput but may store two messages of one patient out of order.
+  // One applier per queue (Store.claimBatch): messages are applied in arrival order (an A08 after
+  // its A01), across batches and across gateway processes sharing one Redis.
   const router = new Router(config.routes);
   const normalize = new NormalizeWorker({
-    store, normalizers: normalizerMap, events, metrics, route: (h) => router.route(h), concurrency: 1,
+    store, normalizers: normalizerMap, events, metrics, route: (h) => router.route(h), batchSize: config.gateway.normalize.batchSize,
     identityDomains: new Map(config.feeds.flatMap((f) => (f.identity?.domain ? [[f.name, f.identity.domain] as const] : []))), log: log.child({ component: 'normalize' }),
   });
   if (config.gateway.normalize.enabled) {

@@ -99,6 +99,7 @@ export const gatewayFileSchema = z.strictObject({
   messaging: messagingSchema.optional(),
   normalize: z.strictObject({
     enabled: z.boolean().default(true).describe('run the normalize worker here (off: another process on the same Redis does it)'),
+    batchSize: z.number().int().min(1).max(5000).default(200).describe('queue items normalized and committed in one store transaction'),
   }).prefault({}),
 });
 

@@ -80,10 +80,29 @@ export interface Store {
   /** Latest versions of one type updated at or after `since` (ISO), oldest first, at most `limit`. */
   findByType(resourceType: string, options?: { since?: string; limit?: number }): Promise<CanonicalRecord[]>;
 
+  /**
+   * Runs `work` and commits everything it wrote, together with the completion of every lease it
+   * was given that is still held, as ONE atomic, durable step (LMDB: one write transaction and one
+   * fsync; Redis: one script). A crash before it resolves leaves nothing of it behind, so the
+   * items come back after their leases and the batch re-runs whole. `work` sees only the leases
+   * still held, and may run more than once (RedisStore runs it again after reading what it looked
+   * up, or when something it read moved meanwhile): it must depend only on what `txn` returns.
+   * Store errors reject; `lost` lists the leases that were no longer held (their items are not
+   * completed and `work` did not see them).
+   */
+  commitBatch<T>(leases: readonly Lease[], work: (txn: RecordTxn, held: readonly Lease[]) => T): Promise<{ result: T; lost: Lease[] }>;
+
   /** Add an item to a queue; enqueueing an id already waiting or in flight is a no-op. */
   enqueue(queue: string, item: QueueItem, options?: { availableAt?: number }): Promise<void>;
   /** Claim the oldest ready item (or one whose lease expired) for leaseMs. */
   claim(queue: string, leaseMs: number): Promise<Lease | undefined>;
+  /**
+   * Claims up to `max` ready items in queue order (expired leases first: they are the oldest), if
+   * `applier` holds or can take the queue's applier lease (held for `leaseMs`, renewed by each
+   * call). One applier at a time per queue is what keeps items applied in arrival order across
+   * processes; another applier gets `[]` until the lease lapses. `max: 0, leaseMs: 0` releases it.
+   */
+  claimBatch(queue: string, options: { max: number; leaseMs: number; applier: string }): Promise<Lease[]>;
   /** Remove a claimed item. Throws PSL_LEASE_LOST when the lease was taken over. */
   complete(lease: Lease): Promise<void>;
   /** Give a claimed item back, ready again at retryAt (epoch ms). */
@@ -103,6 +122,16 @@ export interface Store {
   /** Cheap round trip for /ready. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Synchronous record writes inside Store.commitBatch: same rules as Store.putRecord, and each write
+ * is visible to the next ones of the batch. `notOnto`: records this input must not update (those
+ * an earlier record of the same message was written to); a match on one opens a `same-message`
+ * identity conflict instead.
+ */
+export interface RecordTxn {
+  putRecord(input: RecordInput, options?: { notOnto?: ReadonlySet<string> }): PutRecordResult;
 }
 
 /** Who is calling, once authenticated (bearer token, client certificate or bound source address). */

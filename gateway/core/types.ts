@@ -106,7 +106,11 @@ export type PutRecordResult = {
   conflict?: { id: string; existingIds: string[]; reason: IdentityConflictReason };
 };
 
-export type IdentityConflictReason = 'other-patient' | 'ambiguous-match';
+/**
+ * `same-message`: the record's match keys found a record an earlier record of the SAME message was
+ * written to (two records of one message must never merge into one).
+ */
+export type IdentityConflictReason = 'other-patient' | 'ambiguous-match' | 'same-message';
 
 /** An identity conflict waiting for (or resolved by) an admin. Ids and codes only. */
 export interface IdentityConflict {

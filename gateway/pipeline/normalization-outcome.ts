@@ -1,5 +1,5 @@
 import type { NormalizationOutcome, Store } from '../core/ports.js';
-import type { Identifier, RawMessage } from '../core/types.js';
+import type { Identifier, RawMessage, RecordInput } from '../core/types.js';
 import { operationOutcome, type Issue } from '../core/issues.js';
 import { EXT_OK, EXT_RECORDS, NO_ISSUES, OUTCOME_SYSTEM, storedOutcome } from '../core/stored-outcome.js';
 
@@ -15,20 +15,19 @@ export const OUTCOME_LABEL = 'normalization-outcome';
 const EXT_RAW = 'urn:passerelle:raw';
 
 /**
- * Stores a raw's normalization outcome as an OperationOutcome record: its issues (rules and
- * locations, never values, so no message content), whether it normalized, and the canonical ids it
- * wrote. Written after the records and before the queue item completes, it is also the "done"
- * marker: a replay that finds it (same mapping) has nothing left to write (see readOutcome).
- * @param store - where the record goes
+ * A raw's normalization outcome as an OperationOutcome record: its issues (rules and locations,
+ * never values, so no message content), whether it normalized, and the canonical ids it wrote.
+ * Committed with the records and the queue completion, it is also the "done" marker: a replay
+ * that finds it (same mapping) has nothing left to write (see readOutcome).
  * @param raw - the normalized raw (its feed and participant own the outcome)
  * @param mapping - normalizer name@version
  * @param outcome - what the worker publishes
  */
-export async function writeOutcome(store: Store, raw: RawMessage, mapping: string, outcome: NormalizationOutcome): Promise<string> {
+export function outcomeRecord(raw: RawMessage, mapping: string, outcome: NormalizationOutcome): RecordInput {
   const shown: Issue[] = outcome.issues.length > 0
     ? outcome.issues
     : [{ severity: 'information', code: 'informational', message: NO_ISSUES }];
-  const result = await store.putRecord({
+  return {
     resourceType: 'OperationOutcome',
     resource: {
       ...operationOutcome(shown),
@@ -44,8 +43,18 @@ export async function writeOutcome(store: Store, raw: RawMessage, mapping: strin
       feed: raw.feed, participant: raw.participant, rawId: raw.id, location: 'message', mapping,
       receivedAt: raw.receivedAt.toISOString(),
     },
-  });
-  return result.id;
+  };
+}
+
+/**
+ * Stores an outcome record on its own (outside a batch).
+ * @param store - where the record goes
+ * @param raw - the normalized raw
+ * @param mapping - normalizer name@version
+ * @param outcome - what the worker publishes
+ */
+export async function writeOutcome(store: Store, raw: RawMessage, mapping: string, outcome: NormalizationOutcome): Promise<string> {
+  return (await store.putRecord(outcomeRecord(raw, mapping, outcome))).id;
 }
 
 /**

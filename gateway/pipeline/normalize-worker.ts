@@ -1,12 +1,13 @@
-import type { Normalized, NormalizationOutcome, Normalizer, Store } from '../core/ports.js';
+import { randomUUID } from 'node:crypto';
+import type { Normalized, NormalizationOutcome, Normalizer, RecordTxn, Store } from '../core/ports.js';
 import type { Format, Lease, RawMessage } from '../core/types.js';
 import type { Issue } from '../core/issues.js';
 import { isGatewayError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { NormalizationEventBus } from './normalization-events.js';
-import { readOutcome, writeOutcome } from './normalization-outcome.js';
-import { writeRecords, type RouteFn } from './record-writer.js';
+import { outcomeRecord, readOutcome } from './normalization-outcome.js';
+import { writeRecordsIn, type RouteFn, type WrittenRecord } from './record-writer.js';
 import { NORMALIZE_QUEUE } from './intake.js';
 
 /** The store queue the intake feeds: items `{ id: rawId, payload: { rawId } }` (defined once, in intake.ts). */
@@ -19,11 +20,11 @@ export interface NormalizeWorkerOptions {
   normalizers: ReadonlyMap<Format, Normalizer>;
   log: Logger;
   metrics?: Metrics;
-  /** Where outcomes are published (enhanced-mode ACKs subscribe there). */
+  /** Where outcomes are published (enhanced-mode ACKs subscribe there), after their batch committed. */
   events?: NormalizationEventBus;
-  /** Independent claim loops. Default 1. */
-  concurrency?: number;
-  /** Lease per claimed item; a crashed worker's item is re-claimed after it. Default 30 s. */
+  /** Items claimed, normalized and committed together (one store transaction). Default 200. */
+  batchSize?: number;
+  /** Lease per claimed item, and the applier lease; a crashed worker's items come back after it. Default 30 s. */
   leaseMs?: number;
   /** Sleep when the queue is empty, unless notify() comes first. Default 200 ms. */
   idleMs?: number;
@@ -37,31 +38,51 @@ export interface NormalizeWorkerOptions {
   backoff?: { baseMs?: number; maxMs?: number };
 }
 
+/** A claimed item once read: its raw, and what to commit for it. */
+type Prepared =
+  | { lease: Lease; rawId: string; format: string; kind: 'already'; outcome: NormalizationOutcome }
+  | { lease: Lease; rawId: string; format: string; kind: 'normalize'; raw: RawMessage; mapping: string; normalized: Normalized };
+
+/** What a committed item produced. */
+interface Applied {
+  item: Prepared;
+  outcome: NormalizationOutcome;
+  records: WrittenRecord[];
+}
+
 /**
- * Turns stored raws into canonical records. Each loop claims an item of the `normalize` queue,
- * runs the format's normalizer (pure, sync), stores the records in order with local references
- * rewritten (record-writer.ts), then writes the outcome (issues, record ids) as an OperationOutcome
- * record (normalization-outcome.ts), and only then completes the item. A crash before the outcome
- * is written re-runs the message after the lease expires, and putRecord's identifier matching makes
- * that replay idempotent; a raw whose outcome exists for the same mapping is not normalized again.
+ * Turns stored raws into canonical records, a batch at a time. The loop claims up to `batchSize`
+ * items of the `normalize` queue in arrival order, reads their raws, runs the format's normalizer
+ * on each (pure, sync), then commits every record (local references rewritten, record-writer.ts),
+ * every outcome (normalization-outcome.ts) and every queue completion in ONE store transaction
+ * (Store.commitBatch). Only then are outcomes published. A crash before the commit leaves nothing
+ * behind: the items come back after their leases and the batch re-runs whole.
+ *
+ * Order: one loop per process, and claimBatch's applier lease lets one process at a time apply a
+ * queue, so messages (about one patient or not) are applied in the order they were queued,
+ * within a batch and across batches and processes. A raw whose outcome exists for the same
+ * mapping is not normalized again (a retransmitted duplicate re-queued by the intake).
  *
  * Data problems (including a normalizer that throws) complete the item with issues: retrying would
- * give the same answer. Store failures retry with exponential backoff, then dead-letter.
+ * give the same answer. A store error that is not retryable (one item's records refused) splits the
+ * batch so the other items commit; retryable ones back off per item, then dead-letter.
  */
 export class NormalizeWorker {
   readonly #o: Required<Omit<NormalizeWorkerOptions, 'metrics' | 'events' | 'backoff' | 'identityDomains'>> & Pick<NormalizeWorkerOptions, 'metrics' | 'events' | 'identityDomains'>;
   readonly #backoff: { baseMs: number; maxMs: number };
   readonly #wakers = new Set<() => void>();
-  #loops: Promise<void>[] = [];
+  /** This worker's name as the queue's applier (Store.claimBatch). */
+  readonly #applier = `normalize-${randomUUID()}`;
+  #loopDone: Promise<void> | undefined;
   #stopping = false;
 
   /** @param options - store, normalizers, log and limits (see NormalizeWorkerOptions) */
   constructor(options: NormalizeWorkerOptions) {
-    const concurrency = options.concurrency ?? 1;
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError('concurrency must be a positive integer');
+    const batchSize = options.batchSize ?? 200;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new TypeError('batchSize must be a positive integer');
     this.#o = {
       ...options,
-      concurrency,
+      batchSize,
       leaseMs: options.leaseMs ?? 30_000,
       idleMs: options.idleMs ?? 200,
       maxAttempts: options.maxAttempts ?? 8,
@@ -70,46 +91,51 @@ export class NormalizeWorker {
     this.#backoff = { baseMs: options.backoff?.baseMs ?? 500, maxMs: options.backoff?.maxMs ?? 60_000 };
   }
 
-  /** Starts the claim loops. Calling it twice is a no-op. */
+  /** Starts the claim loop. Calling it twice is a no-op. */
   start(): void {
-    if (this.#loops.length > 0 || this.#stopping) return;
-    for (let lane = 0; lane < this.#o.concurrency; lane++) this.#loops.push(this.#loop(lane));
-    this.#o.log.info({ concurrency: this.#o.concurrency, formats: [...this.#o.normalizers.keys()] }, 'normalize worker started');
+    if (this.#loopDone !== undefined || this.#stopping) return;
+    this.#loopDone = this.#loop();
+    this.#o.log.info({ batchSize: this.#o.batchSize, formats: [...this.#o.normalizers.keys()] }, 'normalize worker started');
   }
 
-  /** Something was enqueued: wake idle loops now instead of after their sleep. */
+  /** Something was enqueued: wake the idle loop now instead of after its sleep. */
   notify(): void {
     for (const wake of [...this.#wakers]) wake();
   }
 
-  /** Lets each loop finish the item it holds, then resolves. No new item is claimed. */
+  /** Lets the loop finish the batch it holds, then resolves. No new batch is claimed. */
   async stop(): Promise<void> {
     this.#stopping = true;
     this.notify();
-    await Promise.all(this.#loops);
+    await this.#loopDone;
+    if (this.#loopDone !== undefined) {
+      // Hand the queue over now rather than when the applier lease lapses (a restart would wait).
+      await this.#o.store.claimBatch(NORMALIZE_QUEUE, { max: 0, leaseMs: 0, applier: this.#applier })
+        .catch((err: unknown) => this.#o.log.warn({ err }, 'normalize applier lease not released'));
+    }
     this.#o.log.info('normalize worker stopped');
   }
 
-  async #loop(lane: number): Promise<void> {
+  async #loop(): Promise<void> {
     let claimFailures = 0;
     while (!this.#stopping) {
-      let lease: Lease | undefined;
+      let leases: Lease[];
       try {
-        lease = await this.#o.store.claim(NORMALIZE_QUEUE, this.#o.leaseMs);
+        leases = await this.#o.store.claimBatch(NORMALIZE_QUEUE, { max: this.#o.batchSize, leaseMs: this.#o.leaseMs, applier: this.#applier });
         claimFailures = 0;
       } catch (err) {
         if (this.#stopping) return;
         // Store down: back off like a retry so an outage does not become a log flood.
         const delay = Math.min(this.#backoff.maxMs, this.#o.idleMs * 2 ** claimFailures++);
-        this.#o.log.warn({ err, lane, attempt: claimFailures, retryInMs: delay }, 'normalize claim failed');
+        this.#o.log.warn({ err, attempt: claimFailures, retryInMs: delay }, 'normalize claim failed');
         await this.#idle(delay);
         continue;
       }
-      if (lease === undefined) {
+      if (leases.length === 0) {
         await this.#idle();
         continue;
       }
-      await this.#process(lease);
+      await this.#processBatch(leases);
     }
   }
 
@@ -126,48 +152,90 @@ export class NormalizeWorker {
     });
   }
 
-  /** Never throws: every path ends in complete, fail, deadLetter or a logged lost lease. */
-  async #process(lease: Lease): Promise<void> {
-    const rawId = typeof lease.item.payload.rawId === 'string' ? lease.item.payload.rawId : lease.item.id;
+  /** Never throws: every item ends completed, failed, dead-lettered or left to its lease. */
+  async #processBatch(leases: readonly Lease[]): Promise<void> {
     const started = process.hrtime.bigint();
-    let format = 'unknown';
+    const items: Prepared[] = [];
+    await Promise.all(leases.map(async (lease) => {
+      const rawId = typeof lease.item.payload.rawId === 'string' ? lease.item.payload.rawId : lease.item.id;
+      try {
+        const item = await this.#prepare(lease, rawId, started);
+        if (item !== undefined) items.push(item);
+      } catch (err) {
+        await this.#onStoreFailure(lease, rawId, 'unknown', started, err);
+      }
+    }));
+    // Promise.all resolved in completion order; commit in claim (arrival) order.
+    const order = new Map(leases.map((l, i) => [l, i]));
+    items.sort((a, b) => order.get(a.lease)! - order.get(b.lease)!);
+    if (items.length > 0) await this.#commit(items, started);
+  }
+
+  /** Reads the raw and its prior outcome, and normalizes it (pure); undefined when dead-lettered. */
+  async #prepare(lease: Lease, rawId: string, started: bigint): Promise<Prepared | undefined> {
+    const raw = await this.#o.store.getRaw(rawId);
+    if (raw === undefined) {
+      // An item pointing at no raw is a broken invariant, not a data problem: park it for a human.
+      await this.#o.store.deadLetter(lease, 'PSL_NOT_FOUND');
+      this.#o.log.error({ rawId, code: 'PSL_NOT_FOUND' }, 'normalize item has no raw');
+      this.#finish('unknown', 'dead', started, { rawId, ok: false, recordIds: [], issues: [RAW_MISSING] });
+      return undefined;
+    }
+    const mapping = this.#o.normalizers.get(raw.format)?.name ?? `${raw.format}:none`;
+    const prior = await readOutcome(this.#o.store, raw.id);
+    if (prior?.mapping === mapping) {
+      // Already normalized by this mapping (a retransmitted duplicate re-queued by the intake):
+      // redoing it could revert records that later messages updated. Only a new mapping re-derives.
+      return { lease, rawId, format: raw.format, kind: 'already', outcome: prior.outcome };
+    }
+    return { lease, rawId, format: raw.format, kind: 'normalize', raw, mapping, normalized: this.#normalize(raw) };
+  }
+
+  /** Commits the items as one batch, then publishes; a refused batch is split to isolate the item at fault. */
+  async #commit(items: readonly Prepared[], started: bigint): Promise<void> {
+    let committed: { result: Applied[]; lost: Lease[] };
     try {
-      const raw = await this.#o.store.getRaw(rawId);
-      if (raw === undefined) {
-        // An item pointing at no raw is a broken invariant, not a data problem: park it for a human.
-        await this.#o.store.deadLetter(lease, 'PSL_NOT_FOUND');
-        this.#o.log.error({ rawId, code: 'PSL_NOT_FOUND' }, 'normalize item has no raw');
-        this.#finish(format, 'dead', started, { rawId, ok: false, recordIds: [], issues: [RAW_MISSING] });
+      committed = await this.#o.store.commitBatch(items.map((i) => i.lease), (txn, held) => this.#apply(txn, items, held));
+    } catch (err) {
+      const retryable = !isGatewayError(err) || err.retryable;
+      if (!retryable && items.length > 1) {
+        for (const item of items) await this.#commit([item], started);
         return;
       }
-      format = raw.format;
-      const mapping = this.#o.normalizers.get(raw.format)?.name ?? `${raw.format}:none`;
-      const prior = await readOutcome(this.#o.store, raw.id);
-      if (prior?.mapping === mapping) {
-        // Already normalized by this mapping (a retransmitted duplicate re-queued by the intake, or a
-        // crash after the outcome was written): redoing it could revert records that later messages
-        // updated. Only a new mapping version re-derives a raw.
-        await this.#o.store.complete(lease);
-        this.#o.log.debug({ rawId, format, code: 'already-normalized' }, 'raw already normalized');
-        this.#finish(format, 'already', started, prior.outcome);
-        return;
-      }
-      const normalized = this.#normalize(raw);
-      const written = normalized.ok ? await writeRecords(this.#o.store, raw, mapping, normalized.records, this.#o.route, this.#o.identityDomains?.get(raw.feed)) : { records: [], issues: [] };
+      for (const item of items) await this.#onStoreFailure(item.lease, item.rawId, item.format, started, err);
+      return;
+    }
+    for (const lease of committed.lost) {
+      // Someone else holds the item now (our lease expired); they will finish it.
+      this.#o.log.warn({ itemId: lease.item.id, code: 'PSL_LEASE_LOST', attempt: lease.attempt }, 'normalize lease lost');
+      this.#o.metrics?.normalizeOutcomes.inc({ format: 'unknown', outcome: 'lease-lost' });
+    }
+    for (const { item, outcome, records } of committed.result) {
+      for (const r of records) this.#o.metrics?.normalizeRecords.inc({ type: r.resourceType, status: r.status });
+      const codes = codesOf(outcome.issues);
+      this.#o.log.debug({ rawId: item.rawId, format: item.format, ok: outcome.ok, records: records.length, issues: outcome.issues.length, codes }, item.kind === 'already' ? 'raw already normalized' : 'raw normalized');
+      this.#finish(item.format, item.kind === 'already' ? 'already' : outcome.ok ? 'ok' : 'rejected', started, outcome);
+    }
+  }
+
+  /** Inside the batch transaction: the records and outcome of every item whose lease is held. */
+  #apply(txn: RecordTxn, items: readonly Prepared[], held: readonly Lease[]): Applied[] {
+    const holding = new Set(held);
+    return items.filter((item) => holding.has(item.lease)).map((item): Applied => {
+      if (item.kind === 'already') return { item, outcome: item.outcome, records: [] };
+      const { raw, mapping, normalized } = item;
+      const written = normalized.ok
+        ? writeRecordsIn(txn, raw, mapping, normalized.records, this.#o.route, this.#o.identityDomains?.get(raw.feed))
+        : { records: [], issues: [] };
       const reused: Issue[] = raw.controlIdReused
         ? [{ severity: 'warning', code: 'duplicate', where: 'sourceRef', message: 'control-id-reused: the feed sent this control id before with other content; stored as a new message' }]
         : [];
       const issues = [...reused, ...normalized.issues, ...written.issues];
       const ok = normalized.ok && !issues.some((i) => i.severity === 'fatal');
-      const outcome: NormalizationOutcome = { rawId, ok, issues, recordIds: written.records.map((r) => r.id) };
-      await writeOutcome(this.#o.store, raw, mapping, outcome);
-      await this.#o.store.complete(lease);
-      for (const r of written.records) this.#o.metrics?.normalizeRecords.inc({ type: r.resourceType, status: r.status });
-      this.#o.log.debug({ rawId, format, ok, records: written.records.length, issues: issues.length, codes: codesOf(issues) }, 'raw normalized');
-      this.#finish(format, ok ? 'ok' : 'rejected', started, outcome);
-    } catch (err) {
-      await this.#onStoreFailure(lease, rawId, format, started, err);
-    }
+      const outcome: NormalizationOutcome = { rawId: raw.id, ok, issues, recordIds: written.records.map((r) => r.id) };
+      txn.putRecord(outcomeRecord(raw, mapping, outcome));
+      return { item, outcome, records: written.records };
+    });
   }
 
   #normalize(raw: RawMessage): Normalized {

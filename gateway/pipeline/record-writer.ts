@@ -1,7 +1,7 @@
-import type { NormalizedRecord, Store } from '../core/ports.js';
+import type { NormalizedRecord, RecordTxn, Store } from '../core/ports.js';
 import type { Identifier, PutRecordResult, RawMessage, RecordInput } from '../core/types.js';
 import type { Issue } from '../core/issues.js';
-import { localReferencesIn, rewriteLocalReferences } from './reference-rewrite.js';
+import { rewriteLocalReferences } from './reference-rewrite.js';
 import type { RecordHeader } from '../router/router.js';
 
 /**
@@ -28,65 +28,68 @@ export interface WriteResult {
 }
 
 /**
- * Stores a message's records. Each record's local references are rewritten to `Type/id` of the
- * record stored for that localRef EARLIER in the message, and patientRef becomes patientId; a
- * reference to a later or unknown localRef is removed and reported (normalizers emit targets first).
+ * Stores a message's records inside a batch transaction (Store.commitBatch), in message order.
+ * Each record's local references are rewritten to `Type/id` of the record stored for that localRef
+ * EARLIER in the message, and patientRef becomes patientId; a reference to a later or unknown
+ * localRef is removed and reported (normalizers emit targets first).
  *
- * Records are written in dependency waves: every record whose targets are already stored goes in
- * the same wave, and a wave's putRecord calls are issued together so the store can commit them as
- * one batch (LMDB: one transaction commit and fsync per wave instead of per record; a 30-record
- * ORU takes ~4 commits). The outcome is the same as writing one by one in message order: a record
- * still only sees targets with a smaller index, and results are reported in message order.
+ * Two records of one message never merge: a record whose match keys find a record an earlier
+ * record of the message was written to opens a `same-message` identity conflict instead.
  *
  * Provenance feed, participant, rawId and receivedAt come from the raw, not from the normalizer:
  * access control reads provenance.participant, so a mapping bug must not be able to change it.
- * Store errors propagate (the worker retries the whole message; putRecord's matching makes the
- * replay idempotent).
- * @param store - where records go
+ * Store errors propagate and roll the whole batch back.
+ * @param txn - the batch's record writer
  * @param raw - the message the records come from
  * @param mapping - normalizer name@version, used when a record's provenance has no mapping
  * @param records - in the normalizer's order: targets before the records that refer to them
  * @param route - destinations for a record header (routes.yaml); they join the record's sharedWith
  * @param identityDomain - the feed's shared identity domain (feeds.yaml identity.domain), if any
  */
-export async function writeRecords(
-  store: Store, raw: RawMessage, mapping: string, records: readonly NormalizedRecord[], route: RouteFn = () => [], identityDomain?: string,
-): Promise<WriteResult> {
-  const plan = planWaves(records);
-  const results: Array<PutRecordResult | undefined> = new Array(records.length);
-  const perRecord: Issue[][] = records.map(() => []);
-  const resolve = (i: number, ref: string): string | undefined => {
-    const j = plan.first.get(ref);
-    const r = j !== undefined && j < i ? results[j] : undefined;
-    return r && `${records[j!]!.resourceType}/${r.id}`;
-  };
-  for (const wave of plan.waves) {
-    const inputs = wave.map((i) => {
-      const input = routed(toInput(records[i]!, raw, mapping, (ref) => resolve(i, ref), perRecord[i]!), route);
-      return identityDomain === undefined ? input : { ...input, identityDomain };
-    });
-    const done = await Promise.all(inputs.map((input) => store.putRecord(input)));
-    wave.forEach((i, k) => {
-      results[i] = done[k];
-    });
-  }
-  const owners = new Map<string, string>();
+export function writeRecordsIn(
+  txn: RecordTxn, raw: RawMessage, mapping: string, records: readonly NormalizedRecord[], route: RouteFn = () => [], identityDomain?: string,
+): WriteResult {
+  const first = new Map<string, number>();
+  records.forEach((r, i) => {
+    if (!first.has(r.localRef)) first.set(r.localRef, i);
+  });
+  const results: PutRecordResult[] = [];
+  const issues: Issue[] = [];
   const written: WrittenRecord[] = records.map((record, i) => {
-    const result = results[i]!;
-    const previous = owners.get(result.id);
-    if (previous !== undefined && previous !== record.localRef) {
-      perRecord[i]!.push({ severity: 'warning', code: 'duplicate', where: whereOf(record), message: 'record matched the same canonical record as an earlier record of the message (shared identifier)' });
+    const resolve = (ref: string): string | undefined => {
+      const j = first.get(ref);
+      return j !== undefined && j < i ? `${records[j]!.resourceType}/${results[j]!.id}` : undefined;
+    };
+    if (first.get(record.localRef) !== i) {
+      issues.push({ severity: 'error', code: 'duplicate', where: whereOf(record), message: 'two records of the message share one localRef; the later one is not referable' });
     }
-    owners.set(result.id, record.localRef);
+    const routedInput = routed(toInput(record, raw, mapping, resolve, issues), route);
+    const input = identityDomain === undefined ? routedInput : { ...routedInput, identityDomain };
+    const notOnto = new Set(results.filter((_, j) => records[j]!.localRef !== record.localRef).map((r) => r.id));
+    const result = txn.putRecord(input, { notOnto });
+    results.push(result);
     if (result.conflict !== undefined) {
-      perRecord[i]!.push({ severity: 'warning', code: 'conflict', where: whereOf(record), message: `identity-conflict ${result.conflict.id} (${result.conflict.reason}): stored as a new record, the existing one is untouched until an admin resolves it` });
-    }
-    if (plan.first.get(record.localRef) !== i) {
-      perRecord[i]!.unshift({ severity: 'error', code: 'duplicate', where: whereOf(record), message: 'two records of the message share one localRef; the later one is not referable' });
+      issues.push({ severity: 'warning', code: 'conflict', where: whereOf(record), message: `identity-conflict ${result.conflict.id} (${result.conflict.reason}): stored as a new record, the existing one is untouched until an admin resolves it` });
     }
     return { localRef: record.localRef, resourceType: record.resourceType, id: result.id, version: result.version, status: result.status };
   });
-  return { records: written, issues: perRecord.flat() };
+  return { records: written, issues };
+}
+
+/**
+ * writeRecordsIn as a batch of its own (one commit): for callers outside the normalize worker.
+ * @param store - where records go
+ * @param raw - the message the records come from
+ * @param mapping - normalizer name@version
+ * @param records - in the normalizer's order
+ * @param route - destinations for a record header
+ * @param identityDomain - the feed's shared identity domain, if any
+ */
+export async function writeRecords(
+  store: Store, raw: RawMessage, mapping: string, records: readonly NormalizedRecord[], route: RouteFn = () => [], identityDomain?: string,
+): Promise<WriteResult> {
+  const { result } = await store.commitBatch([], (txn) => writeRecordsIn(txn, raw, mapping, records, route, identityDomain));
+  return result;
 }
 
 /** Routing as the writer needs it (Router.route); pure. */
@@ -98,31 +101,6 @@ function routed(input: RecordInput, route: RouteFn): RecordInput {
 }
 
 const whereOf = (record: NormalizedRecord): string => record.provenance?.location || record.resourceType;
-
-/**
- * Wave of each record: 0 when it refers to no earlier record, else one more than the highest wave
- * among the earlier records it refers to (references and patientRef).
- */
-function planWaves(records: readonly NormalizedRecord[]): { waves: number[][]; first: Map<string, number> } {
-  const first = new Map<string, number>();
-  records.forEach((r, i) => {
-    if (!first.has(r.localRef)) first.set(r.localRef, i);
-  });
-  const level: number[] = [];
-  const waves: number[][] = [];
-  records.forEach((r, i) => {
-    let l = 0;
-    const refs = localReferencesIn(r.resource);
-    if (r.patientRef !== undefined) refs.push(r.patientRef);
-    for (const ref of refs) {
-      const j = first.get(ref);
-      if (j !== undefined && j < i) l = Math.max(l, level[j]! + 1);
-    }
-    level.push(l);
-    (waves[l] ??= []).push(i);
-  });
-  return { waves, first };
-}
 
 /** The RecordInput for one record, with references resolved; linking problems go to `issues`. */
 function toInput(record: NormalizedRecord, raw: RawMessage, mapping: string, resolve: (ref: string) => string | undefined, issues: Issue[]): RecordInput {

@@ -5,10 +5,17 @@ import { HIGH, type DueMark, type LmdbDbs, type QueueEntry } from './lmdb-schema
 
 type QueueKey = Array<string | number>;
 
+/** Who applies a queue's items in batches, until when (Store.claimBatch). */
+interface ApplierLease {
+  applier: string;
+  until: number;
+}
+
 /**
- * Delivery queues in LMDB. One `d` key per live item, ordered by the time it is due: enqueue time
- * (or availableAt) while waiting, retryAt after a failure, lease end while claimed. So claiming
- * "the oldest ready item, or one whose lease expired" is one range read of `d` keys due by now.
+ * Delivery queues in LMDB. One due key per live item, ordered by the time it is due: a `d` key at
+ * enqueue time (or availableAt) while waiting, retryAt after a failure; an `l` key at the lease end
+ * while claimed. Claiming takes an expired lease first (its item is older than anything enqueued
+ * during the lease, so arrival order survives a crash), else the first `d` key due by now.
  * Every operation runs in one lmdb-js transaction callback: lease checks and moves are atomic,
  * and concurrent claims are serialised inside the write transaction, so one item is never handed
  * out twice.
@@ -49,36 +56,63 @@ export class LmdbQueues {
 
   /** See Store.claim. */
   claim(queue: string, leaseMs: number): Promise<Lease | undefined> {
+    return this.#dbs.env.transaction(() => this.#claimOne(queue, leaseMs, Date.now()));
+  }
+
+  /** See Store.claimBatch. */
+  claimBatch(queue: string, options: { max: number; leaseMs: number; applier: string }): Promise<Lease[]> {
     return this.#dbs.env.transaction(() => {
       const now = Date.now();
-      const due = this.#firstDue(queue, now);
-      if (due === undefined) return undefined;
-      const entry = this.#entry(queue, due);
-      if (entry === undefined || entry.state === 'dead') {
-        throw new GatewayError('PSL_STORE_CORRUPT', `queue ${queue} index points at a missing item`);
+      const holder = this.#db.get(['a', queue]) as ApplierLease | undefined;
+      if (holder !== undefined && holder.applier !== options.applier && holder.until > now) return [];
+      this.#db.put(['a', queue], { applier: options.applier, until: now + options.leaseMs });
+      const leases: Lease[] = [];
+      while (leases.length < options.max) {
+        const lease = this.#claimOne(queue, options.leaseMs, now);
+        if (lease === undefined) break;
+        leases.push(lease);
       }
-      this.#db.remove(this.#dueKey(queue, entry));
-      const token = randomUUID();
-      const leased: QueueEntry = { ...entry, attempt: entry.attempt + 1, dueAt: now + leaseMs, state: 'leased', token };
-      this.#putLive(queue, leased);
-      return { queue, item: leased.item, token, attempt: leased.attempt, leaseUntil: leased.dueAt };
+      return leases;
     });
+  }
+
+  #claimOne(queue: string, leaseMs: number, now: number): Lease | undefined {
+    const due = this.#firstDue(queue, now);
+    if (due === undefined) return undefined;
+    const entry = this.#entry(queue, due);
+    if (entry === undefined || entry.state === 'dead') {
+      throw new GatewayError('PSL_STORE_CORRUPT', `queue ${queue} index points at a missing item`);
+    }
+    this.#removeDue(queue, entry);
+    const token = randomUUID();
+    const leased: QueueEntry = { ...entry, attempt: entry.attempt + 1, dueAt: now + leaseMs, state: 'leased', token };
+    this.#putLive(queue, leased);
+    return { queue, item: leased.item, token, attempt: leased.attempt, leaseUntil: leased.dueAt };
   }
 
   /** See Store.complete. */
   complete(lease: Lease): Promise<void> {
-    return this.#dbs.env.transaction(() => {
-      const entry = this.#owned(lease);
-      this.#db.remove(this.#dueKey(lease.queue, entry));
-      this.#db.remove(['i', lease.queue, entry.item.id]);
-    });
+    return this.#dbs.env.transaction(() => this.completeWithin(lease));
+  }
+
+  /** complete() inside a write transaction the caller already runs (Store.commitBatch). */
+  completeWithin(lease: Lease): void {
+    const entry = this.#owned(lease);
+    this.#removeDue(lease.queue, entry);
+    this.#db.remove(['i', lease.queue, entry.item.id]);
+  }
+
+  /** Whether the lease is still the item's current one (read inside the caller's transaction). */
+  holds(lease: Lease): boolean {
+    const entry = this.#entry(lease.queue, lease.item.id);
+    return entry?.state === 'leased' && entry.token === lease.token;
   }
 
   /** See Store.fail. The reason is not kept: the caller logs it with the item id. */
   fail(lease: Lease, options: { retryAt: number; reason: string }): Promise<void> {
     return this.#dbs.env.transaction(() => {
       const entry = this.#owned(lease);
-      this.#db.remove(this.#dueKey(lease.queue, entry));
+      this.#removeDue(lease.queue, entry);
       const { token: _spent, ...rest } = entry;
       this.#putLive(lease.queue, { ...rest, state: 'waiting', dueAt: options.retryAt });
     });
@@ -88,7 +122,7 @@ export class LmdbQueues {
   deadLetter(lease: Lease, reason: string): Promise<void> {
     return this.#dbs.env.transaction(() => {
       const entry = this.#owned(lease);
-      this.#db.remove(this.#dueKey(lease.queue, entry));
+      this.#removeDue(lease.queue, entry);
       const { token: _spent, ...rest } = entry;
       const deadSeq = this.#nextSeq();
       this.#db.put(['i', lease.queue, entry.item.id], { ...rest, state: 'dead', reason, deadSeq });
@@ -105,7 +139,11 @@ export class LmdbQueues {
     let depth = 0;
     let inFlight = 0;
     let oldest = Infinity;
-    for (const { key, value } of this.#db.getRange({ start: ['d', queue], end: ['d', queue, HIGH] })) {
+    const marks = [
+      ...this.#db.getRange({ start: ['d', queue], end: ['d', queue, HIGH] }),
+      ...this.#db.getRange({ start: ['l', queue], end: ['l', queue, HIGH] }),
+    ];
+    for (const { key, value } of marks) {
       const mark = value as DueMark;
       if (mark.leased && Number(key[2]) > now) {
         inFlight++;
@@ -142,14 +180,22 @@ export class LmdbQueues {
   }
 
   #firstDue(queue: string, now: number): string | undefined {
-    for (const key of this.#db.getKeys({ start: ['d', queue], end: ['d', queue, now, HIGH], limit: 1 })) {
-      return String(key[4]);
+    for (const space of ['l', 'd']) {
+      for (const key of this.#db.getKeys({ start: [space, queue], end: [space, queue, now, HIGH], limit: 1 })) {
+        return String(key[4]);
+      }
     }
     return undefined;
   }
 
   #dueKey(queue: string, entry: QueueEntry): QueueKey {
-    return ['d', queue, entry.dueAt, entry.seq, entry.item.id];
+    return [entry.state === 'leased' ? 'l' : 'd', queue, entry.dueAt, entry.seq, entry.item.id];
+  }
+
+  /** Removes the item's due key; a lease written before leases had their own `l` keys sat under `d`. */
+  #removeDue(queue: string, entry: QueueEntry): void {
+    this.#db.remove(this.#dueKey(queue, entry));
+    if (entry.state === 'leased') this.#db.remove(['d', queue, entry.dueAt, entry.seq, entry.item.id]);
   }
 
   #putLive(queue: string, entry: QueueEntry): void {

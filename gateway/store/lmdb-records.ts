@@ -29,14 +29,20 @@ export class LmdbRecords {
 
   /** See Store.putRecord. Resolves once the new version (if any) is committed and synced. */
   put(input: RecordInput): Promise<PutRecordResult> {
-    const hashes = input.identifiers.map((i) => identifierHash(i, (v) => this.#cipher.lookupHash(v)));
-    const domain = identityDomainOf(input);
-    const matchHashes = [...new Set(matchKeysOf(input).map((k) => this.#cipher.lookupHash(matchLookup(domain, input.resourceType, k))))];
-    return this.#dbs.env.transaction(() => this.#putInTxn(input, hashes, matchHashes));
+    return this.#dbs.env.transaction(() => this.putWithin(input));
   }
 
-  #putInTxn(input: RecordInput, identHashes: string[], matchHashes: string[]): PutRecordResult {
-    const decision: MatchDecision = input.id !== undefined ? { kind: 'update', id: input.id } : decideMatch(input, this.#candidates(matchHashes));
+  /**
+   * putRecord inside a write transaction the caller already runs (Store.commitBatch), so several
+   * records, outcomes and lease completions commit together; see RecordTxn for `notOnto`.
+   */
+  putWithin(input: RecordInput, options: { notOnto?: ReadonlySet<string> } = {}): PutRecordResult {
+    const identHashes = input.identifiers.map((i) => identifierHash(i, (v) => this.#cipher.lookupHash(v)));
+    const domain = identityDomainOf(input);
+    const matchHashes = [...new Set(matchKeysOf(input).map((k) => this.#cipher.lookupHash(matchLookup(domain, input.resourceType, k))))];
+    const decision: MatchDecision = input.id !== undefined
+      ? { kind: 'update', id: input.id }
+      : decideMatch(input, this.#candidates(matchHashes), options.notOnto);
     const id = decision.kind === 'update' ? decision.id : undefined;
     const head = id === undefined ? undefined : this.#dbs.head.get(id);
     if (input.id !== undefined && head === undefined) {

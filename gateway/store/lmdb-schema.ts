@@ -21,7 +21,9 @@ import type { AuditEntry, Identifier, IdentityConflict, QueueItem } from '../cor
  * |         | ['m', matchHash, recId]                      | true (identity domain match) |
  * | conflict| conflictId                                   | IdentityConflict (ids only) |
  * | queue   | ['i', queue, itemId]                         | QueueEntry                  |
- * |         | ['d', queue, dueAt, seq, itemId]             | DueMark (ready or leased)   |
+ * |         | ['d', queue, dueAt, seq, itemId]             | DueMark (waiting)           |
+ * |         | ['l', queue, leaseUntil, seq, itemId]        | DueMark (leased)            |
+ * |         | ['a', queue]                                 | batch applier and its lease |
  * |         | ['x', queue, seq, itemId]                    | true (dead letters)         |
  * |         | ['seq']                                      | last queue sequence number  |
  * | audit   | seq                                          | AuditEntry                  |
@@ -33,7 +35,7 @@ export interface LmdbDbs {
   readonly rec: Database<Uint8Array, [string, number]>;
   readonly head: Database<RecordHead, string>;
   readonly idx: Database<true, Array<string>>;
-  readonly queue: Database<QueueEntry | DueMark | number | true, Array<string | number>>;
+  readonly queue: Database<QueueEntry | DueMark | number | true | { applier: string; until: number }, Array<string | number>>;
   readonly audit: Database<AuditEntry, number>;
   readonly conflict: Database<IdentityConflict, string>;
 }

@@ -39,11 +39,13 @@ export function matchLookup(domain: string, resourceType: string, key: Identifie
  * about another patient, is a conflict: the caller creates a new record and leaves those untouched.
  * @param input - the record being written
  * @param candidates - distinct existing records found through its match keys
+ * @param notOnto - records an earlier record of the same message was written to
  */
-export function decideMatch(input: RecordInput, candidates: readonly MatchCandidate[]): MatchDecision {
+export function decideMatch(input: RecordInput, candidates: readonly MatchCandidate[], notOnto?: ReadonlySet<string>): MatchDecision {
   if (candidates.length === 0) return { kind: 'create' };
   if (candidates.length > 1) return { kind: 'conflict', existingIds: candidates.map((c) => c.id).sort(), reason: 'ambiguous-match' };
   const only = candidates[0]!;
+  if (notOnto?.has(only.id) === true) return { kind: 'conflict', existingIds: [only.id], reason: 'same-message' };
   if (input.patientId !== undefined && only.patientId !== undefined && only.patientId !== input.patientId) {
     return { kind: 'conflict', existingIds: [only.id], reason: 'other-patient' };
   }

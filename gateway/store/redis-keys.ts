@@ -12,6 +12,8 @@ import type { Identifier } from '../core/types.js';
  *   P ix:ident:<h(system|value)>       set   members `<resourceType>|<recId>`
  *   P ix:patient:<h(patientId)>        set   members `<resourceType>|<recId>`
  *   P ix:type:<resourceType>           zset  recId scored by lastUpdated ms
+ *   P ix:match:<h(domain, type, key)>  set   the one record `<resourceType>|<recId>` claiming a match key
+ *   P idc                              hash  conflictId → identity conflict JSON (ids and codes only)
  *   P q:<name>:s                       stream of ready items (consumer group `g`; the PEL is what is in flight)
  *   P q:<name>:payload                 hash  itemId → payload JSON (ids and codes only)
  *   P q:<name>:state                   hash  itemId → `attempt|token|streamId|enqueuedMs`
@@ -19,6 +21,7 @@ import type { Identifier } from '../core/types.js';
  *   P q:<name>:leases                  zset  itemId scored by leaseUntil
  *   P q:<name>:waiting                 zset  itemId scored by enqueue time (depth and oldest age)
  *   P q:<name>:dead                    stream of dead letters (i, p, r = reason, a = attempt, at)
+ *   P q:<name>:applier                 string → the one batch applier (Store.claimBatch), expires with its lease
  *   P audit                            list  audit entries as JSON, index = seq - 1
  *
  * Identifier values, patient ids, feed names and sourceRefs only ever appear hashed (h = keyed HMAC-SHA-256 hex),
@@ -89,6 +92,7 @@ export class RedisKeys {
       leases: `${base}leases`,
       waiting: `${base}waiting`,
       dead: `${base}dead`,
+      applier: `${base}applier`,
     };
   }
 
@@ -106,6 +110,7 @@ export interface QueueKeys {
   readonly leases: string;
   readonly waiting: string;
   readonly dead: string;
+  readonly applier: string;
 }
 
 /** Index-set member: the type travels with the id so typed lookups filter without reading records. */

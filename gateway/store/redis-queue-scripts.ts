@@ -10,8 +10,8 @@ import { LuaScript } from './redis-conn.js';
  * Times come from the caller (epoch ms), the same clock as Lease.leaseUntil and retryAt.
  */
 
-// Shared helpers, prepended to every queue script.
-const PRELUDE = `
+// Shared helpers, prepended to every queue script (and to the batch commit, which completes leases).
+export const QUEUE_PRELUDE = `
 local function unpackState(s)
   local a, t, sid, e = string.match(s, '^(%d+)|([^|]*)|([^|]*)|(%d+)$')
   return tonumber(a), t, sid, e
@@ -31,7 +31,7 @@ end
 `;
 
 const script = (name: string, numKeys: number, header: string, body: string): LuaScript =>
-  new LuaScript(name, numKeys, `${header.trim()}\n${PRELUDE}${body}`);
+  new LuaScript(name, numKeys, `${header.trim()}\n${QUEUE_PRELUDE}${body}`);
 
 /** Add an item unless its id is already waiting or in flight. */
 export const QUEUE_ENQUEUE = script('queue-enqueue-5', 5, `
@@ -54,53 +54,85 @@ redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
 return 1
 `);
 
-/** Promote due retries, then take over an expired lease, else read the next new entry. */
+// Claims one item for a new lease: promotes due retries, then takes over an expired lease (its
+// stream id is older than any entry not yet delivered), else reads the next new entry.
+// KEYS[1..6] as in queue-claim-6; returns false or {item id, payload JSON, attempt, leaseUntil}.
+const CLAIM_ONE = `
+local function claimOne(now, leaseMs, token, group, consumer)
+  local leaseUntil = now + leaseMs
+  ensureGroup(KEYS[1], group)
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, 100)) do
+    local s = redis.call('HGET', KEYS[3], id)
+    if s then
+      local a, t, _, e = unpackState(s)
+      redis.call('HSET', KEYS[3], id, packState(a, t, redis.call('XADD', KEYS[1], '*', 'i', id), e))
+    end
+    redis.call('ZREM', KEYS[4], id)
+  end
+  local function grant(id, sid, attempt, e)
+    redis.call('HSET', KEYS[3], id, packState(attempt, token, sid, e))
+    redis.call('ZADD', KEYS[5], leaseUntil, id)
+    redis.call('ZREM', KEYS[6], id)
+    return {id, redis.call('HGET', KEYS[2], id), attempt, leaseUntil}
+  end
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', '(' .. now, 'LIMIT', 0, 1)[1]
+  if expired then
+    local a, _, sid, e = unpackState(redis.call('HGET', KEYS[3], expired))
+    redis.call('XCLAIM', KEYS[1], group, consumer, 0, sid)
+    return grant(expired, sid, a + 1, e)
+  end
+  -- An entry without state was finished elsewhere; drop it and read on.
+  for _ = 1, 16 do
+    local got = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', 1, 'STREAMS', KEYS[1], '>')
+    if not got then return false end
+    local entry = got[1][2][1]
+    local sid, id = entry[1], entry[2][2]
+    local s = redis.call('HGET', KEYS[3], id)
+    if s then
+      local a, _, _, e = unpackState(s)
+      return grant(id, sid, a + 1, e)
+    end
+    redis.call('XACK', KEYS[1], group, sid)
+    redis.call('XDEL', KEYS[1], sid)
+  end
+  return false
+end
+`;
+
+/** Claim the oldest claimable item. */
 export const QUEUE_CLAIM = script('queue-claim-6', 6, `
 -- queue-claim-6: claim the oldest claimable item for a new lease.
 -- KEYS[1] stream  KEYS[2] payload hash  KEYS[3] state hash  KEYS[4] delayed zset
 -- KEYS[5] leases zset  KEYS[6] waiting zset
 -- ARGV[1] now ms  ARGV[2] lease ms  ARGV[3] new token  ARGV[4] group  ARGV[5] consumer
 -- Returns false when nothing is claimable, else {item id, payload JSON, attempt, leaseUntil}.
-`, `
-local now = tonumber(ARGV[1])
-local leaseUntil = now + tonumber(ARGV[2])
-ensureGroup(KEYS[1], ARGV[4])
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', ARGV[1], 'LIMIT', 0, 100)) do
-  local s = redis.call('HGET', KEYS[3], id)
-  if s then
-    local a, t, _, e = unpackState(s)
-    redis.call('HSET', KEYS[3], id, packState(a, t, redis.call('XADD', KEYS[1], '*', 'i', id), e))
-  end
-  redis.call('ZREM', KEYS[4], id)
+`, `${CLAIM_ONE}
+return claimOne(tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5])
+`);
+
+/** Claim up to N items for the queue's one applier (Store.claimBatch). */
+export const QUEUE_CLAIM_BATCH = script('queue-claim-batch-7', 7, `
+-- queue-claim-batch-7: claim up to ARGV[6] items, in queue order, if ARGV[7] is the queue's applier.
+-- KEYS[1..6] as queue-claim-6  KEYS[7] applier key (string: applier name, expiring after the lease)
+-- ARGV[1] now ms  ARGV[2] lease ms  ARGV[3..5] token prefix, group, consumer  ARGV[6] max  ARGV[7] applier
+-- Returns {} when another applier holds the queue, else a flat list of {id, payload, attempt, leaseUntil} per item;
+-- item n's token is ARGV[3] .. ':' .. n.
+`, `${CLAIM_ONE}
+local holder = redis.call('GET', KEYS[7])
+if holder and holder ~= ARGV[7] then return {} end
+local leaseMs = tonumber(ARGV[2])
+if leaseMs > 0 then
+  redis.call('SET', KEYS[7], ARGV[7], 'PX', leaseMs)
+else
+  redis.call('DEL', KEYS[7])
 end
-local function grant(id, sid, attempt, e)
-  redis.call('HSET', KEYS[3], id, packState(attempt, ARGV[3], sid, e))
-  redis.call('ZADD', KEYS[5], leaseUntil, id)
-  redis.call('ZREM', KEYS[6], id)
-  return {id, redis.call('HGET', KEYS[2], id), attempt, leaseUntil}
+local out = {}
+for n = 1, tonumber(ARGV[6]) do
+  local got = claimOne(tonumber(ARGV[1]), leaseMs, ARGV[3] .. ':' .. n, ARGV[4], ARGV[5])
+  if not got then break end
+  for _, v in ipairs(got) do out[#out + 1] = v end
 end
--- Expired leases first: their stream ids are older than any entry not yet delivered.
-local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', '(' .. ARGV[1], 'LIMIT', 0, 1)[1]
-if expired then
-  local a, _, sid, e = unpackState(redis.call('HGET', KEYS[3], expired))
-  redis.call('XCLAIM', KEYS[1], ARGV[4], ARGV[5], 0, sid)
-  return grant(expired, sid, a + 1, e)
-end
--- An entry without state was finished elsewhere; drop it and read on.
-for _ = 1, 16 do
-  local got = redis.call('XREADGROUP', 'GROUP', ARGV[4], ARGV[5], 'COUNT', 1, 'STREAMS', KEYS[1], '>')
-  if not got then return false end
-  local entry = got[1][2][1]
-  local sid, id = entry[1], entry[2][2]
-  local s = redis.call('HGET', KEYS[3], id)
-  if s then
-    local a, _, _, e = unpackState(s)
-    return grant(id, sid, a + 1, e)
-  end
-  redis.call('XACK', KEYS[1], ARGV[4], sid)
-  redis.call('XDEL', KEYS[1], sid)
-end
-return false
+return out
 `);
 
 /** Finish an item for good. */

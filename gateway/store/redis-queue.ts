@@ -4,11 +4,11 @@ import type { Lease, QueueItem, QueueStats } from '../core/types.js';
 import type { RedisConn } from './redis-conn.js';
 import type { RedisKeys } from './redis-keys.js';
 import {
-  QUEUE_CLAIM, QUEUE_COMPLETE, QUEUE_DEAD, QUEUE_ENQUEUE, QUEUE_FAIL, QUEUE_STATS,
+  QUEUE_CLAIM, QUEUE_CLAIM_BATCH, QUEUE_COMPLETE, QUEUE_DEAD, QUEUE_ENQUEUE, QUEUE_FAIL, QUEUE_STATS,
 } from './redis-queue-scripts.js';
 
 /** The one consumer group every gateway process reads through. */
-const GROUP = 'g';
+export const GROUP = 'g';
 /**
  * One consumer name for all processes: ownership is proven by the lease token, not by the PEL's
  * consumer, and a fixed name keeps restarts from piling up dead consumers in the group.
@@ -52,6 +52,32 @@ export class RedisQueues {
     if (!reply) return undefined;
     const [id, payload, attempt, leaseUntil] = reply;
     return { queue, item: { id, payload: parsePayload(payload, queue) }, token, attempt, leaseUntil };
+  }
+
+  /**
+   * @param queue - queue name
+   * @param options - at most `max` items, each leased for `leaseMs`, if `applier` holds the queue
+   */
+  async claimBatch(queue: string, options: { max: number; leaseMs: number; applier: string }): Promise<Lease[]> {
+    const k = this.keys.queue(queue);
+    const token = randomUUID();
+    const flat = await QUEUE_CLAIM_BATCH.run<Array<string | number>>(this.conn,
+      [k.stream, k.payload, k.state, k.delayed, k.leases, k.waiting, k.applier],
+      [String(Date.now()), String(Math.max(0, Math.ceil(options.leaseMs))), token, GROUP, CONSUMER, String(options.max), options.applier]);
+    const leases: Lease[] = [];
+    for (let i = 0; i + 3 < flat.length; i += 4) {
+      leases.push({
+        queue, item: { id: String(flat[i]), payload: parsePayload(String(flat[i + 1]), queue) },
+        token: `${token}:${leases.length + 1}`, attempt: Number(flat[i + 2]), leaseUntil: Number(flat[i + 3]),
+      });
+    }
+    return leases;
+  }
+
+  /** The leases that are still their item's current one. */
+  async held(leases: readonly Lease[]): Promise<Lease[]> {
+    const states = await Promise.all(leases.map((l) => this.conn.hGet(this.keys.queue(l.queue).state, l.item.id)));
+    return leases.filter((l, i) => states[i]?.split('|')[1] === l.token);
   }
 
   /** @param lease - a lease from claim; throws PSL_LEASE_LOST when it is no longer current */

@@ -1,54 +1,80 @@
 import { GatewayError } from '../core/errors.js';
-import { newId } from '../core/ids.js';
-import type { CanonicalRecord, Identifier, IdentityConflict, PutRecordResult, RecordInput } from '../core/types.js';
-import { decideMatch, identityDomainOf, matchKeysOf, matchLookup } from './record-match.js';
+import type { RecordTxn } from '../core/ports.js';
+import type { CanonicalRecord, Identifier, IdentityConflict, Lease, PutRecordResult, RecordInput } from '../core/types.js';
 import type { AtRestCipher } from './at-rest.js';
-import { AS_BUFFERS, toArg, type RedisConn } from './redis-conn.js';
-import { indexMember, parseIndexMember, type RedisKeys } from './redis-keys.js';
-import { RECORD_LATEST, RECORD_PUT } from './redis-scripts.js';
-import { carryAccess, nextVersion, recordChanged } from './record-version.js';
+import { AS_BUFFERS, type RedisConn } from './redis-conn.js';
+import { parseIndexMember, type RedisKeys } from './redis-keys.js';
+import { RECORD_LATEST } from './redis-scripts.js';
+import { BatchSnapshot, RedisBatch } from './redis-batch.js';
+import { commitBatchWrites } from './redis-batch-commit.js';
+import type { RedisQueues } from './redis-queue.js';
 
 /**
- * Compare-and-set rounds before putRecord gives up. Each lost round means another writer changed
- * the same record in between, so this bounds contention, not normal operation.
+ * Runs of a batch's work before commitBatch gives up: discovery runs (usually two, reading match
+ * sets, then the records they name) plus one per lost compare-and-set, which means another writer
+ * changed what the batch read. So this bounds contention, not normal operation.
  */
 const MAX_ROUNDS = 32;
-
-/** What a write is based on: the record (if any), the match-key sets it claims, a conflict to open. */
-type Target = {
-  id: string; latest: CanonicalRecord | undefined; claims: string[];
-  conflict?: { existingIds: string[]; reason: IdentityConflict['reason'] };
-};
 
 /**
  * Versioned canonical records. Every version is sealed with AtRestCipher under `rec:<id>:<version>`;
  * the indexes hold hashed identifiers and record ids only. Decisions that need the decrypted record
- * (match, change detection, next version) are made here, and RECORD_PUT re-checks atomically that
- * nothing moved underneath, otherwise the round is retried.
+ * (match, change detection, next version) are made in Node against what was read (RedisBatch), and
+ * one script (redis-batch-commit.ts) re-checks atomically that none of it moved, otherwise the
+ * round is retried. A single putRecord is a batch of one.
  */
 export class RedisRecords {
   /**
    * @param conn - open connection
    * @param keys - key layout under the store's prefix
    * @param cipher - at-rest cipher for record contents
+   * @param queues - to tell which leases are still held when a batch finds one lost
    */
-  constructor(private readonly conn: RedisConn, private readonly keys: RedisKeys, private readonly cipher: AtRestCipher) {}
+  constructor(private readonly conn: RedisConn, private readonly keys: RedisKeys, private readonly cipher: AtRestCipher, private readonly queues: RedisQueues) {}
 
   /** @param input - what a normalizer or the API hands over; see Store.putRecord */
   async put(input: RecordInput): Promise<PutRecordResult> {
+    return (await this.commitBatch([], (txn) => txn.putRecord(input))).result;
+  }
+
+  /** See Store.commitBatch. */
+  async commitBatch<T>(leases: readonly Lease[], work: (txn: RecordTxn, held: readonly Lease[]) => T): Promise<{ result: T; lost: Lease[] }> {
+    const snapshot = new BatchSnapshot();
+    let held = [...leases];
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const target = await this.resolve(input);
-      const { id, latest } = target;
-      const applied = latest ? carryAccess(input, latest) : input;
-      if (latest && !recordChanged(latest, applied)) return { status: 'unchanged', id, version: latest.version };
-      const version = (latest?.version ?? 0) + 1;
-      const record = nextVersion(applied, id, version);
-      if (!(await this.write(target, record))) continue;
-      if (target.conflict === undefined) return { status: latest ? 'updated' : 'created', id, version };
-      const conflict = await this.openConflict(input, id, target.conflict.existingIds, target.conflict.reason);
-      return { status: 'created', id, version, conflict: { id: conflict.id, existingIds: conflict.existingIds, reason: conflict.reason } };
+      const batch = new RedisBatch(snapshot, this.keys);
+      let result: T;
+      try {
+        result = work(batch, held);
+      } catch (err) {
+        // A discovery run decides on stand-ins, so its errors mean nothing until the reads are done.
+        if (batch.complete) throw err;
+        await this.#read(snapshot, batch);
+        continue;
+      }
+      if (!batch.complete) {
+        await this.#read(snapshot, batch);
+        continue;
+      }
+      const reply = await commitBatchWrites(this.conn, this.keys, this.cipher, batch, held);
+      if (reply === 'committed') return { result, lost: leases.filter((l) => !held.includes(l)) };
+      if (reply === 'lease-lost') held = await this.queues.held(held);
+      snapshot.sets.clear();
+      snapshot.records.clear();
     }
-    throw new GatewayError('PSL_STORE_UNAVAILABLE', `record write kept conflicting after ${MAX_ROUNDS} rounds`);
+    throw new GatewayError('PSL_STORE_UNAVAILABLE', `batch commit kept conflicting after ${MAX_ROUNDS} rounds`);
+  }
+
+  /** Reads what a discovery run was missing into the snapshot (commands are pipelined). */
+  async #read(snapshot: BatchSnapshot, batch: RedisBatch): Promise<void> {
+    const sets = [...batch.missing.sets];
+    const ids = [...batch.missing.records];
+    const [members, records] = await Promise.all([
+      Promise.all(sets.map((k) => this.conn.sMembers(k))),
+      Promise.all(ids.map((id) => this.latest(id))),
+    ]);
+    sets.forEach((k, i) => snapshot.sets.set(k, members[i]!));
+    ids.forEach((id, i) => snapshot.records.set(id, records[i] ?? null));
   }
 
   /**
@@ -103,62 +129,6 @@ export class RedisRecords {
     const resolved: IdentityConflict = { ...(JSON.parse(json) as IdentityConflict), status: resolution.status, resolvedBy: resolution.by, resolvedAt: new Date().toISOString() };
     await this.conn.hSet(this.keys.identityConflicts(), id, JSON.stringify(resolved));
     return resolved;
-  }
-
-  /** Written after the record: a crash in between re-runs the message, which opens it then. */
-  private async openConflict(input: RecordInput, recordId: string, existingIds: string[], reason: IdentityConflict['reason']): Promise<IdentityConflict> {
-    const conflict: IdentityConflict = {
-      id: newId('idc'), resourceType: input.resourceType, reason, recordId, existingIds,
-      rawId: input.provenance.rawId, participant: input.provenance.participant, openedAt: new Date().toISOString(), status: 'open',
-    };
-    await this.conn.hSet(this.keys.identityConflicts(), conflict.id, JSON.stringify(conflict));
-    return conflict;
-  }
-
-  private matchSets(r: Pick<RecordInput, 'resourceType' | 'identityDomain' | 'provenance'> & { matchKeys?: readonly Identifier[] | undefined }, keys: readonly Identifier[]): string[] {
-    const domain = identityDomainOf(r);
-    return [...new Set(keys.map((k) => this.keys.byMatch(matchLookup(domain, r.resourceType, k))))];
-  }
-
-  private async resolve(input: RecordInput): Promise<Target> {
-    const sets = this.matchSets(input, matchKeysOf(input));
-    const members = await Promise.all(sets.map((k) => this.conn.sMembers(k)));
-    const free = (own: string | undefined): string[] => sets.filter((_, i) => members[i]!.every((m) => own !== undefined && parseIndexMember(m).id === own));
-    if (input.id !== undefined) return { id: input.id, latest: await this.latest(input.id), claims: free(input.id) };
-    const ids = [...new Set(members.flat().map((m) => parseIndexMember(m).id))].sort();
-    const found = (await Promise.all(ids.map((id) => this.latest(id)))).filter((r): r is CanonicalRecord => r !== undefined);
-    const decision = decideMatch(input, found.map((r) => ({ id: r.id, ...(r.patientId === undefined ? {} : { patientId: r.patientId }) })));
-    if (decision.kind === 'update') return { id: decision.id, latest: found.find((r) => r.id === decision.id), claims: free(decision.id) };
-    const id = newId('rec');
-    return { id, latest: undefined, claims: free(undefined), ...(decision.kind === 'conflict' ? { conflict: { existingIds: decision.existingIds, reason: decision.reason } } : {}) };
-  }
-
-  private async write(target: Target, record: CanonicalRecord): Promise<boolean> {
-    const { latest } = target;
-    const oldSets = latest ? [...this.matchSets(latest, latest.matchKeys ?? []), ...this.indexSets(latest)] : [];
-    const newIdentSets = [...target.claims, ...record.identifiers.map((i) => this.keys.byIdentifier(i))];
-    const newPatient = record.patientId === undefined ? [] : [this.keys.byPatient(record.patientId)];
-    const typeKey = this.keys.byType(record.resourceType);
-    const keys = [
-      this.keys.record(record.id), this.keys.recordVersions(record.id),
-      latest ? this.keys.byType(latest.resourceType) : typeKey, typeKey,
-      ...oldSets, ...newIdentSets, ...newPatient,
-    ];
-    const sealed = this.cipher.sealJson(record, slot(record.id, record.version));
-    const result = await RECORD_PUT.run<number>(this.conn, keys, [
-      String(latest?.version ?? 0), String(record.version), toArg(sealed),
-      latest ? indexMember(latest.resourceType, record.id) : '', indexMember(record.resourceType, record.id),
-      record.resourceType, String(Date.parse(record.lastUpdated)), record.id,
-      String(oldSets.length), String(newIdentSets.length), newPatient.length > 0 ? '1' : '0',
-      target.claims.length > 0 ? '1' : '0', String(target.claims.length),
-    ]);
-    return result === record.version;
-  }
-
-  private indexSets(record: CanonicalRecord): string[] {
-    const sets = record.identifiers.map((i) => this.keys.byIdentifier(i));
-    if (record.patientId !== undefined) sets.push(this.keys.byPatient(record.patientId));
-    return sets;
   }
 
   private async fromIndexSet(key: string, resourceType?: string): Promise<CanonicalRecord[]> {

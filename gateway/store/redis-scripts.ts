@@ -44,59 +44,6 @@ if not v then return false end
 return {tonumber(v), redis.call('HGET', KEYS[2], v)}
 `);
 
-/**
- * Write a new record version and move its index entries, if nothing changed since Node read the
- * record. The key count varies with the number of index sets, hence no count in the name.
- */
-export const RECORD_PUT = new LuaScript('record-put-n', undefined, `
--- record-put-n: compare-and-set one record version plus its indexes.
--- KEYS[1] record hash (v, t, u)
--- KEYS[2] record versions hash
--- KEYS[3] type index of the previous version (zset; same as KEYS[4] on create)
--- KEYS[4] type index of the new version
--- KEYS[5 .. 4+ARGV[9]] index sets (identifier, patient) the previous version is in
--- next ARGV[10] keys: identifier index sets of the new version
--- last key when ARGV[11] == '1': patient index set of the new version
--- ARGV[1] version Node based its decision on (0 = record did not exist)
--- ARGV[2] new version
--- ARGV[3] sealed new version
--- ARGV[4] index member of the previous version (type|id), '' on create
--- ARGV[5] index member of the new version
--- ARGV[6] resourceType
--- ARGV[7] lastUpdated, epoch ms
--- ARGV[8] record id
--- ARGV[9] number of previous index sets
--- ARGV[10] number of new identifier sets
--- ARGV[11] '1' when the new version has a patient index set
--- ARGV[12] '1' when the first ARGV[13] new sets are match keys this record claims: each must hold
---          no other record (a key is claimed by one record of its identity domain)
--- ARGV[13] number of claimed match-key sets (the first of the new sets)
--- Returns the new version; -1 when the record changed meanwhile; -2 when another record took one
--- of the claimed match keys meanwhile (Node re-reads and retries).
-local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if current ~= tonumber(ARGV[1]) then return -1 end
-local nOld, nNew = tonumber(ARGV[9]), tonumber(ARGV[10])
-local firstNew = 5 + nOld
-if ARGV[12] == '1' then
-  for i = firstNew, firstNew + tonumber(ARGV[13]) - 1 do
-    for _, member in ipairs(redis.call('SMEMBERS', KEYS[i])) do
-      if member ~= ARGV[5] then return -2 end
-    end
-  end
-end
-if ARGV[4] ~= '' then
-  redis.call('ZREM', KEYS[3], ARGV[8])
-  for i = 5, 4 + nOld do redis.call('SREM', KEYS[i], ARGV[4]) end
-end
-local lastNew = firstNew + nNew - 1
-if ARGV[11] == '1' then lastNew = lastNew + 1 end
-for i = firstNew, lastNew do redis.call('SADD', KEYS[i], ARGV[5]) end
-redis.call('ZADD', KEYS[4], ARGV[7], ARGV[8])
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 't', ARGV[6], 'u', ARGV[7])
-return tonumber(ARGV[2])
-`);
-
 /** Append to the audit list only if nobody appended since Node chained the entry. */
 export const AUDIT_APPEND = new LuaScript('audit-append-1', 1, `
 -- audit-append-1: append one hash-chained audit entry.

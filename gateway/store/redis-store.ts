@@ -20,7 +20,7 @@
  */
 import type { Logger } from 'pino';
 import { GatewayError, isGatewayError } from '../core/errors.js';
-import type { PutRawOptions, PutRawResult, Store } from '../core/ports.js';
+import type { PutRawOptions, PutRawResult, RecordTxn, Store } from '../core/ports.js';
 import type {
   AuditEntry, AuditEvent, CanonicalRecord, Identifier, IdentityConflict, Lease, PutRecordResult, QueueItem, QueueStats,
   RawMessage, RawMeta, RecordInput,
@@ -69,8 +69,8 @@ export class RedisStore implements Store {
     this.#conn = conn;
     this.#keys = new RedisKeys(options.prefix, (v) => options.cipher.lookupHash(v));
     this.#cipher = options.cipher;
-    this.#records = new RedisRecords(conn, this.#keys, options.cipher);
     this.#queues = new RedisQueues(conn, this.#keys);
+    this.#records = new RedisRecords(conn, this.#keys, options.cipher, this.#queues);
     this.#audit = new RedisAudit(conn, this.#keys);
     this.#log = options.log;
   }
@@ -172,6 +172,15 @@ export class RedisStore implements Store {
 
   findByType(resourceType: string, options?: { since?: string; limit?: number }): Promise<CanonicalRecord[]> {
     return this.#guard('findByType', () => this.#records.findByType(resourceType, options));
+  }
+
+  /** See Store.commitBatch: discovery runs read what the work looks up, then one script commits. */
+  commitBatch<T>(leases: readonly Lease[], work: (txn: RecordTxn, held: readonly Lease[]) => T): Promise<{ result: T; lost: Lease[] }> {
+    return this.#guard('commitBatch', () => this.#records.commitBatch(leases, work));
+  }
+
+  claimBatch(queue: string, options: { max: number; leaseMs: number; applier: string }): Promise<Lease[]> {
+    return this.#guard('claimBatch', () => this.#queues.claimBatch(queue, options));
   }
 
   enqueue(queue: string, item: QueueItem, options?: { availableAt?: number }): Promise<void> {

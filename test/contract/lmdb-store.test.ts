@@ -11,6 +11,7 @@ import { LmdbStore } from '../../gateway/store/lmdb-store.js';
 import { openLmdb } from '../../gateway/store/lmdb-schema.js';
 import type { Store } from '../../gateway/core/ports.js';
 import { makeRaw, makeRecord, storeConformance, type StoreUnderTest } from './store.conformance.js';
+import { batchConformance } from './batch.conformance.js';
 
 const sodium = await loadSodium();
 const CRASH_DIR = process.env.PASSERELLE_LMDB_CRASH_DIR;
@@ -72,6 +73,7 @@ async function openFresh(): Promise<StoreUnderTest & { dir: string }> {
 }
 
 await storeConformance(t, 'LmdbStore', openFresh);
+await batchConformance(t, 'LmdbStore', openFresh);
 
 t.test('nothing readable at rest: bodies, resources and identifiers are not in the files', async (t) => {
   const MARKER = 'MARKER-ZEBULON-4711';

@@ -10,6 +10,7 @@ import { createConn, LuaScript } from '../../gateway/store/redis-conn.js';
 import { RedisStore } from '../../gateway/store/redis-store.js';
 import { cleanPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { makeRaw, makeRecord, storeConformance, type StoreUnderTest } from './store.conformance.js';
+import { batchConformance } from './batch.conformance.js';
 
 const sodium = await loadSodium();
 const cipher = new AtRestCipher(sodium, sodium.randombytes_buf(32));
@@ -54,6 +55,7 @@ async function openFresh(): Promise<StoreUnderTest & { prefix: string }> {
 }
 
 await storeConformance(t, 'RedisStore', openFresh);
+await batchConformance(t, 'RedisStore', openFresh);
 
 t.test('nothing readable at rest: no key name or value under the prefix holds the marker', async (t) => {
   const MARKER = 'MARKER-ZEBULON-4711';

@@ -7,10 +7,10 @@ import { writeOutcome } from '../../../../gateway/pipeline/normalization-outcome
 import { fakeNormalizer, fakeRaw, makeWorker, openTempStore, submit } from './worker-fixture.js';
 
 /**
- * The real store with putRecord (or claim) failing the next `failures` calls: fault injection in front of a
- * real LmdbStore (every other call, and every call after the faults, reaches LMDB).
+ * The real store with commitBatch (or claimBatch) failing the next `failures` calls: fault injection in
+ * front of a real LmdbStore (every other call, and every call after the faults, reaches LMDB).
  */
-function faulty(store: Store, code: ErrorCode, failures: number, op: 'putRecord' | 'claim' = 'putRecord'): { store: Store; calls: () => number } {
+function faulty(store: Store, code: ErrorCode, failures: number, op: 'commitBatch' | 'claimBatch' = 'commitBatch'): { store: Store; calls: () => number } {
   let calls = 0;
   const wrapped = new Proxy(store, {
     get(target, prop) {
@@ -50,7 +50,7 @@ t.test('store failures retry with backoff and then succeed', async (t) => {
 t.test('claim failures back off (idle × 2^n) and the loop recovers', async (t) => {
   const sut = await openTempStore();
   t.teardown(() => sut.cleanup());
-  const { store } = faulty(sut.store, 'PSL_STORE_UNAVAILABLE', 3, 'claim');
+  const { store } = faulty(sut.store, 'PSL_STORE_UNAVAILABLE', 3, 'claimBatch');
   const { worker, events, logs } = makeWorker(store, { idleMs: 5, backoff: { baseMs: 5, maxMs: 15 } });
   const raw = fakeRaw({ mrn: 'MRN-R0' });
   const outcome = events.waitFor(raw.id);

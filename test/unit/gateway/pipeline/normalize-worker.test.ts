@@ -129,10 +129,10 @@ t.test('notify() wakes an idle worker before its sleep ends', async (t) => {
   t.equal((await outcome).ok, true);
 });
 
-t.test('stop() finishes the item in hand and claims no more', async (t) => {
+t.test('stop() finishes the batch in hand and claims no more', async (t) => {
   const sut = await openTempStore();
   t.teardown(() => sut.cleanup());
-  const { worker, events } = makeWorker(sut.store);
+  const { worker, events } = makeWorker(sut.store, { batchSize: 1 });
   const a = fakeRaw({ mrn: 'MRN-8', obs: ['1'] });
   const b = fakeRaw({ mrn: 'MRN-9' });
   await submit(sut.store, a);
@@ -156,21 +156,27 @@ t.test('stop() finishes the item in hand and claims no more', async (t) => {
   t.equal((await sut.store.findByType('Observation')).length, 1, 'the finished item\'s records are stored');
 });
 
-t.test('several loops share the queue; each item is normalized once', async (t) => {
+t.test('two workers on one store: one applier at a time, each item normalized once, in queue order', async (t) => {
   const sut = await openTempStore();
   t.teardown(() => sut.cleanup());
-  const { worker, events } = makeWorker(sut.store, { concurrency: 4 });
+  const first = makeWorker(sut.store, { batchSize: 4 });
+  const second = makeWorker(sut.store, { batchSize: 4 });
   const raws = Array.from({ length: 30 }, (_, i) => fakeRaw({ mrn: `MRN-C${i}`, obs: ['x'] }));
   const seen: string[] = [];
-  const all = new Promise<void>((resolve) => events.subscribe((o) => {
-    seen.push(o.rawId);
-    if (seen.length === raws.length) resolve();
-  }));
+  const all = new Promise<void>((resolve) => {
+    for (const { events } of [first, second]) {
+      events.subscribe((o) => {
+        seen.push(o.rawId);
+        if (seen.length === raws.length) resolve();
+      });
+    }
+  });
   for (const r of raws) await submit(sut.store, r);
-  worker.start();
-  t.teardown(() => worker.stop());
+  first.worker.start();
+  second.worker.start();
+  t.teardown(() => Promise.all([first.worker.stop(), second.worker.stop()]));
   await all;
-  t.same([...seen].sort(), raws.map((r) => r.id).sort(), 'every raw exactly once');
+  t.same(seen, raws.map((r) => r.id), 'every raw exactly once, in the order queued');
   t.equal((await sut.store.findByType('Patient', { limit: 1000 })).length, 30);
   t.equal((await sut.store.findByType('Observation', { limit: 1000 })).length, 30);
 });
