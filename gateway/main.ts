@@ -71,6 +71,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   registerHl7HttpRoutes(http, {
     feeds: config.feeds.filter((f) => f.format === 'hl7v2').map((f) => ({
       name: f.name, owner: f.owner, ...(f.maxBodyBytes === undefined ? {} : { maxBodyBytes: f.maxBodyBytes }),
+      ...(f.duplicates?.msh7WindowSeconds ? { msh7WindowMs: f.duplicates.msh7WindowSeconds * 1000 } : {}),
       ...(f.mllp ? { ackMode: f.mllp.ackMode, ...(f.mllp.allowedMessageTypes ? { allowedMessageTypes: f.mllp.allowedMessageTypes } : {}), ...(f.mllp.encoding ? { encoding: f.mllp.encoding } : {}) } : {}),
     })),
     intake, originals: store, maxBodyBytes: config.gateway.limits.maxBodyBytes, log: log.child({ component: 'hl7-http' }),
@@ -156,6 +157,7 @@ function mllpFeeds(config: Config, deps: { intake: Intake; store: Store; events:
       port: m.port, host: m.host, allowFrom: m.allowFrom, insecure: m.insecure, ackMode: m.ackMode,
       maxFrameBytes: m.maxFrameBytes, idleTimeoutMs: m.idleTimeoutMs, maxConnections: m.maxConnections,
       maxConnectionsPerSource: m.maxConnectionsPerSource, frameTimeoutMs: m.frameTimeoutMs,
+      ...(f.duplicates?.msh7WindowSeconds ? { msh7WindowMs: f.duplicates.msh7WindowSeconds * 1000 } : {}),
       ...(m.allowedMessageTypes ? { allowedMessageTypes: m.allowedMessageTypes } : {}),
       ...(m.encoding ? { encoding: m.encoding } : {}),
       ...(m.tls ? { tls: {

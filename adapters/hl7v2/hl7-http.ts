@@ -19,6 +19,8 @@ export interface Hl7HttpFeed {
   encoding?: string;
   ackMode?: AckMode;
   maxBodyBytes?: number;
+  /** See Hl7IntakeOptions.msh7WindowMs. */
+  msh7WindowMs?: number;
 }
 
 /** Options for {@link registerHl7HttpRoutes}. */
@@ -50,6 +52,7 @@ export function registerHl7HttpRoutes(server: Server, options: Hl7HttpOptions): 
       log: options.log.child({ feed: f.name }),
       ...(f.ackMode ? { ackMode: f.ackMode } : {}), ...(f.allowedMessageTypes ? { allowedMessageTypes: f.allowedMessageTypes } : {}),
       ...(f.encoding ? { encoding: f.encoding } : {}), ...(options.originals ? { originals: options.originals } : {}),
+      ...(f.msh7WindowMs ? { msh7WindowMs: f.msh7WindowMs } : {}),
     }),
   }]));
   server.route({

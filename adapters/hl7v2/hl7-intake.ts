@@ -9,6 +9,7 @@ import { chooseCharset, encodeText, type CharsetChoice } from './charset.js';
 import type { AuthDecision } from './feed-auth.js';
 import { evaluate, MessageTypeFilter, wantsAck, type AckMode, type Evaluation } from './hl7-evaluate.js';
 import { storedOutcome } from '../../gateway/core/stored-outcome.js';
+import { hashWithoutMsh7 } from './msh7.js';
 
 /** Options for {@link Hl7Intake}; every policy has a safe default. */
 export interface Hl7IntakeOptions {
@@ -30,6 +31,11 @@ export interface Hl7IntakeOptions {
   originals?: Pick<Store, 'getRaw' | 'findByIdentifier'>;
   /** ACKs remembered for byte-identical replays. Default 10 000. */
   ackCacheSize?: number;
+  /**
+   * A message equal to one stored less than this long ago except for MSH-7 is a duplicate of it
+   * (senders that re-stamp MSH-7 on retransmission). Default 0: only identical bytes are.
+   */
+  msh7WindowMs?: number;
 }
 
 /** An application ACK owed once normalization reports on `rawId` (enhanced mode, MSH-16). */
@@ -154,6 +160,13 @@ export class Hl7Intake {
     return this.#refusal(undefined, 'AR', { hl7Code: '207', severity: 'E', appCode, text }, 'latin1');
   }
 
+  /** The duplicate-window key of a message, when the feed has a window. */
+  #similar(bytes: Buffer): { similar?: { hash: string; windowMs: number } } {
+    const windowMs = this.#o.msh7WindowMs ?? 0;
+    const hash = windowMs > 0 ? hashWithoutMsh7(bytes) : undefined;
+    return hash === undefined ? {} : { similar: { hash, windowMs } };
+  }
+
   async #one(bytes: Buffer, choice: CharsetChoice, ctx: Hl7Context): Promise<OneReply> {
     const ev = evaluate(bytes, choice.charset, { ackMode: this.#mode, types: this.#types });
     const log = this.#o.log;
@@ -176,6 +189,7 @@ export class Hl7Intake {
       result = await this.#o.intake.accept({
         feed: this.feed, participant: ctx.auth.caller.participant, format: 'hl7v2', body: bytes,
         ...(controlId ? { sourceRef: controlId } : {}),
+        ...this.#similar(bytes),
         // The charset actually used travels with the raw, so the normalizer can decode it the same way.
         contentType: `${ctx.contentType ?? 'x-application/hl7-v2+er7'}; charset=${choice.charset === 'utf8' ? 'utf-8' : choice.charset}`,
       });

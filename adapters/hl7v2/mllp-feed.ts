@@ -45,6 +45,8 @@ export interface MllpFeedOptions {
   events?: NormalizationEvents;
   /** Read access to stored raws and outcomes: a duplicate's ACK after a restart, a resend's application ACK. */
   originals?: Pick<Store, 'getRaw' | 'findByIdentifier'>;
+  /** See Hl7IntakeOptions.msh7WindowMs. Default 0 (off). */
+  msh7WindowMs?: number;
   /** MSH-3/MSH-4 of our ACKs when the inbound MSH-5/6 are empty. */
   self?: { application: string; facility: string };
 }
@@ -108,6 +110,7 @@ export class MllpFeed {
       ...(o.allowedMessageTypes ? { allowedMessageTypes: o.allowedMessageTypes } : {}),
       ...(o.encoding ? { encoding: o.encoding } : {}), ...(o.self ? { self: o.self } : {}),
       ...(o.originals ? { originals: o.originals } : {}),
+      ...(o.msh7WindowMs ? { msh7WindowMs: o.msh7WindowMs } : {}),
     });
     this.#appAcks = o.events ? new AppAckRouter(o.events) : undefined;
     this.#server = o.tls ? this.#tlsServer(o.tls) : createNetServer({ allowHalfOpen: true });

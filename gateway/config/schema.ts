@@ -206,6 +206,11 @@ export const feedsFileSchema = z.strictObject({
       message: 'not an IANA time zone — fix: use a name such as Europe/Paris (times the sender writes without an offset are read in it)',
     }).optional(),
     mllp: mllpSchema.optional(),
+    /** What else counts as a duplicate besides identical bytes (HL7 v2 feeds, MLLP and HTTP). */
+    duplicates: z.strictObject({
+      msh7WindowSeconds: z.number().int().min(0).max(86_400).default(0)
+        .describe('a message equal to one received less than this many seconds before, except for MSH-7, is its duplicate (0: off)'),
+    }).optional(),
     /** Which identifiers prove identity on this feed, and whose records a match may update. */
     identity: z.strictObject({
       /** A shared identity domain (e.g. a hospital group's MPI); default: the owner's records only. */

@@ -39,6 +39,11 @@ export interface Normalizer {
  */
 export interface PutRawOptions {
   enqueue?: string;
+  /**
+   * A feed's duplicate window: a raw whose `hash` (e.g. its bytes without MSH-7) the same feed
+   * stored less than `windowMs` ago is a duplicate of that raw.
+   */
+  similar?: { hash: string; windowMs: number };
 }
 
 /** `controlIdReused`: stored as a new message although the feed had sent its sourceRef before. */
@@ -148,6 +153,8 @@ export interface IntakeRequest {
   body: Uint8Array;
   /** MSH-10, Bundle.id, `file.csv#row=12`: identifiers, never content. */
   sourceRef?: string;
+  /** The feed's duplicate window (PutRawOptions.similar). */
+  similar?: { hash: string; windowMs: number };
   contentType?: string;
 }
 

@@ -54,7 +54,8 @@ export class Intake implements IntakePort {
     let result: PutRawResult;
     try {
       const normalize = this.#normalized.has(req.format);
-      result = await this.#metrics.timeStore('putRaw', () => this.#store.putRaw(raw, normalize ? { enqueue: NORMALIZE_QUEUE } : {}));
+      const options = { ...(normalize ? { enqueue: NORMALIZE_QUEUE } : {}), ...(req.similar ? { similar: req.similar } : {}) };
+      result = await this.#metrics.timeStore('putRaw', () => this.#store.putRaw(raw, options));
       if (normalize) this.#onQueued();
     } catch (err) {
       this.#metrics.rawRejected.inc({ feed: req.feed, code: 'PSL_STORE_UNAVAILABLE' });

@@ -13,6 +13,7 @@ import type { AuditEntry, Identifier, IdentityConflict, QueueItem } from '../cor
  * |---------|----------------------------------------------|-----------------------------|
  * | raw     | rawId                                        | StoredRaw (body sealed)     |
  * | dedupe  | ['s', feed, sha256] (dedupe) / ['r', feed, refHash] (latest raw with that sourceRef) | rawId |
+ * |         | ['w', feed, hash without MSH-7] (duplicate window)  | `<epoch ms> <rawId>`        |
  * | rec     | [recId, version]                             | sealed CanonicalRecord JSON |
  * | head    | recId                                        | RecordHead                  |
  * | idx     | ['i', identHash, type, recId]                | true                        |

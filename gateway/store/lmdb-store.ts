@@ -89,6 +89,7 @@ export class LmdbStore implements Store {
     const refKey: [string, string, string] | undefined =
       raw.sourceRef === undefined ? undefined : ['r', raw.feed, this.#cipher.lookupHash(raw.sourceRef)];
     const { dedupe, raw: rawDb } = this.#dbs;
+    const similarKey: [string, string, string] | undefined = options.similar === undefined ? undefined : ['w', raw.feed, options.similar.hash];
     const queue = options.enqueue;
     const enqueue = (rawId: string): void => {
       if (queue !== undefined) this.#queues.enqueueWithin(queue, { id: rawId, payload: { rawId } });
@@ -97,11 +98,12 @@ export class LmdbStore implements Store {
     // A duplicate is the same message: same feed and same bytes. A known control id with other bytes
     // is a new message (senders reset counters), stored and flagged; the ref key then names the newest.
     const result = await this.#write((): PutRawResult => {
-      const original = dedupe.get(shaKey);
+      const original = dedupe.get(shaKey) ?? this.#withinWindow(similarKey, options.similar?.windowMs);
       if (original !== undefined) {
         enqueue(original);
         return { status: 'duplicate', rawId: original };
       }
+      if (similarKey) dedupe.put(similarKey, `${Date.now()} ${raw.id}`);
       const reused = refKey !== undefined && dedupe.get(refKey) !== undefined;
       rawDb.put(raw.id, reused ? { ...value, controlIdReused: true } : value);
       dedupe.put(shaKey, raw.id);
@@ -111,6 +113,13 @@ export class LmdbStore implements Store {
     });
     this.#log?.debug({ rawId: result.rawId, sha256: raw.sha256, feed: raw.feed, status: result.status }, 'raw put');
     return result;
+  }
+
+  /** The raw stored under a duplicate-window key less than windowMs ago (value `<epoch ms> <rawId>`). */
+  #withinWindow(key: [string, string, string] | undefined, windowMs: number | undefined): string | undefined {
+    if (key === undefined || windowMs === undefined) return undefined;
+    const [at, rawId] = (this.#dbs.dedupe.get(key) ?? '').split(' ');
+    return rawId !== undefined && Date.now() - Number(at) < windowMs ? rawId : undefined;
   }
 
   async getRaw(id: string): Promise<RawMessage | undefined> {

@@ -7,6 +7,7 @@ import type { Identifier } from '../core/types.js';
  *   P raw:<rawId>                      hash  m = meta JSON (no content), b = sealed body
  *   P raw:dup:sha:<h(feed, sha256)>    string → rawId (dedupe on bytes)
  *   P raw:dup:ref:<h(feed, sourceRef)> string → latest rawId with that MSH-10 / Bundle.id / file#row (flags a reused control id; not a dedupe key)
+ *   P raw:dup:win:<h(feed, hash)>      string → rawId, expiring after the feed's duplicate window (hash of the bytes without MSH-7)
  *   P rec:<recId>                      hash  v = latest version, t = resourceType, u = lastUpdated ms
  *   P rec:<recId>:v                    hash  <version> → sealed CanonicalRecord JSON
  *   P ix:ident:<h(system|value)>       set   members `<resourceType>|<recId>`
@@ -49,6 +50,11 @@ export class RedisKeys {
 
   rawByRef(feed: string, sourceRef: string): string {
     return `${this.prefix}raw:dup:ref:${this.hashParts(feed, sourceRef)}`;
+  }
+
+  /** Duplicate window (PutRawOptions.similar): expires with the window. */
+  rawBySimilar(feed: string, hash: string): string {
+    return `${this.prefix}raw:dup:win:${this.hashParts(feed, hash)}`;
   }
 
   record(id: string): string {

@@ -8,18 +8,25 @@ import { LuaScript } from './redis-conn.js';
  */
 
 /** Dedupe and store a raw in one step, so two racing puts of the same bytes store once. */
-export const RAW_PUT = new LuaScript('raw-put-3', 3, `
--- raw-put-3: store a raw message unless (feed, sha256) is already known (same message).
+export const RAW_PUT = new LuaScript('raw-put-4', 4, `
+-- raw-put-4: store a raw message unless (feed, sha256) is already known (same message), or its
+-- duplicate-window key was set less than the window ago.
 -- KEYS[1] dedupe key for (feed, sha256)
 -- KEYS[2] latest raw for (feed, sourceRef); same as KEYS[1] when the raw has no sourceRef
 -- KEYS[3] raw hash to create
+-- KEYS[4] duplicate-window key (feed, hash without MSH-7); same as KEYS[1] when the feed has no window
 -- ARGV[1] raw id
 -- ARGV[2] meta JSON (ids, hashes, sizes, sealed sourceRef; no content)
 -- ARGV[3] sealed body
+-- ARGV[4] window ms (0 = none); the window key expires with it
 -- Returns the id of the original for a duplicate; else 1 when the sourceRef was already used
 -- with other bytes (stored, flagged), 0 when stored.
 local original = redis.call('GET', KEYS[1])
 if original then return original end
+if KEYS[4] ~= KEYS[1] then
+  local similar = redis.call('GET', KEYS[4])
+  if similar then return similar end
+end
 local reused = 0
 if KEYS[2] ~= KEYS[1] and redis.call('EXISTS', KEYS[2]) == 1 then
   reused = 1
@@ -30,6 +37,7 @@ end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], 'm', ARGV[2], 'b', ARGV[3])
+if KEYS[4] ~= KEYS[1] then redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[4]) end
 return reused
 `);
 

@@ -110,8 +110,10 @@ export class RedisStore implements Store {
       };
       const bySha = this.#keys.rawBySha(raw.feed, raw.sha256);
       const byRef = raw.sourceRef === undefined ? bySha : this.#keys.rawByRef(raw.feed, raw.sourceRef);
-      const reply = await RAW_PUT.run<string | number | null>(this.#conn, [bySha, byRef, this.#keys.raw(raw.id)], [
-        raw.id, JSON.stringify(meta), toArg(this.#cipher.seal(raw.body, bodySlot(raw.id))),
+      const window = options.similar !== undefined && options.similar.windowMs > 0 ? options.similar : undefined;
+      const bySimilar = window === undefined ? bySha : this.#keys.rawBySimilar(raw.feed, window.hash);
+      const reply = await RAW_PUT.run<string | number | null>(this.#conn, [bySha, byRef, this.#keys.raw(raw.id), bySimilar], [
+        raw.id, JSON.stringify(meta), toArg(this.#cipher.seal(raw.body, bodySlot(raw.id))), String(Math.ceil(window?.windowMs ?? 0)),
       ]);
       const result: PutRawResult = typeof reply === 'string' ? { status: 'duplicate', rawId: reply }
         : reply === 1 ? { status: 'stored', rawId: raw.id, controlIdReused: true } : { status: 'stored', rawId: raw.id };

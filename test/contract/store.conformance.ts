@@ -493,6 +493,19 @@ export async function storeConformance(t: Test, name: string, open: OpenStore): 
     t.equal(await store.verifyAudit(), undefined, 'chain intact under concurrency');
   });
 
+  withStore('putRaw duplicate window: a similar hash within the window is a duplicate; after it, or on another feed, a new message', async (t, { store }) => {
+    const similar = { hash: 'a'.repeat(64), windowMs: 300 };
+    const first = makeRaw({ body: 'MSH|first stamp', sourceRef: 'W-1' });
+    t.same(await store.putRaw(first, { similar }), { status: 'stored', rawId: first.id });
+    t.same(await store.putRaw(makeRaw({ body: 'MSH|second stamp', sourceRef: 'W-1' }), { similar }), { status: 'duplicate', rawId: first.id }, 'within the window');
+    const otherFeed = makeRaw({ feed: 'feed-b', body: 'MSH|second stamp', sourceRef: 'W-1' });
+    t.equal((await store.putRaw(otherFeed, { similar })).status, 'stored', 'windows are per feed');
+    await sleep(400);
+    const late = makeRaw({ body: 'MSH|third stamp', sourceRef: 'W-1' });
+    t.match(await store.putRaw(late, { similar }), { status: 'stored', rawId: late.id }, 'after the window: a new message');
+    t.same(await store.putRaw(makeRaw({ body: 'MSH|fourth stamp' }), { similar }), { status: 'duplicate', rawId: late.id }, 'the window restarts from the newest');
+  });
+
   withStore('concurrency: 50 concurrent claims on 20 items never hand out an item twice', async (t, { store }) => {
     // Every id enqueued twice at once: still 20 items.
     await Promise.all(Array.from({ length: 40 }, (_, i) => store.enqueue('q', item(`i${i % 20}`, i % 20))));

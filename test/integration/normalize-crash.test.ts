@@ -25,8 +25,8 @@ import { adt } from './mllp-support.js';
  * write of its second batch.
  */
 const CRASH_ENV = 'PASSERELLE_NORMALIZE_CRASH';
-const MESSAGES = 150;
-const BATCH = 50;
+const MESSAGES = 90;
+const BATCH = 30;
 const LEASE_MS = 400;
 
 interface Target {
