@@ -32,6 +32,9 @@ const refSlot = (id: string): string => `ref:${id}`;
  * check and the write it guards (dedupe, lease ownership, audit seq) are atomic, and all callbacks
  * queued in one event turn share one commit and its one fsync (group commit). LMDB's writer lock
  * spans processes, so the same holds with several gateway processes on one data directory.
+ * A plain transaction callback that throws keeps the writes it made before the throw, so every
+ * such callback here checks before it writes; commitBatch, which writes a whole batch before it
+ * can know, runs in a child transaction, which a throw rolls back.
  *
  * At rest: raw bodies, sourceRefs (control ids) and record versions are AtRestCipher blobs; raw
  * metadata (feed, sha256, sizes), record heads (type, version, time, patient record id) and queue/audit entries
