@@ -9,17 +9,25 @@ import { GatewayError } from '../gateway/core/errors.js';
 import type { DecryptionKey } from '../gateway/crypto/envelope-open.js';
 import { SLUG } from '../gateway/crypto/envelope-types.js';
 import { cryptoReady } from '../gateway/crypto/primitives.js';
+import type { RejectedReceipt } from '../gateway/crypto/rejected-receipt.js';
 import { signRegistration } from './device-cert.js';
 import { DirectoryView } from './directory-view.js';
 import { GatewayApi } from './gateway-api.js';
 import { KeyFile } from './keyfile.js';
 import { MessageStore, type StoredMessage } from './message-store.js';
 import { parseInbox, receive, type Delivery, type ReceiveOutcome } from './receive.js';
+import { rejectDelivery, rejectReasonFor } from './rejection.js';
 import { sendEnvelope, type OutgoingFile, type Sent } from './send.js';
 import { buildContent, sentRecord, type SendOptions } from './content.js';
 import { buildVerification, type Verification } from './verification.js';
 
 export type { Verification } from './verification.js';
+
+/** How a delivery is answered: an ack once stored, or a signed rejection when refused. */
+export interface DeliveryAnswer {
+  ack(id: string): Promise<unknown>;
+  reject(id: string, receipt: RejectedReceipt): Promise<unknown>;
+}
 
 /** Retired encryption keys are kept this long after a rotation (offline-delivery TTL), then deleted. */
 export const RETIRED_KEY_TTL_MS = 30 * 24 * 3600 * 1000;
@@ -194,20 +202,34 @@ export class PasserelleClient {
     });
   }
 
+  /** The HTTP answers (inbox pull): `POST /v1/inbox/{id}/ack` and `/reject`. */
+  get httpAnswer(): DeliveryAnswer {
+    return { ack: (id) => this.api.ack(id), reject: (id, receipt) => this.api.reject(id, receipt) };
+  }
+
+  /** This device and its signing key, for the rejections it signs. */
+  get signer(): { participant: string; device: string; sign: { publicKey: Uint8Array; privateKey: Uint8Array } } {
+    return { participant: this.participant, device: this.device, sign: this.keys.secrets.device.sign };
+  }
+
   /**
    * Handle one delivery: open and store (receive.ts), ack to the gateway, then emit a read
-   * receipt for a stored incoming message and record receipts that arrive.
-   * @param ack - how to acknowledge (HTTP by default; the ws follower sends an ack frame)
+   * receipt for a stored incoming message and record receipts that arrive. A refused envelope is
+   * answered with a rejection signed by this device instead of an ack: it is permanently bad, so
+   * it must leave the queue, but its sender must not see it as delivered.
+   * @param answer - how to ack or reject (HTTP by default; the ws follower sends frames)
    */
-  async handle(d: Delivery, ack: (id: string) => Promise<unknown> = (id) => this.api.ack(id)): Promise<ReceiveOutcome> {
+  async handle(d: Delivery, answer: DeliveryAnswer = this.httpAnswer): Promise<ReceiveOutcome> {
     const outcome = await receive({
       api: this.api, view: this.directory, store: this.store, participant: this.participant, device: this.device, keys: this.decryptionKeys(),
       serviceKey: this.keys.secrets.gateway?.serviceKey,
     }, d);
     if (outcome.kind === 'held') return outcome;
-    // Refused envelopes are acked too: they are permanently bad, and leaving them would block the queue.
-    await ack(d.ackId);
+    const reason = outcome.kind === 'refused' ? rejectReasonFor(outcome.reason) : undefined;
+    if (reason !== undefined) await answer.reject(d.ackId, await rejectDelivery(this.signer, d, reason));
+    else await answer.ack(d.ackId);
     await this.#savePins();
+    if (outcome.kind === 'refused' && reason !== undefined) return { ...outcome, rejected: reason };
     if (outcome.kind !== 'stored') return outcome;
     const m = outcome.message;
     try {

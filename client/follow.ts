@@ -5,10 +5,12 @@
  * connection drops. Frames are processed one at a time so acks follow durable storage in order.
  */
 import { WebSocket } from 'ws';
-import { GatewayError } from '../gateway/core/errors.js';
-import type { PasserelleClient } from './client.js';
+import { GatewayError, isGatewayError } from '../gateway/core/errors.js';
+import type { RejectReason } from '../gateway/crypto/rejected-receipt.js';
+import type { DeliveryAnswer, PasserelleClient } from './client.js';
 import { receiptValid } from './gateway-receipts.js';
-import { parseDelivery, type ReceiveOutcome } from './receive.js';
+import { parseDelivery, type Delivery, type ReceiveOutcome } from './receive.js';
+import { rejectionVerified, rejectUndecodable } from './rejection.js';
 
 /** Events a follower reports. */
 export type FollowEvent =
@@ -16,6 +18,8 @@ export type FollowEvent =
   | { kind: 'disconnected'; code: number; retryInMs: number }
   | { kind: 'outcome'; outcome: ReceiveOutcome }
   | { kind: 'delivered'; id: string; participant: string; device: string; at: number; verified: boolean }
+  /** A recipient device refused our envelope; `verified`: signed by that device's key as our directory view has it. */
+  | { kind: 'rejected'; id: string; participant: string; device: string; reason: RejectReason; at: number; verified: boolean }
   | { kind: 'error'; code: string; reason: string };
 
 /** Options for follow. */
@@ -95,6 +99,20 @@ function session(client: PasserelleClient, o: FollowOptions, done: { n: number }
       chain.then(() => resolve({ opened, failed, code, ...(fatal ? { fatal } : {}) }), () => resolve({ opened, failed: true, code }));
     });
 
+    /** The frame's delivery; an envelope that does not decode is rejected as `malformed`, not retried forever. */
+    async function decoded(f: Json, answer: DeliveryAnswer): Promise<Delivery | undefined> {
+      try {
+        return parseDelivery(f);
+      } catch (err) {
+        if (!isGatewayError(err) || err.code !== 'PSL_ENVELOPE_MALFORMED' || typeof f.id !== 'string') throw err;
+        const receipt = await rejectUndecodable(client.signer, f.accepted);
+        if (!receipt) throw err;
+        await answer.reject(f.id, receipt);
+        await o.onEvent({ kind: 'error', code: err.code, reason: `envelope ${receipt.id} from ${receipt.sender} does not decode: rejected` });
+        return undefined;
+      }
+    }
+
     async function onFrame(text: string): Promise<void> {
       let f: Json;
       try {
@@ -105,19 +123,26 @@ function session(client: PasserelleClient, o: FollowOptions, done: { n: number }
       if (f.type === 'envelope') {
         // Past the requested count: leave it unacked; the gateway keeps it for the next run.
         if (o.count !== undefined && done.n >= o.count) return;
-        const d = parseDelivery(f);
+        const answer: DeliveryAnswer = {
+          ack: async (id) => { ws.send(JSON.stringify({ type: 'ack', id })); },
+          reject: async (id, receipt) => { ws.send(JSON.stringify({ type: 'reject', id, receipt })); },
+        };
+        const d = await decoded(f, answer);
         if (!d) return;
-        const outcome = await client.handle(d, async (id) => {
-          ws.send(JSON.stringify({ type: 'ack', id }));
-        });
+        const outcome = await client.handle(d, answer);
         done.n++;
         await o.onEvent({ kind: 'outcome', outcome });
         if (o.count !== undefined && done.n >= o.count) ws.close(1000, 'done');
       } else if (f.type === 'receipt') {
         const r = f.receipt as Json | undefined;
-        if (r && typeof r.id === 'string' && typeof r.deliveredAt === 'number') {
+        if (r?.type === 'delivered' && typeof r.id === 'string' && typeof r.deliveredAt === 'number') {
           const verified = await receiptValid(r, client.keys.secrets.gateway?.serviceKey);
           await o.onEvent({ kind: 'delivered', id: r.id, participant: String(r.participant), device: String(r.device), at: r.deliveredAt, verified });
+        } else if (r?.type === 'rejected' && typeof r.id === 'string' && typeof r.rejectedAt === 'number') {
+          const verified = await rejectionVerified(client.directory, r, client.participant);
+          await o.onEvent({
+            kind: 'rejected', id: r.id, participant: String(r.participant), device: String(r.device), reason: String(r.reason) as RejectReason, at: r.rejectedAt, verified,
+          });
         }
       } else if (f.type === 'error') {
         await o.onEvent({ kind: 'error', code: String(f.code), reason: String(f.reason) });

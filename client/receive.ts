@@ -15,6 +15,7 @@ import { decodeEnvelope, encodeEnvelope, fromWire } from '../gateway/crypto/enve
 import { openEnvelope, type DecryptionKey, type OpenedAttachment } from '../gateway/crypto/envelope-open.js';
 import { SUITES, type Envelope } from '../gateway/crypto/envelope-types.js';
 import type { OpenFailure } from '../gateway/crypto/envelope-verify.js';
+import type { RejectReason } from '../gateway/crypto/rejected-receipt.js';
 import { blake2b256, cryptoReady } from '../gateway/crypto/primitives.js';
 import type { DirectoryView } from './directory-view.js';
 import type { GatewayApi } from './gateway-api.js';
@@ -33,13 +34,15 @@ export interface Delivery {
 }
 
 /**
- * What became of a delivery. `stored`, `duplicate` and `refused` are acked; `held` is not (the
- * sender's identity key changed: the envelope waits at the gateway until the user decides).
+ * What became of a delivery. `stored` and `duplicate` are acked; `refused` is answered with a
+ * signed rejection (`rejected` names its reason code; a replay is acked instead); `held` is
+ * neither (the sender's identity key changed: the envelope waits at the gateway until the user
+ * decides).
  */
 export type ReceiveOutcome =
   | { kind: 'stored'; message: StoredMessage; warning?: string }
   | { kind: 'duplicate'; id: string }
-  | { kind: 'refused'; id: string; from: string; reason: OpenFailure }
+  | { kind: 'refused'; id: string; from: string; reason: OpenFailure; rejected?: RejectReason }
   | { kind: 'held'; id: string; from: string; reason: 'identity-key-changed' };
 
 /** Who is receiving. */

@@ -11,6 +11,7 @@ import { bearerToken, type TokenTable } from '../http/auth.js';
 import type { Logger } from '../log.js';
 import { CLOSE, errorFrame, parseClientFrame } from './frames.js';
 import type { Relay } from './relay.js';
+import type { RejectedReceipt } from '../crypto/rejected-receipt.js';
 import type { DeliveredReceipt } from './receipts.js';
 
 const utf8 = new TextEncoder();
@@ -53,7 +54,7 @@ export class WsRelay {
   readonly #onEnqueued = (queue: string): void => {
     for (const c of this.#conns) if (`dev:${c.participant}:${c.device}` === queue) this.#pump(c);
   };
-  readonly #onDelivered = (r: DeliveredReceipt): void => {
+  readonly #onDelivered = (r: DeliveredReceipt | RejectedReceipt): void => {
     const frame = JSON.stringify({ type: 'receipt', receipt: r });
     for (const c of this.#conns) if (c.participant === r.sender && !c.closed) c.ws.send(frame);
   };
@@ -73,6 +74,7 @@ export class WsRelay {
     listener.on('upgrade', this.#onUpgrade);
     this.#o.relay.on('enqueued', this.#onEnqueued);
     this.#o.relay.on('delivered', this.#onDelivered);
+    this.#o.relay.on('rejected', this.#onDelivered);
     this.#timers.push(setInterval(() => this.#heartbeat(), this.#o.heartbeatMs).unref());
     this.#timers.push(setInterval(() => {
       for (const c of this.#conns) this.#pump(c);
@@ -90,6 +92,7 @@ export class WsRelay {
     this.#listener?.off('upgrade', this.#onUpgrade);
     this.#o.relay.off('enqueued', this.#onEnqueued);
     this.#o.relay.off('delivered', this.#onDelivered);
+    this.#o.relay.off('rejected', this.#onDelivered);
     await Promise.all([...this.#conns].map((c) => new Promise<void>((resolve) => {
       c.ws.once('close', () => resolve());
       c.ws.close(CLOSE.goingAway, 'shutting down');
@@ -157,6 +160,21 @@ export class WsRelay {
       this.#pump(c);
       const out = await this.#o.relay.ack(c.participant, c.device, f.id);
       if (!out.ok && !c.closed) c.ws.send(errorFrame({ code: out.code, reason: out.reason }));
+      return;
+    }
+    if (f.type === 'reject') {
+      if (!c.inflight.has(f.id)) {
+        c.ws.send(errorFrame({ code: 'PSL_NOT_FOUND', reason: 'not-in-flight' }));
+        return;
+      }
+      // A refused rejection (forged, another delivery's) leaves the delivery in flight, unchanged.
+      const out = await this.#o.relay.reject(c.participant, c.device, f.id, f.receipt);
+      if (!out.ok) {
+        if (!c.closed) c.ws.send(errorFrame({ code: out.code, reason: out.reason }));
+        return;
+      }
+      c.inflight.delete(f.id);
+      this.#pump(c);
       return;
     }
     const out = await this.#o.relay.accept(c.participant, utf8.encode(JSON.stringify(f.envelope)));
