@@ -163,18 +163,25 @@ export class WsRelay {
       return;
     }
     if (f.type === 'reject') {
-      if (!c.inflight.has(f.id)) {
+      // Out of the connection's set while the relay checks it: a client that closes right after
+      // its last frame must not have the delivery given back before its rejection is recorded.
+      if (!c.inflight.delete(f.id)) {
         c.ws.send(errorFrame({ code: 'PSL_NOT_FOUND', reason: 'not-in-flight' }));
         return;
       }
-      // A refused rejection (forged, another delivery's) leaves the delivery in flight, unchanged.
       const out = await this.#o.relay.reject(c.participant, c.device, f.id, f.receipt);
-      if (!out.ok) {
-        if (!c.closed) c.ws.send(errorFrame({ code: out.code, reason: out.reason }));
+      if (out.ok) {
+        this.#pump(c);
         return;
       }
-      c.inflight.delete(f.id);
-      this.#pump(c);
+      // Refused (forged, another delivery's): the delivery stays as it was, leased to this
+      // connection, or given back if the connection has gone meanwhile.
+      if (c.closed) {
+        await this.#o.relay.release(c.participant, c.device, f.id);
+        return;
+      }
+      c.inflight.add(f.id);
+      c.ws.send(errorFrame({ code: out.code, reason: out.reason }));
       return;
     }
     const out = await this.#o.relay.accept(c.participant, utf8.encode(JSON.stringify(f.envelope)));
