@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { GatewayError } from '../gateway/core/errors.js';
+import { GatewayError, isGatewayError } from '../gateway/core/errors.js';
 import type { DecryptionKey } from '../gateway/crypto/envelope-open.js';
 import { SLUG } from '../gateway/crypto/envelope-types.js';
 import { cryptoReady } from '../gateway/crypto/primitives.js';
@@ -15,8 +15,8 @@ import { DirectoryView } from './directory-view.js';
 import { GatewayApi } from './gateway-api.js';
 import { KeyFile } from './keyfile.js';
 import { MessageStore, type StoredMessage } from './message-store.js';
-import { parseInbox, receive, type Delivery, type ReceiveOutcome } from './receive.js';
-import { rejectDelivery, rejectReasonFor } from './rejection.js';
+import { inboxItems, parseDelivery, receive, type Delivery, type ReceiveOutcome } from './receive.js';
+import { rejectDelivery, rejectReasonFor, rejectUndecodable } from './rejection.js';
 import { sendEnvelope, type OutgoingFile, type Sent } from './send.js';
 import { buildContent, sentRecord, type SendOptions } from './content.js';
 import { buildVerification, type Verification } from './verification.js';
@@ -242,14 +242,40 @@ export class PasserelleClient {
     return outcome;
   }
 
+  /**
+   * Handle one inbox item or ws frame as the gateway sent it. An envelope that does not decode is
+   * rejected as `malformed` (its id and sender taken from the gateway's accepted receipt in the
+   * item) rather than left to come back forever.
+   * @returns the outcome, or undefined when the item holds no envelope
+   * @throws GatewayError PSL_ENVELOPE_MALFORMED when the envelope does not decode and the item
+   *   names no envelope a rejection could refer to
+   */
+  async handleItem(item: unknown, answer: DeliveryAnswer = this.httpAnswer): Promise<ReceiveOutcome | undefined> {
+    let d: Delivery | undefined;
+    try {
+      d = parseDelivery(item);
+    } catch (err) {
+      const o = typeof item === 'object' && item !== null ? (item as Record<string, unknown>) : {};
+      const receipt = isGatewayError(err) && err.code === 'PSL_ENVELOPE_MALFORMED' && typeof o.id === 'string'
+        ? await rejectUndecodable(this.signer, o.accepted) : undefined;
+      if (!receipt || typeof o.id !== 'string') throw err;
+      await answer.reject(o.id, receipt);
+      return { kind: 'refused', id: receipt.id, from: receipt.sender, reason: 'malformed', rejected: 'malformed' };
+    }
+    return d && this.handle(d, answer);
+  }
+
   /** Pull the HTTP inbox page by page until it is empty, handling every delivery in order. */
   async pullInbox(): Promise<ReceiveOutcome[]> {
     const out: ReceiveOutcome[] = [];
     for (;;) {
       // Items are leased to us as they are listed, so a page never comes back twice.
-      const page = parseInbox(await this.api.inbox());
+      const page = inboxItems(await this.api.inbox());
       if (page.length === 0) return out;
-      for (const d of page) out.push(await this.handle(d));
+      for (const item of page) {
+        const outcome = await this.handleItem(item);
+        if (outcome) out.push(outcome);
+      }
     }
   }
 

@@ -1,16 +1,17 @@
 /**
  * `follow`: stay connected to `/v1/ws?device=…` (bearer token on the upgrade), handle each
- * `envelope` frame in arrival order (open → store → ack frame → read receipt), report the
- * gateway's `delivered` receipts for our own envelopes, and reconnect with capped backoff when the
- * connection drops. Frames are processed one at a time so acks follow durable storage in order.
+ * `envelope` frame in arrival order (open → store → ack frame → read receipt; a refused envelope
+ * gets a signed `reject` frame instead of the ack), report the `delivered` and `rejected` receipts
+ * for our own envelopes, and reconnect with capped backoff when the connection drops. Frames are
+ * processed one at a time so acks follow durable storage in order.
  */
 import { WebSocket } from 'ws';
-import { GatewayError, isGatewayError } from '../gateway/core/errors.js';
-import type { RejectReason } from '../gateway/crypto/rejected-receipt.js';
+import { GatewayError } from '../gateway/core/errors.js';
+import { parseRejectedReceipt, type RejectReason } from '../gateway/crypto/rejected-receipt.js';
 import type { DeliveryAnswer, PasserelleClient } from './client.js';
 import { receiptValid } from './gateway-receipts.js';
-import { parseDelivery, type Delivery, type ReceiveOutcome } from './receive.js';
-import { rejectionVerified, rejectUndecodable } from './rejection.js';
+import type { ReceiveOutcome } from './receive.js';
+import { rejectionVerified } from './rejection.js';
 
 /** Events a follower reports. */
 export type FollowEvent =
@@ -99,20 +100,6 @@ function session(client: PasserelleClient, o: FollowOptions, done: { n: number }
       chain.then(() => resolve({ opened, failed, code, ...(fatal ? { fatal } : {}) }), () => resolve({ opened, failed: true, code }));
     });
 
-    /** The frame's delivery; an envelope that does not decode is rejected as `malformed`, not retried forever. */
-    async function decoded(f: Json, answer: DeliveryAnswer): Promise<Delivery | undefined> {
-      try {
-        return parseDelivery(f);
-      } catch (err) {
-        if (!isGatewayError(err) || err.code !== 'PSL_ENVELOPE_MALFORMED' || typeof f.id !== 'string') throw err;
-        const receipt = await rejectUndecodable(client.signer, f.accepted);
-        if (!receipt) throw err;
-        await answer.reject(f.id, receipt);
-        await o.onEvent({ kind: 'error', code: err.code, reason: `envelope ${receipt.id} from ${receipt.sender} does not decode: rejected` });
-        return undefined;
-      }
-    }
-
     async function onFrame(text: string): Promise<void> {
       let f: Json;
       try {
@@ -127,9 +114,8 @@ function session(client: PasserelleClient, o: FollowOptions, done: { n: number }
           ack: async (id) => { ws.send(JSON.stringify({ type: 'ack', id })); },
           reject: async (id, receipt) => { ws.send(JSON.stringify({ type: 'reject', id, receipt })); },
         };
-        const d = await decoded(f, answer);
-        if (!d) return;
-        const outcome = await client.handle(d, answer);
+        const outcome = await client.handleItem(f, answer);
+        if (!outcome) return;
         done.n++;
         await o.onEvent({ kind: 'outcome', outcome });
         if (o.count !== undefined && done.n >= o.count) ws.close(1000, 'done');
@@ -138,11 +124,12 @@ function session(client: PasserelleClient, o: FollowOptions, done: { n: number }
         if (r?.type === 'delivered' && typeof r.id === 'string' && typeof r.deliveredAt === 'number') {
           const verified = await receiptValid(r, client.keys.secrets.gateway?.serviceKey);
           await o.onEvent({ kind: 'delivered', id: r.id, participant: String(r.participant), device: String(r.device), at: r.deliveredAt, verified });
-        } else if (r?.type === 'rejected' && typeof r.id === 'string' && typeof r.rejectedAt === 'number') {
-          const verified = await rejectionVerified(client.directory, r, client.participant);
-          await o.onEvent({
-            kind: 'rejected', id: r.id, participant: String(r.participant), device: String(r.device), reason: String(r.reason) as RejectReason, at: r.rejectedAt, verified,
-          });
+        } else if (r?.type === 'rejected') {
+          // Only a well-formed receipt is reported: its reason is then one of the codes, never free text.
+          const rej = parseRejectedReceipt(r);
+          if (!rej) return;
+          const verified = await rejectionVerified(client.directory, rej, client.participant);
+          await o.onEvent({ kind: 'rejected', id: rej.id, participant: rej.participant, device: rej.device, reason: rej.reason, at: rej.rejectedAt, verified });
         }
       } else if (f.type === 'error') {
         await o.onEvent({ kind: 'error', code: String(f.code), reason: String(f.reason) });

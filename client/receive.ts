@@ -42,7 +42,7 @@ export interface Delivery {
 export type ReceiveOutcome =
   | { kind: 'stored'; message: StoredMessage; warning?: string }
   | { kind: 'duplicate'; id: string }
-  | { kind: 'refused'; id: string; from: string; reason: OpenFailure; rejected?: RejectReason }
+  | { kind: 'refused'; id: string; from: string; reason: OpenFailure | 'malformed'; rejected?: RejectReason }
   | { kind: 'held'; id: string; from: string; reason: 'identity-key-changed' };
 
 /** Who is receiving. */
@@ -83,11 +83,19 @@ export function parseDelivery(item: unknown): Delivery | undefined {
   };
 }
 
-/** Every delivery in an inbox answer (`{ items | messages | envelopes: [...] }` or a bare array). */
-export function parseInbox(body: unknown): Delivery[] {
+/** The raw items of an inbox answer (`{ items | messages | envelopes: [...] }` or a bare array). */
+export function inboxItems(body: unknown): unknown[] {
   const o = obj(body);
-  const list = Array.isArray(body) ? body : (o?.items ?? o?.messages ?? o?.envelopes ?? o?.inbox);
-  return Array.isArray(list) ? list.map(parseDelivery).filter((d): d is Delivery => d !== undefined) : [];
+  const list: unknown = Array.isArray(body) ? body : (o?.items ?? o?.messages ?? o?.envelopes ?? o?.inbox);
+  return Array.isArray(list) ? list : [];
+}
+
+/**
+ * Every delivery in an inbox answer.
+ * @throws GatewayError PSL_ENVELOPE_MALFORMED when an envelope does not decode
+ */
+export function parseInbox(body: unknown): Delivery[] {
+  return inboxItems(body).map(parseDelivery).filter((d): d is Delivery => d !== undefined);
 }
 
 /**

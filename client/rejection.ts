@@ -26,7 +26,8 @@ export interface RejectingDevice {
  * The reason code for an openEnvelope refusal, or undefined when the envelope is not to be
  * rejected (a replay: this device already took that id, its first outcome stands).
  */
-export function rejectReasonFor(failure: OpenFailure): RejectReason | undefined {
+export function rejectReasonFor(failure: OpenFailure | 'malformed'): RejectReason | undefined {
+  if (failure === 'malformed') return 'malformed';
   return failure === 'replay' ? undefined : REJECT_REASON_OF[failure];
 }
 

@@ -6,7 +6,8 @@
  * signed that (the gateway cannot see this; the recipient's key-commitment check does). The
  * insurer's follower rejects both with a signed receipt, the sender's follower sees `rejected`
  * with the code and the rejecting device (verified against that device's key), never
- * `delivered`, and neither envelope comes back when the insurer reconnects.
+ * `delivered`, and neither envelope comes back when the insurer reconnects. An envelope garbled
+ * past decoding is rejected as `malformed` over the HTTP inbox.
  */
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -146,6 +147,14 @@ for (const store of ['lmdb', 'redis'] as const) {
     t.equal(await follow(mx, { count: 1, signal, onEvent: again.push }), 1);
     t.match(again.list.flatMap((e) => (e.kind === 'outcome' ? [e.outcome] : [])), [{ kind: 'stored', message: { id: later.id } }],
       'the first delivery after reconnecting is the new message, not a rejected one');
+
+    // Over the HTTP inbox, an envelope garbled past decoding: rejected as `malformed`, not retried forever.
+    const garbled = await kine.send({ to: ['mutuelle-x'], text: 'garbled at rest' });
+    await relayStore.put(`env:kine-martin:${garbled.id}`, new TextEncoder().encode('{"v":1,"suite":"none"}'), Date.now() + 3600_000);
+    t.match(await mx.pullInbox(), [{ kind: 'refused', id: garbled.id, from: 'kine-martin', reason: 'malformed', rejected: 'malformed' }]);
+    t.match(await atSender.waitFor(rejectedAt(garbled.id)), { device: 'ingest-a', reason: 'malformed', verified: true });
+    t.match(await listing(garbled.id), { delivered: [], rejected: [{ reason: 'malformed', hash: '' }] });
+    t.same(await mx.pullInbox(), [], 'the HTTP inbox does not hand it out again');
 
     stopAll.abort();
     await senderFollowing;
