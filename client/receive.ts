@@ -124,7 +124,12 @@ export async function receive(ctx: ReceiveContext, delivery: Delivery): Promise<
     if (isGatewayError(err) && err.code === 'PSL_FORBIDDEN') return { kind: 'held', id, from: env.from.participant, reason: 'identity-key-changed' };
     throw err;
   }
-  if (!opened.ok) return { kind: 'refused', id, from: env.from.participant, reason: opened.reason };
+  if (!opened.ok) {
+    // Forget the id openEnvelope remembered (commit, payload, … come after that step): if our
+    // rejection does not reach the gateway, the re-delivery must be judged again, not as a replay.
+    if (opened.reason !== 'replay') await ctx.store.release(env.from.participant, id);
+    return { kind: 'refused', id, from: env.from.participant, reason: opened.reason };
+  }
   try {
     const inner = opened.inner;
     const peer = await ctx.view.peer(env.from.participant);

@@ -301,7 +301,8 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
     await this.#o.directory.refresh();
     const kid = fromBase64Url(receipt.kid);
     const key = kid ? this.#o.directory.senderLookup({ participant, device, kid }) : undefined;
-    if (!key || key.revokedAt != null || !verifyRejectedReceipt(this.#s, receipt, key.sigKey)) return refuse(403, 'PSL_FORBIDDEN', 'receipt-signature');
+    if (key?.revokedAt != null) return refuse(403, 'PSL_FORBIDDEN', 'device-revoked');
+    if (!key || !verifyRejectedReceipt(this.#s, receipt, key.sigKey)) return refuse(403, 'PSL_FORBIDDEN', 'receipt-signature');
     // The in-flight check above may have raced an ack of the same delivery: only one removes it.
     if (!this.#inflight.delete(`${queue}|${deliveryId}`)) return refuse(404, 'PSL_NOT_FOUND', 'not-in-flight');
     try {

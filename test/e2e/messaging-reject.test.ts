@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PasserelleClient } from '../../client/client.js';
 import { follow, type FollowEvent } from '../../client/follow.js';
+import { inboxItems } from '../../client/receive.js';
 import { toBase64Url } from '../../gateway/crypto/base64url.js';
 import { encodeEnvelope, toWire } from '../../gateway/crypto/envelope-codec.js';
 import { signedBytes } from '../../gateway/crypto/envelope-core.js';
@@ -147,6 +148,17 @@ for (const store of ['lmdb', 'redis'] as const) {
     t.equal(await follow(mx, { count: 1, signal, onEvent: again.push }), 1);
     t.match(again.list.flatMap((e) => (e.kind === 'outcome' ? [e.outcome] : [])), [{ kind: 'stored', message: { id: later.id } }],
       'the first delivery after reconnecting is the new message, not a rejected one');
+
+    // A rejection that does not reach the gateway: the envelope comes back and is judged again
+    // (not taken for a replay of itself, which would be acked).
+    const lyingAgain = await sealEnvelope({ suite: SUITES.classic, sender: { participant: 'kine-martin', device: 'pc', sign }, recipients, content: { type: 'text', text: 'bad commitment again' } });
+    const unsignedAgain = { ...lyingAgain, commit: s.randombytes_buf(lyingAgain.commit.length) };
+    await kine.api.submit(toWire({ ...unsignedAgain, sig: ed25519Sign(s, signedBytes(s, unsignedAgain), sign.privateKey) }));
+    const [item] = inboxItems(await mx.api.inbox());
+    const lost = { ack: async (): Promise<never> => { throw new Error('the ack must not be sent'); }, reject: async (): Promise<never> => { throw new Error('gateway unreachable'); } };
+    await t.rejects(mx.handleItem(item, lost), /gateway unreachable/, 'the rejection is lost on the way');
+    t.match(await mx.handleItem(item), { kind: 'refused', reason: 'commit', rejected: 'key-commitment' }, 'the same delivery again: rejected again, not acked');
+    t.match(await listing(toBase64Url(lyingAgain.id)), { delivered: [], rejected: [{ reason: 'key-commitment' }] });
 
     // Over the HTTP inbox, an envelope garbled past decoding: rejected as `malformed`, not retried forever.
     const garbled = await kine.send({ to: ['mutuelle-x'], text: 'garbled at rest' });
