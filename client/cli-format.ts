@@ -39,6 +39,7 @@ export function messageText(m: StoredMessage): string {
         : a.error !== undefined ? `   attachment ${a.name} REFUSED: ${a.error}` : `   attachment ${a.name} (${a.mime})`);
     }
     for (const r of m.readBy ?? []) lines.push(`   read by ${r.participant} (${r.device}) at ${when(r.at)}`);
+    for (const r of m.rejectedBy ?? []) lines.push(`   REJECTED by ${r.participant} (${r.device}) at ${when(r.at)}: ${r.reason}`);
   }
   return lines.join('\n');
 }

@@ -303,6 +303,18 @@ export class PasserelleClient {
     await this.store.put(original);
   }
 
+  /**
+   * Note a verified rejection on the copy of the message we sent (nothing when we kept none).
+   * @param r - a `rejected` receipt already checked with rejectionVerified
+   */
+  async recordRejection(r: RejectedReceipt): Promise<void> {
+    const original = await this.store.get(r.id);
+    if (!original || original.direction !== 'out' || original.from.participant !== r.sender) return;
+    if (original.rejectedBy?.some((x) => x.participant === r.participant && x.device === r.device)) return;
+    original.rejectedBy = [...(original.rejectedBy ?? []), { participant: r.participant, device: r.device, reason: r.reason, at: r.rejectedAt }];
+    await this.store.put(original);
+  }
+
   /** Safety number between us and a peer, plus key fingerprints (kids) for each device. */
   async verify(participant: string): Promise<Verification> {
     const peer = await this.directory.peer(participant, true);

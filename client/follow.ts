@@ -129,6 +129,8 @@ function session(client: PasserelleClient, o: FollowOptions, done: { n: number }
           const rej = parseRejectedReceipt(r);
           if (!rej) return;
           const verified = await rejectionVerified(client.directory, rej, client.participant);
+          // Only the rejecting device's own signature makes it part of what we keep about our message.
+          if (verified) await client.recordRejection(rej);
           await o.onEvent({ kind: 'rejected', id: rej.id, participant: rej.participant, device: rej.device, reason: rej.reason, at: rej.rejectedAt, verified });
         }
       } else if (f.type === 'error') {

@@ -125,6 +125,8 @@ for (const store of ['lmdb', 'redis'] as const) {
     t.match(await atSender.waitFor(rejectedAt(lyingId)), { participant: 'mutuelle-x', device: 'ingest-a', reason: 'key-commitment', verified: true });
     t.match(await atSender.waitFor((e) => e.kind === 'delivered' && e.id === good.id), { device: 'ingest-a', verified: true });
     t.same(atSender.list.filter((e) => e.kind === 'delivered' && (e.id === tampered.id || e.id === lyingId)), [], 'never `delivered` for a rejected envelope');
+    t.match((await kine.store.get(tampered.id))?.rejectedBy, [{ participant: 'mutuelle-x', device: 'ingest-a', reason: 'bad-signature' }],
+      'the sender\'s copy of the message records who rejected it and why');
 
     // The receipt listing says the same, with the device's signature on it.
     const listing = async (id: string): Promise<{ delivered: DeliveredReceipt[]; rejected: RejectedReceipt[] }> => {
