@@ -39,6 +39,7 @@ export function messageText(m: StoredMessage): string {
         : a.error !== undefined ? `   attachment ${a.name} REFUSED: ${a.error}` : `   attachment ${a.name} (${a.mime})`);
     }
     for (const r of m.readBy ?? []) lines.push(`   read by ${r.participant} (${r.device}) at ${when(r.at)}`);
+    for (const r of m.rejectedBy ?? []) lines.push(`   REJECTED by ${r.participant} (${r.device}) at ${when(r.at)}: ${r.reason}`);
   }
   return lines.join('\n');
 }
@@ -54,7 +55,7 @@ export function outcomeText(o: ReceiveOutcome): string {
     case 'duplicate':
       return `(already stored: ${o.id}; acknowledged again)`;
     case 'refused':
-      return `!! refused envelope ${o.id} from ${o.from}: ${o.reason} (not stored)`;
+      return `!! refused envelope ${o.id} from ${o.from}: ${o.reason} (not stored${o.rejected === undefined ? '' : `; rejected as ${o.rejected}, which its sender sees`})`;
     default:
       return o satisfies never;
   }
@@ -71,6 +72,8 @@ export function followText(e: FollowEvent): string | undefined {
       return outcomeText(e.outcome);
     case 'delivered':
       return `-- gateway: ${e.id} delivered to ${e.participant} (${e.device}) at ${when(e.at)}${e.verified ? ' (signed receipt verified)' : ' (receipt NOT verified)'}`;
+    case 'rejected':
+      return `!! ${e.id} REJECTED by ${e.participant} (${e.device}): ${e.reason}${e.verified ? ' (signed by that device, verified)' : ' (rejection NOT verified)'}`;
     case 'error':
       return `-- error ${e.code}: ${e.reason}`;
     default:

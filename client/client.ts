@@ -5,21 +5,29 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { GatewayError } from '../gateway/core/errors.js';
+import { GatewayError, isGatewayError } from '../gateway/core/errors.js';
 import type { DecryptionKey } from '../gateway/crypto/envelope-open.js';
 import { SLUG } from '../gateway/crypto/envelope-types.js';
 import { cryptoReady } from '../gateway/crypto/primitives.js';
+import type { RejectedReceipt } from '../gateway/crypto/rejected-receipt.js';
 import { signRegistration } from './device-cert.js';
 import { DirectoryView } from './directory-view.js';
 import { GatewayApi } from './gateway-api.js';
 import { KeyFile } from './keyfile.js';
 import { MessageStore, type StoredMessage } from './message-store.js';
-import { parseInbox, receive, type Delivery, type ReceiveOutcome } from './receive.js';
+import { inboxItems, parseDelivery, receive, type Delivery, type ReceiveOutcome } from './receive.js';
+import { rejectDelivery, rejectReasonFor, rejectUndecodable } from './rejection.js';
 import { sendEnvelope, type OutgoingFile, type Sent } from './send.js';
 import { buildContent, sentRecord, type SendOptions } from './content.js';
 import { buildVerification, type Verification } from './verification.js';
 
 export type { Verification } from './verification.js';
+
+/** How a delivery is answered: an ack once stored, or a signed rejection when refused. */
+export interface DeliveryAnswer {
+  ack(id: string): Promise<unknown>;
+  reject(id: string, receipt: RejectedReceipt): Promise<unknown>;
+}
 
 /** Retired encryption keys are kept this long after a rotation (offline-delivery TTL), then deleted. */
 export const RETIRED_KEY_TTL_MS = 30 * 24 * 3600 * 1000;
@@ -194,20 +202,34 @@ export class PasserelleClient {
     });
   }
 
+  /** The HTTP answers (inbox pull): `POST /v1/inbox/{id}/ack` and `/reject`. */
+  get httpAnswer(): DeliveryAnswer {
+    return { ack: (id) => this.api.ack(id), reject: (id, receipt) => this.api.reject(id, receipt) };
+  }
+
+  /** This device and its signing key, for the rejections it signs. */
+  get signer(): { participant: string; device: string; sign: { publicKey: Uint8Array; privateKey: Uint8Array } } {
+    return { participant: this.participant, device: this.device, sign: this.keys.secrets.device.sign };
+  }
+
   /**
    * Handle one delivery: open and store (receive.ts), ack to the gateway, then emit a read
-   * receipt for a stored incoming message and record receipts that arrive.
-   * @param ack - how to acknowledge (HTTP by default; the ws follower sends an ack frame)
+   * receipt for a stored incoming message and record receipts that arrive. A refused envelope is
+   * answered with a rejection signed by this device instead of an ack: it is permanently bad, so
+   * it must leave the queue, but its sender must not see it as delivered.
+   * @param answer - how to ack or reject (HTTP by default; the ws follower sends frames)
    */
-  async handle(d: Delivery, ack: (id: string) => Promise<unknown> = (id) => this.api.ack(id)): Promise<ReceiveOutcome> {
+  async handle(d: Delivery, answer: DeliveryAnswer = this.httpAnswer): Promise<ReceiveOutcome> {
     const outcome = await receive({
       api: this.api, view: this.directory, store: this.store, participant: this.participant, device: this.device, keys: this.decryptionKeys(),
       serviceKey: this.keys.secrets.gateway?.serviceKey,
     }, d);
     if (outcome.kind === 'held') return outcome;
-    // Refused envelopes are acked too: they are permanently bad, and leaving them would block the queue.
-    await ack(d.ackId);
+    const reason = outcome.kind === 'refused' ? rejectReasonFor(outcome.reason) : undefined;
+    if (reason !== undefined) await answer.reject(d.ackId, await rejectDelivery(this.signer, d, reason));
+    else await answer.ack(d.ackId);
     await this.#savePins();
+    if (outcome.kind === 'refused' && reason !== undefined) return { ...outcome, rejected: reason };
     if (outcome.kind !== 'stored') return outcome;
     const m = outcome.message;
     try {
@@ -220,14 +242,40 @@ export class PasserelleClient {
     return outcome;
   }
 
+  /**
+   * Handle one inbox item or ws frame as the gateway sent it. An envelope that does not decode is
+   * rejected as `malformed` (its id and sender taken from the gateway's accepted receipt in the
+   * item) rather than left to come back forever.
+   * @returns the outcome, or undefined when the item holds no envelope
+   * @throws GatewayError PSL_ENVELOPE_MALFORMED when the envelope does not decode and the item
+   *   names no envelope a rejection could refer to
+   */
+  async handleItem(item: unknown, answer: DeliveryAnswer = this.httpAnswer): Promise<ReceiveOutcome | undefined> {
+    let d: Delivery | undefined;
+    try {
+      d = parseDelivery(item);
+    } catch (err) {
+      const o = typeof item === 'object' && item !== null ? (item as Record<string, unknown>) : {};
+      const receipt = isGatewayError(err) && err.code === 'PSL_ENVELOPE_MALFORMED' && typeof o.id === 'string'
+        ? await rejectUndecodable(this.signer, o.accepted) : undefined;
+      if (!receipt || typeof o.id !== 'string') throw err;
+      await answer.reject(o.id, receipt);
+      return { kind: 'refused', id: receipt.id, from: receipt.sender, reason: 'malformed', rejected: 'malformed' };
+    }
+    return d && this.handle(d, answer);
+  }
+
   /** Pull the HTTP inbox page by page until it is empty, handling every delivery in order. */
   async pullInbox(): Promise<ReceiveOutcome[]> {
     const out: ReceiveOutcome[] = [];
     for (;;) {
       // Items are leased to us as they are listed, so a page never comes back twice.
-      const page = parseInbox(await this.api.inbox());
+      const page = inboxItems(await this.api.inbox());
       if (page.length === 0) return out;
-      for (const d of page) out.push(await this.handle(d));
+      for (const item of page) {
+        const outcome = await this.handleItem(item);
+        if (outcome) out.push(outcome);
+      }
     }
   }
 
@@ -252,6 +300,18 @@ export class PasserelleClient {
     if (!original || original.direction !== 'out' || !original.to.includes(r.from.participant) || r.refHash !== original.envelopeHash) return;
     if (original.readBy?.some((x) => x.participant === r.from.participant && x.device === r.from.device)) return;
     original.readBy = [...(original.readBy ?? []), { participant: r.from.participant, device: r.from.device, at: r.ts }];
+    await this.store.put(original);
+  }
+
+  /**
+   * Note a verified rejection on the copy of the message we sent (nothing when we kept none).
+   * @param r - a `rejected` receipt already checked with rejectionVerified
+   */
+  async recordRejection(r: RejectedReceipt): Promise<void> {
+    const original = await this.store.get(r.id);
+    if (!original || original.direction !== 'out' || original.from.participant !== r.sender) return;
+    if (original.rejectedBy?.some((x) => x.participant === r.participant && x.device === r.device)) return;
+    original.rejectedBy = [...(original.rejectedBy ?? []), { participant: r.participant, device: r.device, reason: r.reason, at: r.rejectedAt }];
     await this.store.put(original);
   }
 

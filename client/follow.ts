@@ -1,14 +1,17 @@
 /**
  * `follow`: stay connected to `/v1/ws?device=…` (bearer token on the upgrade), handle each
- * `envelope` frame in arrival order (open → store → ack frame → read receipt), report the
- * gateway's `delivered` receipts for our own envelopes, and reconnect with capped backoff when the
- * connection drops. Frames are processed one at a time so acks follow durable storage in order.
+ * `envelope` frame in arrival order (open → store → ack frame → read receipt; a refused envelope
+ * gets a signed `reject` frame instead of the ack), report the `delivered` and `rejected` receipts
+ * for our own envelopes, and reconnect with capped backoff when the connection drops. Frames are
+ * processed one at a time so acks follow durable storage in order.
  */
 import { WebSocket } from 'ws';
 import { GatewayError } from '../gateway/core/errors.js';
-import type { PasserelleClient } from './client.js';
+import { parseRejectedReceipt, type RejectReason } from '../gateway/crypto/rejected-receipt.js';
+import type { DeliveryAnswer, PasserelleClient } from './client.js';
 import { receiptValid } from './gateway-receipts.js';
-import { parseDelivery, type ReceiveOutcome } from './receive.js';
+import type { ReceiveOutcome } from './receive.js';
+import { rejectionVerified } from './rejection.js';
 
 /** Events a follower reports. */
 export type FollowEvent =
@@ -16,6 +19,8 @@ export type FollowEvent =
   | { kind: 'disconnected'; code: number; retryInMs: number }
   | { kind: 'outcome'; outcome: ReceiveOutcome }
   | { kind: 'delivered'; id: string; participant: string; device: string; at: number; verified: boolean }
+  /** A recipient device refused our envelope; `verified`: signed by that device's key as our directory view has it. */
+  | { kind: 'rejected'; id: string; participant: string; device: string; reason: RejectReason; at: number; verified: boolean }
   | { kind: 'error'; code: string; reason: string };
 
 /** Options for follow. */
@@ -105,19 +110,28 @@ function session(client: PasserelleClient, o: FollowOptions, done: { n: number }
       if (f.type === 'envelope') {
         // Past the requested count: leave it unacked; the gateway keeps it for the next run.
         if (o.count !== undefined && done.n >= o.count) return;
-        const d = parseDelivery(f);
-        if (!d) return;
-        const outcome = await client.handle(d, async (id) => {
-          ws.send(JSON.stringify({ type: 'ack', id }));
-        });
+        const answer: DeliveryAnswer = {
+          ack: async (id) => { ws.send(JSON.stringify({ type: 'ack', id })); },
+          reject: async (id, receipt) => { ws.send(JSON.stringify({ type: 'reject', id, receipt })); },
+        };
+        const outcome = await client.handleItem(f, answer);
+        if (!outcome) return;
         done.n++;
         await o.onEvent({ kind: 'outcome', outcome });
         if (o.count !== undefined && done.n >= o.count) ws.close(1000, 'done');
       } else if (f.type === 'receipt') {
         const r = f.receipt as Json | undefined;
-        if (r && typeof r.id === 'string' && typeof r.deliveredAt === 'number') {
+        if (r?.type === 'delivered' && typeof r.id === 'string' && typeof r.deliveredAt === 'number') {
           const verified = await receiptValid(r, client.keys.secrets.gateway?.serviceKey);
           await o.onEvent({ kind: 'delivered', id: r.id, participant: String(r.participant), device: String(r.device), at: r.deliveredAt, verified });
+        } else if (r?.type === 'rejected') {
+          // Only a well-formed receipt is reported: its reason is then one of the codes, never free text.
+          const rej = parseRejectedReceipt(r);
+          if (!rej) return;
+          const verified = await rejectionVerified(client.directory, rej, client.participant);
+          // Only the rejecting device's own signature makes it part of what we keep about our message.
+          if (verified) await client.recordRejection(rej);
+          await o.onEvent({ kind: 'rejected', id: rej.id, participant: rej.participant, device: rej.device, reason: rej.reason, at: rej.rejectedAt, verified });
         }
       } else if (f.type === 'error') {
         await o.onEvent({ kind: 'error', code: String(f.code), reason: String(f.reason) });

@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { ERROR_REGISTRY, GatewayError, type ErrorCode } from '../gateway/core/errors.js';
 import type { WireEnvelope } from '../gateway/crypto/envelope-types.js';
+import type { RejectedReceipt } from '../gateway/crypto/rejected-receipt.js';
 import type { DeviceRegistration } from './device-cert.js';
 
 /** Declared attachment metadata, checked by the gateway at upload (ENVELOPE.md §4). */
@@ -78,6 +79,14 @@ export class GatewayApi {
   /** `POST /v1/inbox/{id}/ack?device=…`, after the message is stored locally; answers the `delivered` receipt. */
   ack(id: string): Promise<Json> {
     return this.#json('POST', `/v1/inbox/${encodeURIComponent(id)}/ack?${new URLSearchParams({ device: this.device }).toString()}`);
+  }
+
+  /**
+   * `POST /v1/inbox/{id}/reject?device=…` with this device's signed rejected receipt, for an
+   * envelope it refused; answers `{ status: 'rejected', receipt }`.
+   */
+  reject(id: string, receipt: RejectedReceipt): Promise<Json> {
+    return this.#json('POST', `/v1/inbox/${encodeURIComponent(id)}/reject?${new URLSearchParams({ device: this.device }).toString()}`, receipt);
   }
 
   /**

@@ -65,6 +65,8 @@ export interface StoredMessage {
   gatewayReceipt?: 'verified' | 'unverified';
   /** Read receipts received for an outgoing message. */
   readBy?: Array<{ participant: string; device: string; at: number }>;
+  /** Recipient devices that refused an outgoing message, from their verified `rejected` receipts. */
+  rejectedBy?: Array<{ participant: string; device: string; reason: string; at: number }>;
 }
 
 const utf8 = new TextEncoder();

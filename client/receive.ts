@@ -15,6 +15,7 @@ import { decodeEnvelope, encodeEnvelope, fromWire } from '../gateway/crypto/enve
 import { openEnvelope, type DecryptionKey, type OpenedAttachment } from '../gateway/crypto/envelope-open.js';
 import { SUITES, type Envelope } from '../gateway/crypto/envelope-types.js';
 import type { OpenFailure } from '../gateway/crypto/envelope-verify.js';
+import type { RejectReason } from '../gateway/crypto/rejected-receipt.js';
 import { blake2b256, cryptoReady } from '../gateway/crypto/primitives.js';
 import type { DirectoryView } from './directory-view.js';
 import type { GatewayApi } from './gateway-api.js';
@@ -33,13 +34,15 @@ export interface Delivery {
 }
 
 /**
- * What became of a delivery. `stored`, `duplicate` and `refused` are acked; `held` is not (the
- * sender's identity key changed: the envelope waits at the gateway until the user decides).
+ * What became of a delivery. `stored` and `duplicate` are acked; `refused` is answered with a
+ * signed rejection (`rejected` names its reason code; a replay is acked instead); `held` is
+ * neither (the sender's identity key changed: the envelope waits at the gateway until the user
+ * decides).
  */
 export type ReceiveOutcome =
   | { kind: 'stored'; message: StoredMessage; warning?: string }
   | { kind: 'duplicate'; id: string }
-  | { kind: 'refused'; id: string; from: string; reason: OpenFailure }
+  | { kind: 'refused'; id: string; from: string; reason: OpenFailure | 'malformed'; rejected?: RejectReason }
   | { kind: 'held'; id: string; from: string; reason: 'identity-key-changed' };
 
 /** Who is receiving. */
@@ -80,11 +83,19 @@ export function parseDelivery(item: unknown): Delivery | undefined {
   };
 }
 
-/** Every delivery in an inbox answer (`{ items | messages | envelopes: [...] }` or a bare array). */
-export function parseInbox(body: unknown): Delivery[] {
+/** The raw items of an inbox answer (`{ items | messages | envelopes: [...] }` or a bare array). */
+export function inboxItems(body: unknown): unknown[] {
   const o = obj(body);
-  const list = Array.isArray(body) ? body : (o?.items ?? o?.messages ?? o?.envelopes ?? o?.inbox);
-  return Array.isArray(list) ? list.map(parseDelivery).filter((d): d is Delivery => d !== undefined) : [];
+  const list: unknown = Array.isArray(body) ? body : (o?.items ?? o?.messages ?? o?.envelopes ?? o?.inbox);
+  return Array.isArray(list) ? list : [];
+}
+
+/**
+ * Every delivery in an inbox answer.
+ * @throws GatewayError PSL_ENVELOPE_MALFORMED when an envelope does not decode
+ */
+export function parseInbox(body: unknown): Delivery[] {
+  return inboxItems(body).map(parseDelivery).filter((d): d is Delivery => d !== undefined);
 }
 
 /**
@@ -113,7 +124,12 @@ export async function receive(ctx: ReceiveContext, delivery: Delivery): Promise<
     if (isGatewayError(err) && err.code === 'PSL_FORBIDDEN') return { kind: 'held', id, from: env.from.participant, reason: 'identity-key-changed' };
     throw err;
   }
-  if (!opened.ok) return { kind: 'refused', id, from: env.from.participant, reason: opened.reason };
+  if (!opened.ok) {
+    // Forget the id openEnvelope remembered (commit, payload, … come after that step): if our
+    // rejection does not reach the gateway, the re-delivery must be judged again, not as a replay.
+    if (opened.reason !== 'replay') await ctx.store.release(env.from.participant, id);
+    return { kind: 'refused', id, from: env.from.participant, reason: opened.reason };
+  }
   try {
     const inner = opened.inner;
     const peer = await ctx.view.peer(env.from.participant);

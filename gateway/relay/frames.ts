@@ -4,10 +4,11 @@
  * Server → device:
  *   {"type":"envelope","id":<deliveryId>,"accepted":<AcceptedReceipt>,"envelope":<WireEnvelope>}
  *   {"type":"accepted","ref":<client ref>,"receipt":<AcceptedReceipt>}   answer to a `send`
- *   {"type":"receipt","receipt":<DeliveredReceipt>}                      for the sender's envelopes
+ *   {"type":"receipt","receipt":<DeliveredReceipt | RejectedReceipt>}    for the sender's envelopes
  *   {"type":"error","ref"?:…,"code":"PSL_…","reason":…}                   then, if fatal, a close code
  * Device → server:
  *   {"type":"ack","id":<deliveryId>}        after the device stored the envelope durably
+ *   {"type":"reject","id":<deliveryId>,"receipt":<RejectedReceipt>}   the device refused the envelope
  *   {"type":"send","ref"?:<≤64 chars>,"envelope":<WireEnvelope>}
  */
 
@@ -26,6 +27,7 @@ export const CLOSE = {
 /** A parsed device frame. */
 export type ClientFrame =
   | { type: 'ack'; id: string }
+  | { type: 'reject'; id: string; receipt: unknown }
   | { type: 'send'; ref?: string; envelope: unknown };
 
 /**
@@ -42,6 +44,8 @@ export function parseClientFrame(text: string): ClientFrame | undefined {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
   const o = v as Record<string, unknown>;
   if (o.type === 'ack' && typeof o.id === 'string' && o.id.length <= 256) return { type: 'ack', id: o.id };
+  // The receipt's own shape and signature are the relay's to check (Relay.reject).
+  if (o.type === 'reject' && typeof o.id === 'string' && o.id.length <= 256 && o.receipt !== undefined) return { type: 'reject', id: o.id, receipt: o.receipt };
   if (o.type === 'send' && typeof o.envelope === 'object' && o.envelope !== null
     && (o.ref === undefined || (typeof o.ref === 'string' && o.ref.length <= 64))) {
     return { type: 'send', envelope: o.envelope, ...(typeof o.ref === 'string' ? { ref: o.ref } : {}) };

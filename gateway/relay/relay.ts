@@ -9,12 +9,13 @@ import type { ErrorCode } from '../core/errors.js';
 import { isGatewayError } from '../core/errors.js';
 import type { Store } from '../core/ports.js';
 import type { Lease } from '../core/types.js';
-import { toBase64Url } from '../crypto/base64url.js';
+import { fromBase64Url, toBase64Url } from '../crypto/base64url.js';
 import { decodeEnvelope, encodeEnvelope } from '../crypto/envelope-codec.js';
 import { DEFAULT_TTL_MS } from '../crypto/envelope-core.js';
 import type { Envelope, Suite } from '../crypto/envelope-types.js';
 import { verifyOuter, type OpenFailure } from '../crypto/envelope-verify.js';
 import { blake2b256, cryptoReady } from '../crypto/primitives.js';
+import { parseRejectedReceipt, verifyRejectedReceipt, type RejectedReceipt } from '../crypto/rejected-receipt.js';
 import type { Sodium } from '../crypto/sodium.js';
 import type { Directory } from '../directory/directory.js';
 import type { GatewayKey } from '../directory/gateway-keys.js';
@@ -36,7 +37,8 @@ export interface Refusal {
 
 /** Stable refusal reasons (envelope checks from the crypto module plus the relay's own). */
 export type RelayRefusal = OpenFailure | 'malformed' | 'ttl' | 'too-big' | 'sender-mismatch' | 'recipient-unknown' | 'policy'
-  | 'attachment' | 'quota' | 'device-unknown' | 'device-revoked' | 'not-in-flight' | 'lease-lost' | 'not-found';
+  | 'attachment' | 'quota' | 'device-unknown' | 'device-revoked' | 'not-in-flight' | 'lease-lost' | 'not-found'
+  | 'receipt-mismatch' | 'receipt-signature';
 
 /** Outcome of a submission. */
 export type AcceptOutcome = { ok: true; receipt: AcceptedReceipt; replay: boolean } | Refusal;
@@ -86,8 +88,8 @@ export function deviceQueue(participant: string, device: string): string {
   return `dev:${participant}:${device}`;
 }
 
-/** The relay core. Events: `enqueued` (queue name), `delivered` (DeliveredReceipt). */
-export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [DeliveredReceipt] }> {
+/** The relay core. Events: `enqueued` (queue name), `delivered` (DeliveredReceipt), `rejected` (RejectedReceipt). */
+export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [DeliveredReceipt]; rejected: [RejectedReceipt] }> {
   readonly #o: RelayOptions;
   readonly #s: Sodium;
   /** Leases this process holds, by `queue|deliveryId`, so an ack finds its lease. */
@@ -275,6 +277,53 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
   }
 
   /**
+   * A device refuses a delivery with its signed `rejected` receipt (its own key, over
+   * rejected-receipt.ts's bytes). Checked before anything changes: the receipt must name this
+   * device and this very delivery, and verify against the device's signing key in the directory.
+   * Then, as for an ack: the lease is completed (never redelivered), the receipt is kept where the
+   * sender reads its envelope's outcomes, and the sender is told.
+   * @param participant - authenticated participant
+   * @param device - its device
+   * @param deliveryId - id from the delivery
+   * @param body - the receipt as received (untrusted JSON)
+   */
+  async reject(participant: string, device: string, deliveryId: string, body: unknown): Promise<{ ok: true; receipt: RejectedReceipt } | Refusal> {
+    const receipt = parseRejectedReceipt(body);
+    if (!receipt) return refuse(400, 'PSL_BAD_REQUEST', 'malformed');
+    const queue = deviceQueue(participant, device);
+    const lease = this.#inflight.get(`${queue}|${deliveryId}`);
+    if (!lease) return refuse(404, 'PSL_NOT_FOUND', 'not-in-flight');
+    const { s: sender, e: id } = lease.item.payload as { s: string; e: string };
+    if (receipt.participant !== participant || receipt.device !== device || receipt.sender !== sender || receipt.id !== id) {
+      return refuse(403, 'PSL_FORBIDDEN', 'receipt-mismatch');
+    }
+    // A rotation since the delivery is fine: any certificate of this device with that signing kid.
+    await this.#o.directory.refresh();
+    const kid = fromBase64Url(receipt.kid);
+    const key = kid ? this.#o.directory.senderLookup({ participant, device, kid }) : undefined;
+    if (key?.revokedAt != null) return refuse(403, 'PSL_FORBIDDEN', 'device-revoked');
+    if (!key || !verifyRejectedReceipt(this.#s, receipt, key.sigKey)) return refuse(403, 'PSL_FORBIDDEN', 'receipt-signature');
+    // The in-flight check above may have raced an ack of the same delivery: only one removes it.
+    if (!this.#inflight.delete(`${queue}|${deliveryId}`)) return refuse(404, 'PSL_NOT_FOUND', 'not-in-flight');
+    try {
+      await this.#o.store.complete(lease);
+    } catch (err) {
+      if (isGatewayError(err) && err.code === 'PSL_LEASE_LOST') return refuse(409, 'PSL_LEASE_LOST', 'lease-lost');
+      throw err;
+    }
+    const keepUntil = Number(lease.item.payload.x) + SKEW_MS;
+    const [count] = await Promise.all([
+      this.#o.relayStore.listAppend(deliveredKey(sender, id), utf8.encode(JSON.stringify(receipt)), keepUntil),
+      this.#o.store.appendAudit({ action: 'message.rejected', actor: participant, subject: id, detail: { device, reason: receipt.reason } }),
+    ]);
+    // Every recipient device has answered (delivered or rejected): nobody needs the ciphertext any more.
+    if (count >= Number(lease.item.payload.n)) await this.#o.relayStore.delete(envelopeKey(sender, id));
+    this.#o.log.info({ envId: id, device, code: receipt.reason }, 'envelope rejected by recipient');
+    this.emit('rejected', receipt);
+    return { ok: true, receipt };
+  }
+
+  /**
    * Give a leased delivery back (connection lost before the ack): ready again at once.
    * @param deliveryId - id from the delivery
    */
@@ -291,11 +340,16 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
    * @param sender - authenticated participant
    * @param id - base64url envelope id
    */
-  async receipts(sender: string, id: string): Promise<{ accepted: AcceptedReceipt; delivered: DeliveredReceipt[] } | undefined> {
+  async receipts(sender: string, id: string): Promise<{ accepted: AcceptedReceipt; delivered: DeliveredReceipt[]; rejected: RejectedReceipt[] } | undefined> {
     const rcpt = await this.#o.relayStore.get(receiptKey(sender, id));
     if (!rcpt) return undefined;
-    const delivered = (await this.#o.relayStore.listRead(deliveredKey(sender, id))).map((b) => JSON.parse(utf8d.decode(b)) as DeliveredReceipt);
-    return { accepted: JSON.parse(utf8d.decode(rcpt)) as AcceptedReceipt, delivered };
+    // One list per envelope holds each device's outcome: the gateway's `delivered` or the device's `rejected`.
+    const outcomes = (await this.#o.relayStore.listRead(deliveredKey(sender, id))).map((b) => JSON.parse(utf8d.decode(b)) as DeliveredReceipt | RejectedReceipt);
+    return {
+      accepted: JSON.parse(utf8d.decode(rcpt)) as AcceptedReceipt,
+      delivered: outcomes.filter((r): r is DeliveredReceipt => r.type === 'delivered'),
+      rejected: outcomes.filter((r): r is RejectedReceipt => r.type === 'rejected'),
+    };
   }
 }
 

@@ -88,6 +88,20 @@ export function registerRelayRoutes(server: Server, deps: {
   });
 
   server.route({
+    method: 'POST', path: '/v1/inbox/{id}/reject',
+    handler: async (request, h) => {
+      const caller = callerOf(request).participant;
+      const device = query(request, 'device') ?? '';
+      const out = await relay.reject(caller, device, param(request, 'id'), request.payload);
+      if (!out.ok) {
+        log.info({ code: out.code, reason: out.reason }, 'rejection refused');
+        return refusalResponse(h, out);
+      }
+      return { status: 'rejected', receipt: out.receipt };
+    },
+  });
+
+  server.route({
     method: 'POST', path: '/v1/blobs',
     options: { payload: { parse: false, output: 'stream', maxBytes: deps.maxBlobBytes } },
     handler: async (request, h) => {

@@ -2,11 +2,13 @@
  * WebSocket relay on hapi's listener (`ws`, noServer): authenticates the bearer token on the
  * HTTP upgrade, before any frame (401 otherwise); pushes each device's queue under leases while
  * the socket keeps up (bufferedAmount high-water mark: pushing pauses until the last frame is
- * flushed); takes acks; pings every heartbeat and terminates peers that missed a pong.
+ * flushed); takes acks and signed rejections; forwards receipts to senders; pings every
+ * heartbeat and terminates peers that missed a pong.
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { RejectedReceipt } from '../crypto/rejected-receipt.js';
 import { bearerToken, type TokenTable } from '../http/auth.js';
 import type { Logger } from '../log.js';
 import { CLOSE, errorFrame, parseClientFrame } from './frames.js';
@@ -53,7 +55,7 @@ export class WsRelay {
   readonly #onEnqueued = (queue: string): void => {
     for (const c of this.#conns) if (`dev:${c.participant}:${c.device}` === queue) this.#pump(c);
   };
-  readonly #onDelivered = (r: DeliveredReceipt): void => {
+  readonly #onReceipt = (r: DeliveredReceipt | RejectedReceipt): void => {
     const frame = JSON.stringify({ type: 'receipt', receipt: r });
     for (const c of this.#conns) if (c.participant === r.sender && !c.closed) c.ws.send(frame);
   };
@@ -72,7 +74,8 @@ export class WsRelay {
     this.#listener = listener;
     listener.on('upgrade', this.#onUpgrade);
     this.#o.relay.on('enqueued', this.#onEnqueued);
-    this.#o.relay.on('delivered', this.#onDelivered);
+    this.#o.relay.on('delivered', this.#onReceipt);
+    this.#o.relay.on('rejected', this.#onReceipt);
     this.#timers.push(setInterval(() => this.#heartbeat(), this.#o.heartbeatMs).unref());
     this.#timers.push(setInterval(() => {
       for (const c of this.#conns) this.#pump(c);
@@ -89,7 +92,8 @@ export class WsRelay {
     for (const t of this.#timers) clearInterval(t);
     this.#listener?.off('upgrade', this.#onUpgrade);
     this.#o.relay.off('enqueued', this.#onEnqueued);
-    this.#o.relay.off('delivered', this.#onDelivered);
+    this.#o.relay.off('delivered', this.#onReceipt);
+    this.#o.relay.off('rejected', this.#onReceipt);
     await Promise.all([...this.#conns].map((c) => new Promise<void>((resolve) => {
       c.ws.once('close', () => resolve());
       c.ws.close(CLOSE.goingAway, 'shutting down');
@@ -157,6 +161,28 @@ export class WsRelay {
       this.#pump(c);
       const out = await this.#o.relay.ack(c.participant, c.device, f.id);
       if (!out.ok && !c.closed) c.ws.send(errorFrame({ code: out.code, reason: out.reason }));
+      return;
+    }
+    if (f.type === 'reject') {
+      // Out of the connection's set while the relay checks it: a client that closes right after
+      // its last frame must not have the delivery given back before its rejection is recorded.
+      if (!c.inflight.delete(f.id)) {
+        c.ws.send(errorFrame({ code: 'PSL_NOT_FOUND', reason: 'not-in-flight' }));
+        return;
+      }
+      const out = await this.#o.relay.reject(c.participant, c.device, f.id, f.receipt);
+      if (out.ok) {
+        this.#pump(c);
+        return;
+      }
+      // Refused (forged, another delivery's): the delivery stays as it was, leased to this
+      // connection, or given back if the connection has gone meanwhile.
+      if (c.closed) {
+        await this.#o.relay.release(c.participant, c.device, f.id);
+        return;
+      }
+      c.inflight.add(f.id);
+      c.ws.send(errorFrame({ code: out.code, reason: out.reason }));
       return;
     }
     const out = await this.#o.relay.accept(c.participant, utf8.encode(JSON.stringify(f.envelope)));

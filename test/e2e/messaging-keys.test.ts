@@ -13,6 +13,7 @@ import { main } from '../../client/cli.js';
 import { PasserelleClient } from '../../client/client.js';
 import type { Delivery } from '../../client/receive.js';
 import { toBase64Url } from '../../gateway/crypto/base64url.js';
+import type { RejectedReceipt } from '../../gateway/crypto/rejected-receipt.js';
 import { createLogger } from '../../gateway/log.js';
 import { startGateway, type Gateway } from '../../gateway/main.js';
 import { enableMessaging, LogSink, mustLoad, writeTestConfig } from '../helpers/gateway.js';
@@ -56,7 +57,7 @@ t.test('client-side trust decisions', async (t) => {
     t.match(out, { kind: 'stored', message: { text: 'suite check', verified: true, senderTrust: 'new' } });
   });
 
-  await t.test('a tampered delivery is refused, acked and not stored; a re-delivery is recognised', async (t) => {
+  await t.test('a tampered delivery is refused with a signed rejection (no ack) and not stored; a re-delivery is recognised', async (t) => {
     await kine.send({ to: ['mutuelle-x'], text: 'original wording' });
     const body = await mx.api.inbox();
     const items = body.messages as Array<{ id: string; accepted: { receivedAt: number }; envelope: { payload: string; id: string } }>;
@@ -68,14 +69,17 @@ t.test('client-side trust decisions', async (t) => {
     p[20]! ^= 1;
     forged.envelope.payload = p.toString('base64url');
     const acks: string[] = [];
-    const ack = async (id: string): Promise<void> => { acks.push(id); };
-    const refused = await mx.handle(parseDelivery(forged)!, ack);
-    t.match(refused, { kind: 'refused', reason: 'signature' });
+    const rejections: Array<{ id: string; receipt: RejectedReceipt }> = [];
+    const local = { ack: async (id: string): Promise<void> => { acks.push(id); }, reject: async (id: string, receipt: RejectedReceipt): Promise<void> => { rejections.push({ id, receipt }); } };
+    const refused = await mx.handle(parseDelivery(forged)!, local);
+    t.match(refused, { kind: 'refused', reason: 'signature', rejected: 'bad-signature' });
     t.notOk(await mx.store.get(item.envelope.id), 'nothing stored');
+    t.same(acks, [], 'a refused envelope is not acked');
+    t.match(rejections, [{ id: item.id, receipt: { type: 'rejected', id: item.envelope.id, sender: 'kine-martin', participant: 'mutuelle-x', device: 'ingest-a', reason: 'bad-signature' } }]);
     const good: Delivery = parseDelivery(item)!;
-    t.match(await mx.handle(good, (id) => mx.api.ack(id)), { kind: 'stored', message: { text: 'original wording' } });
-    t.match(await mx.handle(good, ack), { kind: 'duplicate' }, 'same envelope again: duplicate, acked');
-    t.same(acks, [item.id, item.id]);
+    t.match(await mx.handle(good, { ...local, ack: (id) => mx.api.ack(id) }), { kind: 'stored', message: { text: 'original wording' } });
+    t.match(await mx.handle(good, local), { kind: 'duplicate' }, 'same envelope again: duplicate, acked');
+    t.same(acks, [item.id]);
   });
 
   await t.test('mail sealed to a rotated-away key still opens with the retired key', async (t) => {

@@ -40,7 +40,8 @@ t.test('quota: messages and bytes per minute, refilled over time, per sender', a
 t.test('frames: only our JSON shapes parse; error frames carry code and reason only', async (t) => {
   t.same(parseClientFrame('{"type":"ack","id":"a:b"}'), { type: 'ack', id: 'a:b' });
   t.same(parseClientFrame('{"type":"send","envelope":{"v":1},"ref":"r"}'), { type: 'send', envelope: { v: 1 }, ref: 'r' });
-  for (const bad of ['', 'null', '[]', '{"type":"ack"}', '{"type":"send","envelope":1}', '{"type":"nope"}', `{"type":"send","envelope":{},"ref":"${'x'.repeat(65)}"}`]) {
+  t.same(parseClientFrame('{"type":"reject","id":"a:b","receipt":{"type":"rejected"}}'), { type: 'reject', id: 'a:b', receipt: { type: 'rejected' } });
+  for (const bad of ['', 'null', '[]', '{"type":"ack"}', '{"type":"reject","id":"a:b"}', '{"type":"reject","receipt":{}}', '{"type":"send","envelope":1}', '{"type":"nope"}', `{"type":"send","envelope":{},"ref":"${'x'.repeat(65)}"}`]) {
     t.equal(parseClientFrame(bad), undefined, bad.slice(0, 30));
   }
   t.same(JSON.parse(errorFrame({ code: 'PSL_FORBIDDEN', reason: 'policy', ref: 'r' })), { type: 'error', ref: 'r', code: 'PSL_FORBIDDEN', reason: 'policy' });
