@@ -82,17 +82,22 @@ export async function runStep(o: StepOptions): Promise<StepMeasure> {
 }
 
 /**
- * Waits until the normalize queue is empty and no application ACK is owed, at most `maxMs`.
+ * Waits until the normalize queue is empty (nothing waiting or claimed), at most `maxMs`, then
+ * briefly for the application ACKs still on their way.
  * @returns whether it drained
  */
 export async function drain(gateway: GatewayProcess, tracker: AppAckTracker, maxMs: number): Promise<boolean> {
   const until = performance.now() + maxMs;
   for (;;) {
     const m = await gateway.metrics();
-    if (m.queueDepth + m.inFlight === 0 && tracker.pendingTotal === 0) return true;
+    if (m.queueDepth + m.inFlight === 0) break;
     if (performance.now() >= until) return false;
     await sleep(250);
   }
+  // The last outcomes' ACKs are on the wire; ACKs the gateway dropped (over its owed-ACK cap) never come.
+  const acks = performance.now() + 1000;
+  while (tracker.pendingTotal > 0 && performance.now() < acks) await sleep(50);
+  return true;
 }
 
 /** Backlog once a second until `end` (one scrape at a time: the queue scan is O(depth)). */
