@@ -7,9 +7,10 @@
  * The traffic is hospital-like: distinct patients registered (ADT^A04), their results (ORU^R01,
  * 3-6 OBX), updates of earlier patients (ADT^A08). Then, same config with `normalize.enabled:
  * false`, the intake-only ceiling. When the first fixed step already falls behind, a probe step at
- * 80% of the rate the worker reached there (on a fresh gateway) gives the verdict a number. Resource figures come from /proc/<gateway pid> (disk bytes
- * written: on tmpfs they read 0; set TMPDIR to a disk path). The load generator shares the
- * machine with the gateway, as a local sender would.
+ * 80% of the rate the worker reached there (on a fresh gateway) gives the verdict a number.
+ * Resource figures come from /proc/<gateway pid> (disk bytes written: on tmpfs they read 0; set
+ * TMPDIR to a disk path). The load generator shares the machine with the gateway, as a local
+ * sender would.
  *
  * Run: npm run bench -- pipeline   (PIPELINE_STEP_SECONDS=10 for a quick run; default 60)
  */
@@ -45,12 +46,23 @@ interface Running {
   senders: MllpSender[];
   traffic: Array<() => GeneratedMessage>;
   tracker: AppAckTracker;
+  /** Closes the connections, stops the gateway, removes its temp dir; returns its warnings. */
+  close(): Promise<ReadonlyMap<string, number>>;
 }
+
+/** What must not outlive the bench, even when it fails or is interrupted: gateway children, temp dirs. */
+const leftovers = new Set<() => void>();
+process.once('exit', () => { for (const undo of leftovers) undo(); });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
 /** Starts a gateway on a fresh copy of the example config and opens the connections. */
 async function open(normalize: boolean, tag: string): Promise<Running> {
   const config = await writeBenchConfig({ source: join(REPO, 'config'), feed: FEED, connections: CONNECTIONS, normalize });
+  const removeDir = (): void => rmSync(config.dir, { recursive: true, force: true });
+  leftovers.add(removeDir);
   const gateway = await GatewayProcess.start(REPO, config);
+  const kill = (): void => gateway.kill();
+  leftovers.add(kill);
   const tracker = new AppAckTracker();
   const senders = await Promise.all(Array.from({ length: CONNECTIONS }, () =>
     MllpSender.open(config.mllpPort, (controlId, code, at) => tracker.normalized(controlId, code, at))));
@@ -58,14 +70,17 @@ async function open(normalize: boolean, tag: string): Promise<Running> {
     const stream = new PatientTraffic({ prefix: `${tag}C${c}`, seed: 1 + c });
     return () => stream.next();
   });
-  return { config, gateway, senders, traffic, tracker };
-}
-
-async function close(r: Running): Promise<Map<string, number>> {
-  for (const s of r.senders) s.close();
-  await r.gateway.stop();
-  rmSync(r.config.dir, { recursive: true, force: true });
-  return r.gateway.warnings;
+  return {
+    config, gateway, senders, traffic, tracker,
+    async close() {
+      for (const s of senders) s.close();
+      await gateway.stop();
+      leftovers.delete(kill);
+      removeDir();
+      leftovers.delete(removeDir);
+      return gateway.warnings;
+    },
+  };
 }
 
 const started = performance.now();
@@ -89,7 +104,7 @@ async function onGateway(normalize: boolean, streamTag: string, body: (r: Runnin
     }
     await body(running);
   } finally {
-    for (const [msg, n] of await close(running)) warnings.set(msg, (warnings.get(msg) ?? 0) + n);
+    for (const [msg, n] of await running.close()) warnings.set(msg, (warnings.get(msg) ?? 0) + n);
   }
 }
 

@@ -68,6 +68,7 @@ export class GatewayProcess {
       cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'],
     });
     const gw = new GatewayProcess(child, config);
+    child.once('error', () => { gw.#exited = true; });
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (gw.#exited) throw new Error(`gateway exited during start:\n${gw.#logTail.join('\n')}`);
@@ -131,6 +132,11 @@ export class GatewayProcess {
     const timer = setTimeout(() => this.#child.kill('SIGKILL'), 20_000);
     await exited;
     clearTimeout(timer);
+  }
+
+  /** Immediate SIGKILL, for a bench that is exiting without the time to stop gracefully. */
+  kill(): void {
+    if (!this.#exited) this.#child.kill('SIGKILL');
   }
 
   #onLine(line: string): void {
