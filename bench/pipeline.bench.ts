@@ -108,28 +108,25 @@ async function onGateway(normalize: boolean, streamTag: string, body: (r: Runnin
   }
 }
 
-/** A step below the first failing one (unless a fixed step kept pace above it): 80% of the rate the worker managed there. */
+/** When the first fixed step falls behind: a step at 80% of the rate the worker managed there. */
 let probe: number | undefined;
-let probeAt = 0;
 await onGateway(true, 'N', async (running) => {
   let step = 1;
-  let lastKept = 0;
+  let anyKept = false;
   for (const rate of RATES) {
     const m = await runStep({ ...running, step: step++, label: `${rate} msg/s`, offered: rate, seconds: STEP_SECONDS, settleMs: SETTLE_MS });
     const row = judge(m, true);
     rows.push(row);
     process.stdout.write(`  ${m.label}: ${row.keptPace ? 'kept pace' : 'fell behind'}\n`);
     if (row.keptPace) {
-      lastKept = rate;
+      anyKept = true;
       continue;
     }
     const skipped = RATES.filter((r) => r > rate);
     if (skipped.length > 0) notes.push(`Steps ${skipped.join(', ')} msg/s skipped: normalization already fell behind at ${rate} msg/s.`);
     const guess = m.normalized === undefined ? 0 : Math.floor((0.8 * m.normalized) / m.seconds);
-    if (guess > lastKept && guess >= 2) {
-      probe = guess;
-      probeAt = rows.length - 1;
-    }
+    // Only below the first step: once a step kept pace, the verdict has its number.
+    if (!anyKept && guess >= 2) probe = guess;
     break;
   }
   if (!(await drain(running.gateway, running.tracker, DRAIN_MS))) {
@@ -143,7 +140,7 @@ if (probe !== undefined) {
   // A fresh gateway: the failed step's backlog would take longer to drain than the step itself.
   await onGateway(true, 'P', async (running) => {
     const row = judge(await runStep({ ...running, step: 1, label: `${rate} msg/s (probe)`, offered: rate, seconds: STEP_SECONDS, settleMs: SETTLE_MS }), true);
-    rows.splice(probeAt, 0, row);
+    rows.unshift(row);
     process.stdout.write(`  ${row.measure.label}: ${row.keptPace ? 'kept pace' : 'fell behind'}\n`);
   });
   notes.push(`The probe step (${rate} msg/s: 80% of what the worker normalized in the first step that fell behind) ran on a fresh gateway and store.`);
