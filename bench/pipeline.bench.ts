@@ -153,7 +153,7 @@ await onGateway(false, 'I', async (running) => {
 notes.push(
   'intake = commit ACKs (CA) per second; accept = send → CA; lag = CA → application ACK of the same message (≥: some were still missing, counted at the time waited).',
   'normalized = passerelle_normalize_total completions per second of sending; queue = passerelle_queue_depth and _in_flight{queue="normalize"} when sending stopped.',
-  'kept pace = every application ACK arrived within the settle time, backlog under 1 s of intake and not growing by more than 5% of intake.',
+  'kept pace = every application ACK arrived within the settle time, lag p99 ≤ 2 s, and the backlog not both over 1 s of intake and growing by more than 5% of intake.',
   'disk, CPU: /proc/<gateway pid> deltas over the step and its settle time, per accepted message; RSS and LMDB data.mdb size after it.',
   'The gateway keeps at most 10 000 owed application ACKs per feed: in a step far behind, the oldest are dropped, so lag there is a lower bound.',
 );

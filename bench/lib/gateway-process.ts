@@ -83,10 +83,12 @@ export class GatewayProcess {
     throw new Error(`gateway not ready after 30 s:\n${gw.#logTail.join('\n')}`);
   }
 
+  /** Base URL of the gateway's HTTP listener. */
   get url(): string {
     return `http://127.0.0.1:${this.#config.httpPort}`;
   }
 
+  /** The child's process id (what /proc is read for). */
   get pid(): number {
     return this.#child.pid ?? -1;
   }

@@ -26,11 +26,14 @@ function readMsa(frame: Uint8Array): { code: string; controlId: string } | undef
 /** Application ACK callback: MSA-2 (the message's MSH-10), MSA-1, and when it arrived (performance.now ms). */
 export type AppAckListener = (controlId: string, code: string, at: number) => void;
 
+/** Commit ACK callback, run synchronously on arrival: MSA-1 and when it arrived (performance.now ms). */
+export type CommitListener = (code: string, at: number) => void;
+
 /** One sender connection. */
 export class MllpSender {
   readonly #socket: Socket;
   readonly #framer = new MllpFramer({ maxFrameBytes: 1024 * 1024 });
-  #pending: { controlId: string; resolve: (ack: { code: string; at: number }) => void; reject: (err: Error) => void } | undefined;
+  #pending: { controlId: string; onCommit: CommitListener | undefined; resolve: (ack: { code: string; at: number }) => void; reject: (err: Error) => void } | undefined;
   #closed = false;
 
   private constructor(socket: Socket, onAppAck: AppAckListener) {
@@ -43,6 +46,8 @@ export class MllpSender {
         if (msa.code.startsWith('C') && this.#pending?.controlId === msa.controlId) {
           const p = this.#pending;
           this.#pending = undefined;
+          // Before the next frame of this chunk, which may be the same message's application ACK.
+          p.onCommit?.(msa.code, at);
           p.resolve({ code: msa.code, at });
         } else if (msa.code.startsWith('A')) {
           onAppAck(msa.controlId, msa.code, at);
@@ -76,12 +81,14 @@ export class MllpSender {
   /**
    * Sends one message; resolves with the commit ACK's MSA-1 and arrival time.
    * @param message - its MSH-10 is what the commit ACK's MSA-2 must carry
+   * @param onCommit - runs when the commit ACK arrives, before any later frame is read (a promise
+   *   continuation would run after the application ACK when both come in one chunk)
    */
-  send(message: GeneratedMessage): Promise<{ code: string; at: number }> {
+  send(message: GeneratedMessage, onCommit?: CommitListener): Promise<{ code: string; at: number }> {
     if (this.#closed) return Promise.reject(new Error('MLLP connection closed'));
     if (this.#pending) return Promise.reject(new Error('one message at a time per connection'));
     return new Promise((resolve, reject) => {
-      this.#pending = { controlId: message.controlId, resolve, reject };
+      this.#pending = { controlId: message.controlId, onCommit, resolve, reject };
       this.#socket.write(Buffer.concat([VT, message.bytes, FS_CR]));
     });
   }
@@ -110,7 +117,7 @@ export interface PacedOptions {
   /** performance.now() of the first slot, and when to stop sending. */
   start: number;
   end: number;
-  /** Called for every CA, to await the message's application ACK. */
+  /** Called for every CA as it arrives (synchronously), so the application ACK behind it is awaited. */
   onAccepted: (controlId: string, at: number) => void;
 }
 
@@ -131,14 +138,15 @@ export async function paced(options: PacedOptions): Promise<SenderResult> {
     const sentAt = performance.now();
     let ack: { code: string; at: number };
     try {
-      ack = await sender.send(message);
+      ack = await sender.send(message, (code, at) => {
+        if (code === 'CA') options.onAccepted(message.controlId, at);
+      });
     } catch {
       result.failed = true;
       break;
     }
     if (ack.code === 'CA') {
       result.acceptMs.push(ack.at - sentAt);
-      options.onAccepted(message.controlId, ack.at);
     } else {
       result.notAccepted++;
     }

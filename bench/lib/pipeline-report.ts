@@ -17,10 +17,14 @@ export interface StepRow {
   reasons: string[];
 }
 
+/** Lag p99 above this is not "keeping pace", whatever the queue does. */
+const LAG_P99_LIMIT_MS = 2000;
+
 /**
  * Normalization keeps pace when, by the end of the step's settle time, every accepted message got
- * its application ACK, and the backlog (waiting + claimed) is under one second of intake and not
- * growing by more than 5% of the intake rate.
+ * its application ACK, lag p99 stayed under 2 s, and the backlog (waiting + claimed) is not both
+ * over one second of intake and growing by more than 5% of the intake rate. A batching worker may
+ * hold a large claimed batch; that alone is not falling behind.
  * @param m - the step's measures
  * @param withNormalize - false for the intake-only gateway (no verdict)
  */
@@ -30,9 +34,12 @@ export function judge(m: StepMeasure, withNormalize: boolean): StepRow {
   if (!withNormalize) return { measure: m, withNormalize, accepted, intakeRate, keptPace: undefined, reasons: [] };
   const reasons: string[] = [];
   const backlog = m.end.queueDepth + m.end.inFlight;
+  const lagP99 = percentile(sortedSamples(m.lags), 0.99);
   if (m.lagLowerBounds > 0) reasons.push(`${m.lagLowerBounds} application ACKs still missing after settling`);
-  if (backlog > Math.max(10, intakeRate)) reasons.push(`backlog ${backlog} > 1 s of intake`);
-  if (m.backlogSlope > Math.max(2, 0.05 * intakeRate)) reasons.push(`backlog growing ${m.backlogSlope.toFixed(0)}/s`);
+  else if (lagP99 > LAG_P99_LIMIT_MS) reasons.push(`lag p99 over ${LAG_P99_LIMIT_MS / 1000} s`);
+  if (backlog > Math.max(10, intakeRate) && m.backlogSlope > Math.max(2, 0.05 * intakeRate)) {
+    reasons.push(`backlog ${backlog} and growing ${m.backlogSlope.toFixed(0)}/s`);
+  }
   return { measure: m, withNormalize, accepted, intakeRate, keptPace: reasons.length === 0, reasons };
 }
 
@@ -64,6 +71,11 @@ export function printReport(rows: readonly StepRow[], notes: readonly string[]):
     ].join(' | ')} |`);
   }
   process.stdout.write(`\n${out.join('\n')}\n\n`);
+  for (const r of rows) {
+    // AA is the expected answer for this traffic; anything else means the normalizer found errors in it.
+    const other = [...r.measure.appCodes].filter(([code]) => code !== 'AA');
+    if (other.length > 0) process.stdout.write(`${r.measure.label}: application ACKs ${other.map(([c, n]) => `${c} ×${n}`).join(', ')} (not AA)\n`);
+  }
   for (const n of notes) process.stdout.write(`${n}\n`);
   process.stdout.write(`\n${verdict(rows)}\n`);
 }
