@@ -133,7 +133,8 @@ export class PatientTraffic {
     const placer = `${this.#prefix}O${seq}^HIS`;
     const filler = `${this.#prefix}F${seq}^LAB`;
     const obx = panel.tests.map(([loinc, unit, low, high], i) => {
-      const value = low + (high - low) * (this.#rand() * 1.4 - 0.2);
+      // Mostly in range, some 20% below or above it (flagged L/H); never negative.
+      const value = Math.max(0, low + (high - low) * (this.#rand() * 1.4 - 0.2));
       const flag = value < low ? 'L' : value > high ? 'H' : 'N';
       return `OBX|${i + 1}|NM|${loinc}||${value.toFixed(1)}|${unit}^^UCUM|${low}-${high}|${flag}|||F|||${ts}`;
     });
