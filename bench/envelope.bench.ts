@@ -11,6 +11,7 @@ import { cryptoReady } from '../gateway/crypto/primitives.js';
 import { SUITES, type Suite } from '../gateway/crypto/envelope-types.js';
 import type { SenderDevice } from '../gateway/crypto/envelope-verify.js';
 import type { Sodium } from '../gateway/crypto/sodium.js';
+import { percentile } from './lib/stats.js';
 
 interface Stats { name: string; ops: number; p50: number; p99: number }
 
@@ -30,8 +31,7 @@ async function measure(name: string, iterations: number, fn: () => unknown): Pro
   }
   const total = Number(process.hrtime.bigint() - start) / 1e9;
   times.sort((a, b) => a - b);
-  const pct = (p: number): number => times[Math.min(times.length - 1, Math.floor(p * times.length))]!;
-  return { name, ops: iterations / total, p50: pct(0.5), p99: pct(0.99) };
+  return { name, ops: iterations / total, p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
 }
 
 function print(rows: Stats[]): void {

@@ -19,7 +19,7 @@ import { hl7v2Normalizer } from '../adapters/hl7v2/normalize/index.js';
 import type { RawMessage } from '../gateway/core/types.js';
 import { sha256Hex } from '../gateway/core/ids.js';
 import { rewriteLocalReferences } from '../gateway/pipeline/reference-rewrite.js';
-import { pct } from './hl7-corpus.js';
+import { percentile } from './lib/stats.js';
 
 /** dist/bench/ → repo root → ../shared/corpus */
 const DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'corpus', 'hl7v2-to-fhir', 'microsoft-fhir-converter');
@@ -76,7 +76,7 @@ function measure(name: string, cases: readonly Case[], op: (c: Case) => void, se
   }
   const secs = Number(now - t0) / 1e9;
   const sorted = Float64Array.from(lat).sort();
-  return { name, msgPerSec: (rounds * cases.length) / secs, inMBps: (rounds * inBytes) / secs / 1e6, p50us: pct(sorted, 0.5), p99us: pct(sorted, 0.99) };
+  return { name, msgPerSec: (rounds * cases.length) / secs, inMBps: (rounds * inBytes) / secs / 1e6, p50us: percentile(sorted, 0.5), p99us: percentile(sorted, 0.99) };
 }
 
 const cases = loadCases();

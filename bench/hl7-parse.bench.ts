@@ -6,7 +6,8 @@
  */
 import { Message } from 'node-hl7-client';
 import { parseHl7 } from '../adapters/hl7v2/parse.js';
-import { corpusMessages, pct } from './hl7-corpus.js';
+import { corpusMessages } from './hl7-corpus.js';
+import { percentile } from './lib/stats.js';
 
 interface RefNode { length: number; get(path: string): RefNode; toString(): string; forEach(cb: (n: RefNode) => void): void }
 interface Row { name: string; msgPerSec: number; mbPerSec: number; p50us: number; p99us: number }
@@ -62,7 +63,7 @@ function measure<T>(name: string, messages: readonly T[], bytes: number, op: (t:
   }
   const secs = Number(now - t0) / 1e9;
   const sorted = Float64Array.from(lat).sort();
-  return { name, msgPerSec: done / secs, mbPerSec: (bytes * rounds) / secs / 1e6, p50us: pct(sorted, 0.5), p99us: pct(sorted, 0.99) };
+  return { name, msgPerSec: done / secs, mbPerSec: (bytes * rounds) / secs / 1e6, p50us: percentile(sorted, 0.5), p99us: percentile(sorted, 0.99) };
 }
 
 const all = corpusMessages();

@@ -5,7 +5,8 @@
  * Run: npx tsc -p tsconfig.build.json && node dist/bench/mllp-framer.bench.js
  */
 import { MllpFramer } from '../adapters/hl7v2/mllp-framer.js';
-import { corpusMessages, pct, seeded } from './hl7-corpus.js';
+import { corpusMessages, seeded } from './hl7-corpus.js';
+import { percentile } from './lib/stats.js';
 
 const VT = Buffer.from([0x0b]);
 const FS_CR = Buffer.from([0x1c, 0x0d]);
@@ -67,7 +68,7 @@ function measure(name: string, make: () => Framer, chunks: readonly Buffer[], la
   }
   const secs = Number(elapsed) / 1e9;
   const sorted = Float64Array.from(perChunk).sort();
-  return { framer: name, chunks: label, mbPerSec: (total * rounds) / secs / 1e6, framesPerSec: frames / secs, p50us: pct(sorted, 0.5), p99us: pct(sorted, 0.99) };
+  return { framer: name, chunks: label, mbPerSec: (total * rounds) / secs / 1e6, framesPerSec: frames / secs, p50us: percentile(sorted, 0.5), p99us: percentile(sorted, 0.99) };
 }
 
 const messages = corpusMessages().map((m) => Buffer.from(m, 'utf8'));

@@ -26,7 +26,8 @@ import { Metrics } from '../gateway/metrics.js';
 import { Intake } from '../gateway/pipeline/intake.js';
 import { AtRestCipher } from '../gateway/store/at-rest.js';
 import { LmdbStore } from '../gateway/store/lmdb-store.js';
-import { corpusMessages, pct } from './hl7-corpus.js';
+import { corpusMessages } from './hl7-corpus.js';
+import { percentile } from './lib/stats.js';
 
 const PER_CONN_SEQ = Number(process.env.SEQ_OPS ?? 3_000);
 const CONC_OPS = Number(process.env.CONC_OPS ?? 32_000);
@@ -118,7 +119,7 @@ function run(job: LoadJob): Promise<{ seconds: number; lat: Float64Array }> {
 
 function row(target: string, messages: string, conns: number, r: { seconds: number; lat: Float64Array }): Row {
   const lat = r.lat.sort();
-  return { target, messages, conns, n: lat.length, rate: lat.length / r.seconds, p50: pct(lat, 0.5), p99: pct(lat, 0.99) };
+  return { target, messages, conns, n: lat.length, rate: lat.length / r.seconds, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99) };
 }
 
 async function freePort(): Promise<number> {

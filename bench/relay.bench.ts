@@ -25,6 +25,7 @@ import { cryptoReady } from '../gateway/crypto/primitives.js';
 import { certToWire, signDeviceCert } from '../gateway/directory/device-cert.js';
 import { createLogger } from '../gateway/log.js';
 import { startGateway } from '../gateway/main.js';
+import { percentile } from './lib/stats.js';
 
 const PAIRS = 50;
 const MESSAGES = Number(process.env.MESSAGES ?? 5000);
@@ -37,10 +38,6 @@ const ID_CHARS = 22;
 
 interface Device { participant: string; deviceId: string; keys: DeviceKeys }
 interface Result { name: string; msgs: number; secs: number; p50: number; p99: number }
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-}
 
 async function setup(): Promise<{ dir: string; url: string; tokens: Record<string, string>; stop: () => Promise<void>; senders: Device[]; recipients: Device[] }> {
   const s = await cryptoReady();
@@ -148,7 +145,7 @@ async function drive(name: string, window: number, senders: WebSocket[], recipie
   const secs = Number(process.hrtime.bigint() - start) / 1e9;
   for (const ws of recipients) ws.removeAllListeners('message');
   lat.sort((a, b) => a - b);
-  return { name, msgs: total, secs, p50: quantile(lat, 0.5) / 1000, p99: quantile(lat, 0.99) / 1000 };
+  return { name, msgs: total, secs, p50: percentile(lat, 0.5) / 1000, p99: percentile(lat, 0.99) / 1000 };
 }
 
 async function floor(perPair: string[][], window: number): Promise<Result> {

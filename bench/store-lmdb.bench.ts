@@ -19,6 +19,7 @@ import { AtRestCipher } from '../gateway/store/at-rest.js';
 import { createHash } from 'node:crypto';
 import { openLmdb } from '../gateway/store/lmdb-schema.js';
 import { LmdbStore } from '../gateway/store/lmdb-store.js';
+import { percentile } from './lib/stats.js';
 
 const WARMUP = 2_000;
 const SEQUENTIAL_OPS = 2_000;
@@ -80,8 +81,6 @@ async function run(
   return { seconds, cpuUs: cpu.user + cpu.system, lat: lat.sort() };
 }
 
-const pct = (sorted: Float64Array, p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
-
 async function measure(c: Case): Promise<Result[]> {
   const dir = await mkdtemp(join(tmpdir(), 'passerelle-bench-'));
   try {
@@ -91,7 +90,7 @@ async function measure(c: Case): Promise<Result[]> {
     const modes = [['sequential', SEQUENTIAL_OPS, 1], [`${CONCURRENCY} concurrent`, CONCURRENT_OPS, CONCURRENCY]] as const;
     for (const [mode, count, concurrency] of modes) {
       const { seconds, cpuUs, lat } = await run(raws(count), concurrency, op);
-      out.push({ name: c.name, mode, opsPerSec: count / seconds, p50: pct(lat, 0.5), p99: pct(lat, 0.99), cpuUs: cpuUs / count });
+      out.push({ name: c.name, mode, opsPerSec: count / seconds, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), cpuUs: cpuUs / count });
     }
     await close();
     return out;

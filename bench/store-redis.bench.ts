@@ -16,6 +16,7 @@ import { loadSodium } from '../gateway/crypto/sodium.js';
 import { AtRestCipher } from '../gateway/store/at-rest.js';
 import { createConn, toArg, type RedisConn } from '../gateway/store/redis-conn.js';
 import { RedisStore } from '../gateway/store/redis-store.js';
+import { percentile } from './lib/stats.js';
 
 const URL = process.env.PASSERELLE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `bench:store-redis:${process.pid}:${randomUUID()}:`;
@@ -61,8 +62,6 @@ async function drive(count: number, concurrency: number, op: (raw: RawMessage) =
   return { seconds: Number(process.hrtime.bigint() - start) / 1e9, lat: lat.sort() };
 }
 
-const pct = (sorted: Float64Array, p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
-
 const MODES = [['sequential', SEQUENTIAL, 1], [`${CONCURRENCY} concurrent`, CONCURRENT, CONCURRENCY]] as const;
 
 /**
@@ -75,7 +74,7 @@ async function measure(name: string, op: (raw: RawMessage) => Promise<unknown>, 
   const rows: Row[] = [];
   for (const [mode, count, concurrency] of modes) {
     const { seconds, lat } = await drive(count, concurrency, op);
-    rows.push({ name, mode, opsPerSec: count / seconds, p50: pct(lat, 0.5), p99: pct(lat, 0.99) });
+    rows.push({ name, mode, opsPerSec: count / seconds, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99) });
   }
   return rows;
 }
