@@ -64,7 +64,7 @@ export function registerHl7HttpRoutes(server: Server, options: Hl7HttpOptions): 
       if (!ACCEPTED_TYPES.has(type)) throw new GatewayError('PSL_UNSUPPORTED_MEDIA', `content type must be ${ER7_MEDIA_TYPE}`);
       const body = request.payload as Buffer | null;
       if (!body || body.length === 0) throw new GatewayError('PSL_PAYLOAD_EMPTY');
-      if (entry.feed.maxBodyBytes !== undefined && body.length > entry.feed.maxBodyBytes) throw new GatewayError('PSL_PAYLOAD_TOO_LARGE', 'body exceeds the feed limit');
+      if (entry.feed.maxBodyBytes !== undefined && body.length > entry.feed.maxBodyBytes) throw new GatewayError('PSL_PAYLOAD_TOO_LARGE', `body exceeds the feed limit of ${entry.feed.maxBodyBytes} bytes`);
       const caller = request.auth.credentials as unknown as Caller;
       const auth: AuthDecision = caller.participant === entry.feed.owner
         ? { ok: true, caller, via: 'token' }
