@@ -2,9 +2,10 @@ import { randomBytes, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.js';
+import { isGatewayError } from './core/errors.js';
 import { formatProblem } from './config/problems.js';
 import { createLogger } from './log.js';
-import { startGateway } from './main.js';
+import { startGateway, type Gateway } from './main.js';
 
 const USAGE = `usage:
   passerelle start --config <dir>         run the gateway
@@ -55,7 +56,15 @@ async function runWithConfig(command: 'start' | 'check-config', dir: string): Pr
     return 0;
   }
   const log = createLogger({ level: loaded.config.gateway.log.level });
-  const gateway = await startGateway(loaded.config, log);
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(loaded.config, log);
+  } catch (err) {
+    // A taken port is an admin's fix, not a bug: one line naming the listener and its config key.
+    if (!isGatewayError(err) || err.code !== 'PSL_PORT_IN_USE') throw err;
+    process.stderr.write(`${err.message}\n`);
+    return 1;
+  }
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string): void => {
       log.info({ signal }, 'shutting down');

@@ -8,6 +8,7 @@ import { readSecret } from './config/secrets.js';
 import type { NormalizationEvents, Normalizer, Store } from './core/ports.js';
 import type { Format } from './core/types.js';
 import { loadSodium } from './crypto/sodium.js';
+import { listenError } from './http/listen-error.js';
 import { createHttpServer } from './http/server.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -81,7 +82,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   } catch (err) {
     await messaging?.close();
     await store.close();
-    throw err;
+    const { host, port } = config.gateway.http;
+    throw listenError(err, { listener: 'HTTP API', host, port, configDir: config.dir, file: 'gateway', key: 'http.port' });
   }
   const events = new NormalizationEventBus({ log: log.child({ component: 'normalize' }), ...outcomeTransport(config, log) });
   try {
@@ -108,8 +110,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   }
   const feeds = mllpFeeds(config, { intake, store, events, log: log.child({ component: 'mllp' }) });
   const mllp = new Map<string, { host: string; port: number }>();
+  let opening: MllpFeed | undefined;
   try {
-    for (const feed of feeds) mllp.set(feed.name, await feed.listen());
+    for (const feed of feeds) {
+      opening = feed;
+      mllp.set(feed.name, await feed.listen());
+    }
   } catch (err) {
     await Promise.all(feeds.map((f) => f.close(0)));
     await http.stop();
@@ -117,7 +123,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await events.close();
     await messaging?.close();
     await store.close();
-    throw err;
+    throw opening ? mllpListenError(err, config, opening.name) : err;
   }
   ready = true;
   const url = http.info.uri;
@@ -167,6 +173,14 @@ function mllpFeeds(config: Config, deps: { intake: Intake; store: Store; events:
       events: deps.events, originals: deps.store, self: { application: 'PASSERELLE', facility: config.gateway.name },
     })];
   });
+}
+
+/** A taken MLLP port named by feed and by its key in feeds.yaml (the feed's index there). */
+function mllpListenError(err: unknown, config: Config, feed: string): unknown {
+  const index = config.feeds.findIndex((f) => f.name === feed);
+  const m = config.feeds[index]?.mllp;
+  if (!m) return err;
+  return listenError(err, { listener: `feed ${feed} (MLLP)`, host: m.host, port: m.port, configDir: config.dir, file: 'feeds', key: `feeds[${index}].mllp.port` });
 }
 
 /**

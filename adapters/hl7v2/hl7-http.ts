@@ -1,6 +1,7 @@
 import type { Server } from '@hapi/hapi';
 import type { Logger } from 'pino';
 import { GatewayError } from '../../gateway/core/errors.js';
+import { checkFeedName } from '../../gateway/core/feed-name.js';
 import type { Caller, IntakePort, Store } from '../../gateway/core/ports.js';
 import type { AuthDecision } from './feed-auth.js';
 import type { AckMode } from './hl7-evaluate.js';
@@ -40,7 +41,8 @@ export interface Hl7HttpOptions {
  * (the feed owner's bearer token). Same rules as MLLP: AA/AE/AR, or CA/CR in enhanced mode, with
  * one exception: HTTP has no connection to carry a later application ACK, so none is sent.
  * Statuses: 200 with the ACK; 403 with an AR for a caller that does not own the feed; 503 with an
- * AE/CE when the store failed (retry); 404/415/400/413 without a body for transport problems.
+ * AE/CE when the store failed (retry); 400 for a feed name that breaks the feed-name rule; 404/415/400/413
+ * with the JSON error body (no ACK) for transport problems.
  * @param server - the gateway's hapi server
  * @param options - feeds, the IntakePort and limits
  */
@@ -59,15 +61,16 @@ export function registerHl7HttpRoutes(server: Server, options: Hl7HttpOptions): 
     method: 'POST', path: '/hl7/{feed}',
     options: { payload: { parse: false, output: 'data', maxBytes: options.maxBodyBytes } },
     handler: async (request, h) => {
-      const param = request.params.feed;
-      const entry = typeof param === 'string' ? feeds.get(param) : undefined;
+      const param: unknown = request.params.feed;
+      // Checked like every other path parameter (gateway/http/params.ts): a bad name is a 400.
+      const entry = feeds.get(checkFeedName(typeof param === 'string' ? param : '', 'path parameter feed'));
       if (!entry) throw new GatewayError('PSL_FEED_UNKNOWN', 'no hl7v2 feed of that name');
       const contentType = request.headers['content-type'];
       const { type, charset } = mediaType(typeof contentType === 'string' ? contentType : '');
       if (!ACCEPTED_TYPES.has(type)) throw new GatewayError('PSL_UNSUPPORTED_MEDIA', `content type must be ${ER7_MEDIA_TYPE}`);
       const body = request.payload as Buffer | null;
       if (!body || body.length === 0) throw new GatewayError('PSL_PAYLOAD_EMPTY');
-      if (entry.feed.maxBodyBytes !== undefined && body.length > entry.feed.maxBodyBytes) throw new GatewayError('PSL_PAYLOAD_TOO_LARGE', 'body exceeds the feed limit');
+      if (entry.feed.maxBodyBytes !== undefined && body.length > entry.feed.maxBodyBytes) throw new GatewayError('PSL_PAYLOAD_TOO_LARGE', `body exceeds the feed limit of ${entry.feed.maxBodyBytes} bytes`);
       const caller = request.auth.credentials as unknown as Caller;
       const auth: AuthDecision = caller.participant === entry.feed.owner
         ? { ok: true, caller, via: 'token' }

@@ -24,6 +24,7 @@ export const ERROR_REGISTRY = {
   PSL_STORE_UNAVAILABLE: { http: 503, ack: 'AE', retryable: true, message: 'store unavailable, retry later' },
   PSL_STORE_CORRUPT: { http: 500, ack: 'AE', retryable: false, message: 'stored data failed its integrity check' },
   PSL_LEASE_LOST: { http: 409, ack: 'AE', retryable: true, message: 'queue lease expired or was taken over' },
+  PSL_PORT_IN_USE: { http: 500, ack: 'AE', retryable: false, message: 'a configured listener port is already in use' },
   PSL_SHUTTING_DOWN: { http: 503, ack: 'AE', retryable: true, message: 'gateway is shutting down' },
   PSL_INTERNAL: { http: 500, ack: 'AE', retryable: true, message: 'internal error' },
 } as const satisfies Record<string, { http: number; ack: 'AE' | 'AR'; retryable: boolean; message: string }>;

@@ -3,6 +3,7 @@ import type { Request, ResponseToolkit, Server } from '@hapi/hapi';
 import { isGatewayError, type ErrorCode } from '../core/errors.js';
 import { operationOutcome, type IssueCode } from '../core/issues.js';
 import type { Logger } from '../log.js';
+import { bodyLimit } from './body-limit.js';
 
 /** HTTP statuses that hapi itself produces, mapped onto our registry codes. */
 const BOOM_CODES: Record<number, ErrorCode> = {
@@ -41,11 +42,15 @@ export function registerErrorMapper(server: Server, log: Logger): void {
       const data = response.data as { code?: ErrorCode } | null;
       code = data?.code ?? BOOM_CODES[status] ?? 'PSL_BAD_REQUEST';
       message = response.message;
+      const limit = bodyLimit(request);
+      // hapi's own 413 (declared length or counted chunks): say the limit in our words.
+      if (status === 413 && limit !== undefined) message = `request body exceeds the limit of ${limit} bytes`;
     }
     const fhir = request.path.startsWith('/fhir/');
     const body = fhir
       ? operationOutcome([{ severity: 'error', code: FHIR_ISSUE[status] ?? (status >= 500 ? 'exception' : 'processing'), message: `${code}: ${message}` }])
-      : { error: { code, message } };
+      // `reason` as the messaging routes' refusals carry it, so their clients can switch on it.
+      : { error: { code, message, ...(status === 413 ? { reason: 'too-big' } : {}) } };
     const out = h.response(body).code(status).type(fhir ? 'application/fhir+json' : 'application/json');
     // RFC 6750 section 3: a bare challenge when no token came, invalid_token when one did.
     if (status === 401) out.header('WWW-Authenticate', code === 'PSL_AUTH_INVALID' ? 'Bearer error="invalid_token"' : 'Bearer');

@@ -1,10 +1,9 @@
 import { GatewayError } from '../core/errors.js';
+import { checkFeedName } from '../core/feed-name.js';
 import { param } from './auth.js';
 
 /** Our ids (`raw_…`, `rec_…`) and FHIR ids ([A-Za-z0-9\-.]{1,64}, R4 datatypes "id"), plus `_`. */
 const ID = /^[A-Za-z0-9._-]{1,64}$/;
-/** Feed names are config slugs. */
-const FEED = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /**
  * A path id checked for length and characters before any store access: an over-long or odd id
@@ -20,7 +19,5 @@ export function idParam(request: { params: Record<string, unknown> }, name: stri
 
 /** A feed name from the path, checked like {@link idParam} against the config slug rule. */
 export function feedParam(request: { params: Record<string, unknown> }, name: string): string {
-  const value = param(request, name);
-  if (!FEED.test(value)) throw new GatewayError('PSL_BAD_REQUEST', `path parameter ${name} is not a feed name`);
-  return value;
+  return checkFeedName(param(request, name), `path parameter ${name}`);
 }

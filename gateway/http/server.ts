@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Intake } from '../pipeline/intake.js';
 import { registerAuth, TokenTable } from './auth.js';
+import { registerBodyLimit } from './body-limit.js';
 import { registerErrorMapper } from './errors.js';
 import { registerHealthRoutes } from './plugins/health.js';
 import { registerRawRoutes } from './plugins/raw.js';
@@ -43,6 +44,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<Server> {
   });
   registerAuth(server, new TokenTable(config.participants));
   registerErrorMapper(server, log);
+  registerBodyLimit(server);
   server.events.on('response', (request) => {
     const response = request.response as { statusCode?: number } | null;
     metrics.httpRequests.inc({ method: request.method, route: request.route.path, status: String(response?.statusCode ?? 0) });

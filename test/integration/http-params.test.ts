@@ -26,3 +26,20 @@ t.test('over-long path ids and search values answer 400, never a store failure',
   }
   t.notOk(gw.logs.lines.some((l) => l.includes('PSL_STORE_UNAVAILABLE')), 'the store was never asked');
 });
+
+t.test('POST /hl7/{feed} checks its feed name like the other routes: 400 before any lookup, unknown stays 404', async (t) => {
+  const post = (feed: string) => gw.as('chu-lyon', `/hl7/${feed}`, {
+    method: 'POST', body: 'MSH|^~\\&|A|B|C|D|20260101||ADT^A01|P-1|P|2.5.1\r', headers: { 'content-type': 'x-application/hl7-v2+er7' },
+  });
+  for (const feed of [LONG, 'Chu-Adt', '-chu', 'chu_adt', 'chu%20adt', `${'a'.repeat(64)}`]) {
+    const res = await post(feed);
+    t.equal(res.status, 400, `feed name ${feed.slice(0, 20)}`);
+    t.match(await res.json(), { error: { code: 'PSL_BAD_REQUEST', message: /path parameter feed must be a feed name/ } });
+  }
+  const unknown = await post('no-such-feed');
+  t.equal(unknown.status, 404, 'a well-formed unknown feed');
+  t.match(await unknown.json(), { error: { code: 'PSL_FEED_UNKNOWN' } });
+  const known = await post('chu-adt');
+  t.equal(known.status, 200, 'the configured feed still answers its ACK');
+  t.notOk(gw.logs.lines.some((l) => l.includes('PSL_STORE_UNAVAILABLE')), 'the store was never asked');
+});

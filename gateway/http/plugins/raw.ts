@@ -28,7 +28,7 @@ export function registerRawRoutes(server: Server, options: { config: Config; sto
       if (feed.owner !== caller.participant) throw new GatewayError('PSL_FORBIDDEN', 'only the feed owner may send on this feed');
       const body = request.payload as Buffer | null;
       if (!body || body.length === 0) throw new GatewayError('PSL_PAYLOAD_EMPTY');
-      if (feed.maxBodyBytes !== undefined && body.length > feed.maxBodyBytes) throw new GatewayError('PSL_PAYLOAD_TOO_LARGE', 'body exceeds the feed limit');
+      if (feed.maxBodyBytes !== undefined && body.length > feed.maxBodyBytes) throw new GatewayError('PSL_PAYLOAD_TOO_LARGE', `body exceeds the feed limit of ${feed.maxBodyBytes} bytes`);
       const refHeader: unknown = request.headers['x-source-ref'];
       if (refHeader !== undefined && (typeof refHeader !== 'string' || !SOURCE_REF.test(refHeader))) {
         throw new GatewayError('PSL_BAD_REQUEST', 'X-Source-Ref must be 1-200 printable ASCII characters');
