@@ -30,7 +30,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'check-config':
       return runWithConfig(command, values.config ?? 'config');
     case 'token': {
-      const token = randomBytes(32).toString('base64url');
+      // The prefix keeps a token from starting with '-' (base64url can), which a command line would
+      // read as an option, and lets secret scanners recognise a leaked one.
+      const token = `psl_${randomBytes(32).toString('base64url')}`;
       process.stdout.write(`token:  ${token}\nsha256: ${createHash('sha256').update(token).digest('hex')}\n`);
       process.stderr.write('Give the token to the participant once (it is not stored); put the sha256 line in participants.yaml.\n');
       return 0;

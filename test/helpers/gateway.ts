@@ -30,7 +30,7 @@ export interface TestConfig {
  */
 export function writeTestConfig(options: { store: 'lmdb' | 'redis'; logLevel?: string; extraFeeds?: string } = { store: 'lmdb' }): TestConfig {
   const dir = mkdtempSync(join(tmpdir(), 'passerelle-gw-'));
-  const tokens = Object.fromEntries(Object.keys(TEST_PARTICIPANTS).map((id) => [id, randomBytes(32).toString('base64url')])) as Record<TestParticipant, string>;
+  const tokens = Object.fromEntries(Object.keys(TEST_PARTICIPANTS).map((id) => [id, `psl_${randomBytes(32).toString('base64url')}`])) as Record<TestParticipant, string>;
   const redisPrefix = options.store === 'redis' ? testPrefix('gw') : undefined;
   writeFileSync(join(dir, 'data.key'), randomBytes(32).toString('hex'), { mode: 0o600 });
   const store = options.store === 'lmdb'

@@ -42,7 +42,8 @@ t.test('token prints a token and its SHA-256', async (t) => {
   t.equal(r.status, 0);
   const token = /token: +(\S+)/.exec(r.stdout)?.[1] ?? '';
   const sha = /sha256: +([0-9a-f]{64})/.exec(r.stdout)?.[1];
-  t.ok(token.length >= 43, 'a 256-bit token');
+  t.ok(token.length >= 47, 'a 256-bit token');
+  t.match(token, /^psl_[A-Za-z0-9_-]{43}$/, 'prefixed, so it never starts with a dash a command line would take for an option');
   t.equal(sha, createHash('sha256').update(token).digest('hex'));
 });
 
