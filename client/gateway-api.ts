@@ -129,12 +129,25 @@ export class GatewayApi {
   }
 
   async #fetch(path: string, init: RequestInit): Promise<Response> {
+    const url = `${this.baseUrl}${path}`;
     try {
-      return await fetch(`${this.baseUrl}${path}`, init);
+      return await fetch(url, init);
+    } catch (first) {
+      // A kept-alive connection the server closed at the same moment fails the request before it
+      // was processed; a read is safe to send once more on a fresh connection.
+      const method = (init.method ?? 'GET').toUpperCase();
+      if (method !== 'GET' && method !== 'HEAD') throw unreachable(this.baseUrl, first);
+    }
+    try {
+      return await fetch(url, init);
     } catch (cause) {
-      throw new GatewayError('PSL_STORE_UNAVAILABLE', `gateway unreachable at ${this.baseUrl}`, { cause, retryable: true });
+      throw unreachable(this.baseUrl, cause);
     }
   }
+}
+
+function unreachable(baseUrl: string, cause: unknown): GatewayError {
+  return new GatewayError('PSL_STORE_UNAVAILABLE', `gateway unreachable at ${baseUrl}`, { cause, retryable: true });
 }
 
 // What a person can do about the refusals a user meets in normal use (reasons are stable ids).
