@@ -99,7 +99,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   // its A01), across batches and across gateway processes sharing one Redis.
   const router = new Router(config.routes);
   const normalize = new NormalizeWorker({
-    store, normalizers: normalizerMap, events, metrics, route: (h) => router.route(h), batchSize: config.gateway.normalize.batchSize,
+    store, normalizers: normalizerMap, events, metrics, route: (h) => router.route(h), batchSize: config.gateway.normalize.batchSize, lingerMs: config.gateway.normalize.lingerMs,
     identityDomains: new Map(config.feeds.flatMap((f) => (f.identity?.domain ? [[f.name, f.identity.domain] as const] : []))), log: log.child({ component: 'normalize' }),
   });
   if (config.gateway.normalize.enabled) {

@@ -24,6 +24,13 @@ export interface NormalizeWorkerOptions {
   events?: NormalizationEventBus;
   /** Items claimed, normalized and committed together (one store transaction). Default 200. */
   batchSize?: number;
+  /**
+   * When the queue held less than a batch, wait this long before claiming again, so a batch
+   * gathers what arrives meanwhile. Each commit rewrites whole B-tree pages, so batches of one
+   * or two messages cost ~5x the disk writes per message of batches of a hundred (measured:
+   * 656 vs 135 KB per message). Adds at most this much to the application-ACK lag. Default 50 ms.
+   */
+  lingerMs?: number;
   /** Lease per claimed item, and the applier lease; a crashed worker's items come back after it. Default 30 s. */
   leaseMs?: number;
   /** Sleep when the queue is empty, unless notify() comes first. Default 200 ms. */
@@ -83,6 +90,7 @@ export class NormalizeWorker {
     this.#o = {
       ...options,
       batchSize,
+      lingerMs: options.lingerMs ?? 50,
       leaseMs: options.leaseMs ?? 30_000,
       idleMs: options.idleMs ?? 200,
       maxAttempts: options.maxAttempts ?? 8,
@@ -133,10 +141,30 @@ export class NormalizeWorker {
       }
       if (leases.length === 0) {
         await this.#idle();
+        await this.#linger();
         continue;
       }
       await this.#processBatch(leases);
+      if (leases.length < this.#o.batchSize) await this.#linger();
     }
+  }
+
+  /** A pause that notify() does not cut short (stop() does). */
+  #linger(): Promise<void> {
+    if (this.#stopping || this.#o.lingerMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wakers.delete(stop);
+        resolve();
+      }, this.#o.lingerMs);
+      const stop = (): void => {
+        if (!this.#stopping) return;
+        clearTimeout(timer);
+        this.#wakers.delete(stop);
+        resolve();
+      };
+      this.#wakers.add(stop);
+    });
   }
 
   #idle(ms: number = this.#o.idleMs): Promise<void> {
