@@ -11,8 +11,8 @@ import { postEnvelope, registerDevice, seal, startMessagingGateway, type Messagi
 /** LMDB's id of the last committed write transaction: one more per commit (and per fsync). */
 function lastCommit(path: string): number {
   if (!existsSync(join(path, 'data.mdb'))) throw new Error(`no LMDB environment at ${path}`);
-  // lmdb-js shares the environment the gateway opened; reading its stats writes nothing.
-  return (openLmdb({ path }).getStats() as { lastTxnId: number }).lastTxnId;
+  // Read-only: opening for writes could wait on the writer lock the gateway's own commits hold.
+  return (openLmdb({ path, readOnly: true }).getStats() as { lastTxnId: number }).lastTxnId;
 }
 
 t.test('LMDB: accepting an envelope for two devices is one commit in the relay store and one in the Store', async (t) => {
