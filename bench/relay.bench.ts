@@ -1,11 +1,15 @@
 /**
- * Relay end to end: sender device → gateway → recipient device over ws, durable on LMDB (envelope,
- * per-device queue entry, receipt and audit each fsynced before `accepted`), with 100 connected
+ * Relay end to end: sender device → gateway → recipient device over ws, durable on LMDB (envelope
+ * and receipt in one relay-store commit, then queue entry and audit in one Store commit, both
+ * fsynced before `accepted`; concurrent accepts share commits), with 100 connected
  * devices (50 senders, 50 recipients, paired). Latency is from the sender's `send` frame to the
  * recipient's `envelope` frame; recipients ack every envelope (which completes the lease and signs
  * a delivered receipt). Baseline in the same run: a bare `ws` server forwarding the same frames
  * between the same 100 sockets, with no verification and no storage (the network + JSON floor).
  * Envelopes are sealed before timing: sealing is the client's cost (see the envelope bench).
+ *
+ * The relay rows also count LMDB commits per envelope (each one fsync), in the Store and in the
+ * relay store, accept and delivery together: under load the group commit shares one among many.
  *
  * Run: npx tsc -p tsconfig.build.json && node dist/bench/relay.bench.js   (MESSAGES=n, WINDOWS=1,4)
  */
@@ -13,6 +17,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { open as openLmdb } from 'lmdb';
 import { WebSocket, WebSocketServer } from 'ws';
 import { loadConfig } from '../gateway/config/load.js';
 import { formatProblem } from '../gateway/config/problems.js';
@@ -37,7 +42,7 @@ const FLOOR_PREFIX = '{"type":"envelope","id":"';
 const ID_CHARS = 22;
 
 interface Device { participant: string; deviceId: string; keys: DeviceKeys }
-interface Result { name: string; msgs: number; secs: number; p50: number; p99: number }
+interface Result { name: string; msgs: number; secs: number; p50: number; p99: number; commits?: string }
 
 async function setup(): Promise<{ dir: string; url: string; tokens: Record<string, string>; stop: () => Promise<void>; senders: Device[]; recipients: Device[] }> {
   const s = await cryptoReady();
@@ -173,6 +178,12 @@ async function floor(perPair: string[][], window: number): Promise<Result> {
   return r;
 }
 
+/** Committed write transactions so far, per environment (read-only: a writable open could wait on the gateway's writer lock). */
+function commits(dir: string): [number, number] {
+  const last = (path: string): number => (openLmdb({ path, readOnly: true }).getStats() as { lastTxnId: number }).lastTxnId;
+  return [last(join(dir, 'data/lmdb')), last(join(dir, 'data/lmdb-relay'))];
+}
+
 async function relay(env: Awaited<ReturnType<typeof setup>>, perPair: string[][], window: number): Promise<Result> {
   const wsUrl = env.url.replace(/^http/, 'ws');
   const senders: WebSocket[] = [];
@@ -183,6 +194,7 @@ async function relay(env: Awaited<ReturnType<typeof setup>>, perPair: string[][]
   }
   let refused = 0;
   for (const s of senders) s.on('message', (d) => { if (d.toString().startsWith('{"type":"error"')) refused++; });
+  const before = commits(env.dir);
   const r = await drive(`passerelle relay (verify + LMDB durable + ack), window ${window}`, window, senders, recipients, perPair, (ws, text) => {
     if (!text.startsWith('{"type":"envelope"')) return undefined;
     const id = JSON.parse(text) as { id: string; accepted: { id: string } };
@@ -192,7 +204,9 @@ async function relay(env: Awaited<ReturnType<typeof setup>>, perPair: string[][]
   if (refused > 0) throw new Error(`${refused} envelopes refused`);
   for (const ws of [...senders, ...recipients]) ws.close();
   await new Promise((res) => setTimeout(res, 200));
-  return r;
+  const after = commits(env.dir);
+  const per = (i: 0 | 1): string => ((after[i] - before[i]) / r.msgs).toFixed(2);
+  return { ...r, commits: `${per(0)} + ${per(1)}` };
 }
 
 const env = await setup();
@@ -204,9 +218,9 @@ try {
     results.push(await relay(env, await frames(env.senders, env.recipients, MESSAGES), w));
   }
   console.log(`\n${PAIRS * 2} connected devices (${PAIRS} sender → recipient pairs), ${MESSAGES} messages per row; window = envelopes in flight per sender\n`);
-  console.log('| case | msgs/s | p50 ms | p99 ms |');
-  console.log('|---|---:|---:|---:|');
-  for (const r of results) console.log(`| ${r.name} | ${Math.round(r.msgs / r.secs).toLocaleString('en')} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`);
+  console.log('| case | msgs/s | p50 ms | p99 ms | LMDB commits / envelope (Store + relay) |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const r of results) console.log(`| ${r.name} | ${Math.round(r.msgs / r.secs).toLocaleString('en')} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.commits ?? '—'} |`);
 } finally {
   await env.stop();
 }

@@ -61,7 +61,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let messaging: Messaging | undefined;
   try {
     // Before any listener: a changed identity key must stop the start (identity-check.ts).
-    messaging = await createMessaging(config, store, log);
+    messaging = await createMessaging(config, store, log, cipher);
   } catch (err) {
     await store.close();
     throw err;

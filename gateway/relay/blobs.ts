@@ -13,7 +13,7 @@ import { finished } from 'node:stream/promises';
 import { fromBase64Url, toBase64Url } from '../crypto/base64url.js';
 import { ATTACHMENT_REF } from '../crypto/envelope-types.js';
 import { cryptoReady, equalBytes } from '../crypto/primitives.js';
-import type { RelayStore } from './relay-store.js';
+import type { RelayPut, RelayStore } from './relay-store.js';
 
 /** Blob metadata as stored. */
 export interface BlobMeta {
@@ -135,18 +135,21 @@ export class BlobStore {
   }
 
   /**
-   * Let recipients of an accepted envelope read its blobs.
+   * The metadata writes that let recipients of an accepted envelope read its blobs. The caller
+   * commits them with its own writes (Relay.accept: with the envelope and its receipt).
    * @param refs - attachment refs
    * @param readers - recipient participants
    * @param until - envelope expiry
    */
-  async grant(refs: readonly string[], readers: readonly string[], until: number): Promise<void> {
+  async grantWrites(refs: readonly string[], readers: readonly string[], until: number): Promise<RelayPut[]> {
+    const writes: RelayPut[] = [];
     for (const ref of refs) {
       const m = await this.meta(ref);
       if (!m) continue;
       m.readers = [...new Set([...m.readers, ...readers])];
-      await this.#store.put(metaKey(ref), utf8.encode(JSON.stringify(m)), Math.max(until, Date.now() + BLOB_TTL_MS));
+      writes.push({ key: metaKey(ref), value: utf8.encode(JSON.stringify(m)), expiresAt: Math.max(until, Date.now() + BLOB_TTL_MS) });
     }
+    return writes;
   }
 
   /**

@@ -16,6 +16,7 @@ import { assertIdentities } from '../directory/identity-check.js';
 import { registerDirectoryRoutes } from '../directory/routes.js';
 import { TokenTable } from '../http/auth.js';
 import type { Logger } from '../log.js';
+import type { AtRestCipher } from '../store/at-rest.js';
 import { BlobStore } from './blobs.js';
 import { LmdbRelayStore } from './lmdb-relay-store.js';
 import { MessagingPolicy } from './policy.js';
@@ -47,17 +48,18 @@ const resolveIn = (dir: string, p: string): string => (isAbsolute(p) ? p : join(
  * @param config - validated config
  * @param store - the gateway's Store (queues, audit)
  * @param log - root logger
+ * @param cipher - the data key's at-rest cipher: relay metadata is sealed with it, like the Store's values
  * @throws GatewayError PSL_CONFIG_INVALID when identity keys disagree with the directory log
  */
-export async function createMessaging(config: Config, store: Store, log: Logger): Promise<Messaging | undefined> {
+export async function createMessaging(config: Config, store: Store, log: Logger, cipher: AtRestCipher): Promise<Messaging | undefined> {
   const m = config.gateway.messaging;
   if (!m) return undefined;
   const s = config.gateway.store;
   const relayStore: RelayStore = s.kind === 'lmdb'
-    ? LmdbRelayStore.open(`${resolveIn(config.dir, s.path)}-relay`)
+    ? LmdbRelayStore.open(`${resolveIn(config.dir, s.path)}-relay`, cipher)
     : await RedisRelayStore.open({
       url: s.url.startsWith('env:') || s.url.startsWith('file:') ? readSecret(s.url, config.dir) : s.url,
-      prefix: `${s.prefix}relay:`, log,
+      prefix: `${s.prefix}relay:`, cipher, log,
     });
   try {
     const directoryKey = await loadGatewayKey(m.directoryKey, config.dir, 'directoryKey', log);

@@ -5,7 +5,8 @@
  * (delivered receipts) and an append-only log with optimistic positions (the directory log).
  * Two implementations: LmdbRelayStore (its own environment next to the store path) and
  * RedisRelayStore (its own key prefix). Every write resolves only once it is durable, on the
- * same terms as the configured Store.
+ * same terms as the configured Store. Both seal every value under the data key and store keys as
+ * keyed hashes (relay-seal.ts): callers pass and get plain bytes and logical keys.
  */
 export interface RelayStore {
   /**
@@ -20,6 +21,14 @@ export interface RelayStore {
    * @returns undefined when stored; the existing value otherwise
    */
   putIfAbsent(key: string, value: Uint8Array, expiresAt: number): Promise<Uint8Array | undefined>;
+  /**
+   * Store `guard` unless a live value exists and, with it, every value of `others`: all in one
+   * durable commit (one LMDB write transaction, one Redis script), or nothing.
+   * @param guard - decides for the batch (the `accepted` receipt, which is the idempotency record)
+   * @param others - written only when `guard` is (the envelope, blob grants)
+   * @returns undefined when stored; the guard's existing value otherwise (nothing written)
+   */
+  putAllIfAbsent(guard: RelayPut, others: readonly RelayPut[]): Promise<Uint8Array | undefined>;
   /** The live value, or undefined. */
   get(key: string): Promise<Uint8Array | undefined>;
   /** Remove a value (no-op when absent). */
@@ -41,4 +50,13 @@ export interface RelayStore {
   /** Where the data lives, for operators and the blindness test. */
   readonly location: string;
   close(): Promise<void>;
+}
+
+/** One value of a batch write (RelayStore.putAllIfAbsent). */
+export interface RelayPut {
+  /** relay key (ids only) */
+  readonly key: string;
+  readonly value: Uint8Array;
+  /** epoch ms after which the value is gone */
+  readonly expiresAt: number;
 }

@@ -67,8 +67,6 @@ export interface RelayOptions {
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder();
 const SKEW_MS = 5 * 60 * 1000;
-/** How long a queue entry whose receipt is not written yet waits before being looked at again. */
-const NOT_YET_MS = 250;
 
 const refuse = (status: number, code: ErrorCode, reason: RelayRefusal, retryAfterMs?: number): Refusal =>
   ({ ok: false, status, code, reason, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
@@ -94,8 +92,6 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
   readonly #s: Sodium;
   /** Leases this process holds, by `queue|deliveryId`, so an ack finds its lease. */
   readonly #inflight = new Map<string, Lease>();
-  /** Accepts of this process between their enqueues and their receipt, by delivery id. */
-  readonly #accepting = new Map<string, Promise<unknown>>();
 
   private constructor(s: Sodium, options: RelayOptions) {
     super();
@@ -114,8 +110,9 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
   }
 
   /**
-   * Submit an envelope. Answers `accepted` only after the envelope, every per-device queue entry and
-   * the receipt are durable; a replay of the same envelope gets the same receipt.
+   * Submit an envelope. Answers `accepted` only after the envelope, every per-device queue entry,
+   * the receipt and the audit entry are durable; a replay of the same envelope gets the same
+   * receipt, once its queue entries are durable too.
    * @param sender - authenticated participant
    * @param bytes - the envelope JSON as received
    */
@@ -137,11 +134,7 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
     const canonical = encodeEnvelope(env);
     const hash = toBase64Url(blake2b256(this.#s, canonical));
     const known = await o.relayStore.get(receiptKey(sender, id));
-    if (known) {
-      const receipt = JSON.parse(utf8d.decode(known)) as AcceptedReceipt;
-      // Same id, other bytes: not a retry but a second message reusing an id.
-      return receipt.hash === hash ? { ok: true, receipt, replay: true } : refuse(409, 'PSL_ENVELOPE_REPLAY', 'replay');
-    }
+    if (known) return this.#replay(env, sender, id, hash, canonical.length, known);
     const wait = o.quota.take(sender, bytes.length);
     if (wait > 0) return refuse(429, 'PSL_QUOTA_EXCEEDED', 'quota', wait);
 
@@ -161,44 +154,65 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
       if (!(await o.blobs.matches(sender, a))) return refuse(422, 'PSL_ATTACHMENT_INVALID', 'attachment');
     }
 
-    // Envelope, then queues, then receipt: a crash before the receipt makes a retry re-run the
-    // (idempotent) enqueues; a receipt is never stored for an envelope that is not queued.
-    const deliveryId = `${sender}:${id}`;
-    let settle!: () => void;
-    const settled = new Promise<void>((resolve) => { settle = resolve; });
-    this.#accepting.set(deliveryId, settled);
-    try {
-      return await this.#persist(env, { sender, id, deliveryId, canonical, hash, receivedAt, participants });
-    } finally {
-      this.#accepting.delete(deliveryId);
-      settle();
-    }
+    return this.#persist(env, { sender, id, canonical, hash, receivedAt, participants });
   }
 
-  async #persist(env: Envelope, a: { sender: string; id: string; deliveryId: string; canonical: Uint8Array; hash: string; receivedAt: number; participants: string[] }): Promise<AcceptOutcome> {
+  /**
+   * One commit per store, relay store first. (1) Envelope, receipt and blob grants in one
+   * RelayStore commit; (2) the per-device queue entries and the audit entry in one Store commit
+   * (issued in one turn, so LMDB's group commit takes them together); then the answer. Queue
+   * entries therefore never exist before their envelope and receipt, and a crash between (1) and
+   * (2) leaves a receipt nobody was sent: the sender's retry finds it and #replay writes (2).
+   */
+  async #persist(env: Envelope, a: { sender: string; id: string; canonical: Uint8Array; hash: string; receivedAt: number; participants: string[] }): Promise<AcceptOutcome> {
     const o = this.#o;
-    const { sender, id, deliveryId, canonical, hash, receivedAt, participants } = a;
+    const { sender, id, canonical, hash, receivedAt, participants } = a;
     const keepUntil = env.expires + SKEW_MS;
-    // Concurrent writes share group commits; a queue entry whose envelope write failed is dropped at claim.
-    await Promise.all([
-      o.relayStore.put(envelopeKey(sender, id), canonical, keepUntil),
-      ...env.to.map((r) =>
-        o.store.enqueue(deviceQueue(r.participant, r.device), { id: deliveryId, payload: { s: sender, e: id, x: env.expires, n: env.to.length } })),
-      o.blobs.grant(env.attachments.map((a) => a.ref), participants, keepUntil),
-    ]);
     const fresh = signReceipt<AcceptedReceipt>(this.#s, {
       type: 'accepted', id, sender, receivedAt, hash, kid: toBase64Url(o.serviceKey.kid),
     }, o.serviceKey.secretKey);
-    // Receipt and audit share a commit round (latency is fsync-bound); two identical submissions
-    // racing each other may both be audited, and both answer with the one stored receipt.
-    const [raced] = await Promise.all([
-      o.relayStore.putIfAbsent(receiptKey(sender, id), utf8.encode(JSON.stringify(fresh)), keepUntil),
-      o.store.appendAudit({ action: 'message.accepted', actor: sender, subject: id, detail: { recipients: env.to.length, bytes: canonical.length } }),
+    const grants = await o.blobs.grantWrites(env.attachments.map((x) => x.ref), participants, keepUntil);
+    const raced = await o.relayStore.putAllIfAbsent(
+      { key: receiptKey(sender, id), value: utf8.encode(JSON.stringify(fresh)), expiresAt: keepUntil },
+      [{ key: envelopeKey(sender, id), value: canonical, expiresAt: keepUntil }, ...grants]);
+    // An identical submission racing this one got there first: answer as its replay.
+    if (raced) return this.#replay(env, sender, id, hash, canonical.length, raced);
+    await this.#enqueue(env, sender, id, env.to, { recipients: env.to.length, bytes: canonical.length });
+    o.log.debug({ envId: id, bytes: canonical.length, recipients: env.to.length, replay: false }, 'envelope accepted');
+    return { ok: true, receipt: fresh, replay: false };
+  }
+
+  /**
+   * A submission whose receipt is stored. The same bytes get that receipt, but only after the
+   * queue entries of every recipient device that has not acknowledged yet are durable: enqueue is
+   * idempotent while an entry waits or is leased, so this rewrites what a crash after the relay
+   * commit lost and changes nothing otherwise. That queue write is audited, marked `replay`.
+   */
+  async #replay(env: Envelope, sender: string, id: string, hash: string, bytes: number, stored: Uint8Array): Promise<AcceptOutcome> {
+    const receipt = JSON.parse(utf8d.decode(stored)) as AcceptedReceipt;
+    // Same id, other bytes: not a retry but a second message reusing an id.
+    if (receipt.hash !== hash) return refuse(409, 'PSL_ENVELOPE_REPLAY', 'replay');
+    // Expired (claims drop it) or gone (deleted after the last ack): nothing left to queue.
+    if (env.expires >= Date.now() && await this.#o.relayStore.get(envelopeKey(sender, id))) {
+      const acked = new Set((await this.#o.relayStore.listRead(deliveredKey(sender, id)))
+        .map((b) => JSON.parse(utf8d.decode(b)) as DeliveredReceipt).map((d) => `${d.participant}\n${d.device}`));
+      const pending = env.to.filter((r) => !acked.has(`${r.participant}\n${r.device}`));
+      await this.#enqueue(env, sender, id, pending, { recipients: env.to.length, bytes, replay: true });
+    }
+    this.#o.log.debug({ envId: id, replay: true }, 'envelope accepted');
+    return { ok: true, receipt, replay: true };
+  }
+
+  /** The Store's commit of an accept: queue entries and audit entry, issued together. */
+  async #enqueue(env: Envelope, sender: string, id: string, to: Envelope['to'], detail: Record<string, number | boolean>): Promise<void> {
+    const o = this.#o;
+    const deliveryId = `${sender}:${id}`;
+    await Promise.all([
+      ...to.map((r) =>
+        o.store.enqueue(deviceQueue(r.participant, r.device), { id: deliveryId, payload: { s: sender, e: id, x: env.expires, n: env.to.length } })),
+      o.store.appendAudit({ action: 'message.accepted', actor: sender, subject: id, detail }),
     ]);
-    const receipt = raced ? (JSON.parse(utf8d.decode(raced)) as AcceptedReceipt) : fresh;
-    o.log.debug({ envId: id, bytes: canonical.length, recipients: env.to.length, replay: raced !== undefined }, 'envelope accepted');
-    for (const r of env.to) this.emit('enqueued', deviceQueue(r.participant, r.device));
-    return { ok: true, receipt, replay: raced !== undefined };
+    for (const r of to) this.emit('enqueued', deviceQueue(r.participant, r.device));
   }
 
   /** Can this participant receive as this device right now? */
@@ -219,20 +233,18 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
       const lease = await this.#o.store.claim(queue, this.#o.limits.leaseMs);
       if (!lease) return undefined;
       const { s: sender, e: id } = lease.item.payload as { s: string; e: string };
-      // Claimed between this process's enqueue and receipt: wait for that accept to finish.
-      await this.#accepting.get(lease.item.id);
-      const [env, rcpt] = await Promise.all([
-        this.#o.relayStore.get(envelopeKey(sender, id)), this.#o.relayStore.get(receiptKey(sender, id)),
-      ]);
       if (Number(lease.item.payload.x) < Date.now()) {
         await this.#o.store.complete(lease).catch(() => undefined);
         continue;
       }
+      const [env, rcpt] = await Promise.all([
+        this.#o.relayStore.get(envelopeKey(sender, id)), this.#o.relayStore.get(receiptKey(sender, id)),
+      ]);
       if (!env || !rcpt) {
-        // Queued but not yet accepted (its receipt is written after the queues), or an accept
-        // that crashed half-way: look again later; expiry removes it for good.
-        await this.#o.store.fail(lease, { retryAt: Date.now() + NOT_YET_MS, reason: 'not-accepted-yet' }).catch(() => undefined);
-        return undefined;
+        // Entries are queued only once their envelope and receipt are durable (#persist), so a
+        // missing one is gone for good (deleted after the last ack): drop the entry.
+        await this.#o.store.complete(lease).catch(() => undefined);
+        continue;
       }
       this.#inflight.set(`${queue}|${lease.item.id}`, lease);
       return {

@@ -26,7 +26,18 @@ function found(haystack: Buffer): string[] {
   return MARKERS.filter((m) => haystack.includes(Buffer.from(m, 'utf8')) || haystack.includes(Buffer.from(m, 'utf16le')));
 }
 
-async function roundTrip(t: Test, gw: MessagingGateway): Promise<void> {
+/**
+ * Routing metadata the gateway needs but must keep sealed in its relay store: participant and
+ * device ids, envelope ids, the outer header's suite, and the field names of plain receipt JSON.
+ */
+const RELAY_METADATA = ['kine-martin', 'mutuelle-x', 'pro-1', 'ingest-a', SUITES.classic, '"receivedAt"', '"deliveredAt"', '"expires"'];
+
+function inClear(haystack: Buffer, extra: readonly string[]): string[] {
+  return [...RELAY_METADATA, ...extra].filter((m) => haystack.includes(Buffer.from(m, 'utf8')));
+}
+
+/** @returns the base64url ids of the two envelopes sent */
+async function roundTrip(t: Test, gw: MessagingGateway): Promise<string[]> {
   const pro: TestDevice = await registerDevice(gw, 'kine-martin', 'pro-1');
   const ins: TestDevice = await registerDevice(gw, 'mutuelle-x', 'ingest-a');
   const plain = Buffer.from(`${'ATTACH-SECRET-5d1e '.repeat(5000)}${MARKERS[2]!}`);
@@ -61,7 +72,7 @@ async function roundTrip(t: Test, gw: MessagingGateway): Promise<void> {
     recipient: { participant: 'mutuelle-x', device: 'ingest-a', keys: [{ kind: 'x25519', ...ins.keys.x25519 }] },
   });
   t.ok(opened.ok, 'recipient opens it');
-  if (!opened.ok) return;
+  if (!opened.ok) return [];
   t.match(opened.inner.body, { patient: { name: MARKERS[1] } });
   const got = await gw.as('mutuelle-x', '/v1/blobs/att_cr1');
   t.equal(got.status, 200);
@@ -74,6 +85,9 @@ async function roundTrip(t: Test, gw: MessagingGateway): Promise<void> {
   // A second envelope stays queued, so the scans also cover a stored, undelivered envelope.
   const pending = await seal(pro, [ins], { type: 'text', subject: MARKERS[3]!, body: { note: MARKERS[0], patient: MARKERS[1] } });
   t.equal((await postEnvelope(gw, 'kine-martin', pending)).status, 201);
+  // Once more for the delivered receipt of the first (written after the ack, read here).
+  t.match(await (await gw.as('kine-martin', `/v1/messages/${toBase64Url(env.id)}/receipts`)).json(), { delivered: [{ device: 'ingest-a' }] });
+  return [toBase64Url(env.id), toBase64Url(pending.id)];
 }
 
 /** Positive control: the scan does see what the gateway is meant to see (routing metadata). */
@@ -82,7 +96,7 @@ const CONTROL = Buffer.from('kine-martin');
 t.test('LMDB: after a round trip no marker is in the LMDB files, blob files or logs', async (t) => {
   const gw = await startMessagingGateway({ store: 'lmdb' });
   t.teardown(() => gw.cleanup());
-  await roundTrip(t, gw);
+  const ids = await roundTrip(t, gw);
   await gw.stop();
   const all = files(join(gw.dir, 'data'));
   t.ok(all.some((f) => f.endsWith('data.mdb') && f.includes('lmdb-relay')), 'relay LMDB scanned');
@@ -94,6 +108,9 @@ t.test('LMDB: after a round trip no marker is in the LMDB files, blob files or l
     t.same(found(bytes), [], f.slice(gw.dir.length));
   }
   t.ok(control > 0, 'the scan reads real data: sender ids (routing metadata) are visible');
+  const relayFiles = all.filter((f) => f.includes('lmdb-relay'));
+  t.ok(relayFiles.length > 0);
+  for (const f of relayFiles) t.same(inClear(readFileSync(f), ids), [], `relay store ${f.slice(gw.dir.length)}: no participant, device or envelope id, no metadata in clear`);
   t.ok(gw.logs.lines.length > 10, 'logs captured');
   t.same(found(Buffer.from(gw.logs.lines.join('\n'))), [], 'log lines');
   await gw.restart();
@@ -102,12 +119,13 @@ t.test('LMDB: after a round trip no marker is in the LMDB files, blob files or l
 t.test('Redis: after a round trip no marker is in any key under the prefix (DUMP and typed reads) or the logs', async (t) => {
   const gw = await startMessagingGateway({ store: 'redis' });
   t.teardown(() => gw.cleanup());
-  await roundTrip(t, gw);
+  const ids = await roundTrip(t, gw);
   const client = createClient({ url: REDIS_URL, RESP: 3 });
   await client.connect();
   t.teardown(() => client.quit());
   let keys = 0;
   let control = 0;
+  let relayKeys = 0;
   const dumpBuf = (args: string[]): Promise<unknown> => client.sendCommand(args, { typeMapping: { 36: Buffer } as never });
   for await (const batch of client.scanIterator({ MATCH: `${gw.redisPrefix}*`, COUNT: 500 })) {
     for (const key of batch) {
@@ -124,10 +142,14 @@ t.test('Redis: after a round trip no marker is in any key under the prefix (DUMP
       const all = Buffer.concat([dump as Buffer, text]);
       if (all.includes(CONTROL)) control++;
       t.same(found(all), [], `${type} ${key.slice(gw.redisPrefix!.length)}`);
+      if (key.startsWith(`${gw.redisPrefix}relay:`)) {
+        relayKeys++;
+        t.same(inClear(Buffer.concat([Buffer.from(key), all]), ids), [], `relay ${type} ${key.slice(gw.redisPrefix!.length, gw.redisPrefix!.length + 16)}…: no id or metadata in clear`);
+      }
     }
   }
   t.ok(keys > 5, `scanned ${keys} keys`);
   t.ok(control > 0, 'the scan reads real data: sender ids (routing metadata) are visible');
-  t.ok(keys > 0 && (await client.keys(`${gw.redisPrefix}relay:*`)).length > 0, 'relay keys live under the prefix');
+  t.ok(relayKeys > 3, `relay keys live under the prefix (${relayKeys} scanned)`);
   t.same(found(Buffer.from(gw.logs.lines.join('\n'))), [], 'log lines');
 });

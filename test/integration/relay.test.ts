@@ -218,13 +218,13 @@ t.test('send over ws: accepted frame, errors as frames with a code', async (t) =
   t.ok(a instanceof TestSocket);
 });
 
-t.test('a queue entry whose receipt is not written yet is kept, not dropped (regression: lost messages)', async (t) => {
+t.test('a queue entry without its envelope and receipt is dropped: accepts queue only after the relay commit', async (t) => {
   const relay = gw.gateway.messaging!.relay;
   const store = gw.gateway.store;
   const q = deviceQueue('mutuelle-x', 'ingest-b');
-  await store.enqueue(q, { id: 'kine-martin:notyetaccepted00000000', payload: { s: 'kine-martin', e: 'notyetaccepted00000000', x: Date.now() + 60_000, n: 1 } });
-  t.equal(await relay.claimNext('mutuelle-x', 'ingest-b'), undefined, 'not handed out before its receipt exists');
-  t.equal((await store.queueStats(q)).depth, 1, 'still queued for a later look');
+  await store.enqueue(q, { id: 'kine-martin:neveraccepted000000000', payload: { s: 'kine-martin', e: 'neveraccepted000000000', x: Date.now() + 60_000, n: 1 } });
+  t.equal(await relay.claimNext('mutuelle-x', 'ingest-b'), undefined, 'not handed out without its receipt');
+  t.equal((await store.queueStats(q)).depth, 0, 'and not kept: no accept can still be writing it');
   const expired = deviceQueue('mutuelle-x', 'ingest-a');
   await store.enqueue(expired, { id: 'kine-martin:expired000000000000000', payload: { s: 'kine-martin', e: 'expired000000000000000', x: Date.now() - 1, n: 1 } });
   t.equal(await relay.claimNext('mutuelle-x', 'ingest-a'), undefined);

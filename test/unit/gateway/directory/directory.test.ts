@@ -10,12 +10,17 @@ import { certToWire, signDeviceCert } from '../../../../gateway/directory/device
 import { Directory } from '../../../../gateway/directory/directory.js';
 import { RedisRelayStore } from '../../../../gateway/relay/redis-relay-store.js';
 import { LmdbRelayStore } from '../../../../gateway/relay/lmdb-relay-store.js';
+import { loadSodium } from '../../../../gateway/crypto/sodium.js';
+import { AtRestCipher } from '../../../../gateway/store/at-rest.js';
 import { cleanPrefix, REDIS_URL, testPrefix } from '../../../helpers/redis.js';
+
+const sodium = await loadSodium();
+const cipher = new AtRestCipher(sodium, sodium.randombytes_buf(32));
 
 t.test('two gateway processes sharing one log (Redis): one bootstrap entry, each sees the other\'s devices', async (t) => {
   const s = await cryptoReady();
   const prefix = testPrefix('directory');
-  const [a, b] = await Promise.all([RedisRelayStore.open({ url: REDIS_URL, prefix }), RedisRelayStore.open({ url: REDIS_URL, prefix })]);
+  const [a, b] = await Promise.all([RedisRelayStore.open({ url: REDIS_URL, prefix, cipher }), RedisRelayStore.open({ url: REDIS_URL, prefix, cipher })]);
   t.teardown(async () => { await a.close(); await b.close(); await cleanPrefix(prefix); });
   const dk = s.crypto_sign_keypair();
   const directoryKey = { publicKey: dk.publicKey, secretKey: dk.privateKey, kid: new Uint8Array(32) };
@@ -44,7 +49,7 @@ t.test('two gateway processes sharing one log (Redis): one bootstrap entry, each
 t.test('an identity key that is not a valid Ed25519 key is a mismatch, never logged', async (t) => {
   const s = await cryptoReady();
   const dir = mkdtempSync(join(tmpdir(), 'directory-'));
-  const store = LmdbRelayStore.open(join(dir, 'relay'));
+  const store = LmdbRelayStore.open(join(dir, 'relay'), cipher);
   t.teardown(async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); });
   const dk = s.crypto_sign_keypair();
   const { directory, mismatches } = await Directory.open({
