@@ -95,6 +95,40 @@ for (const store of ['lmdb', 'redis'] as const) {
     t.match(metrics, /passerelle_identity_conflicts_open 0/);
   });
 
+  t.test(`${store}: resolving a conflict as linked merges the new record into the existing one, in its history`, async (t) => {
+    const gw = await startTestGateway({ store });
+    t.teardown(() => gw.cleanup());
+    await send(gw, 'chu-lyon', 'chu-adt', adt('C-1', 'MRN-C', 'MARTIN', 'V-LINK'));
+    const second = await send(gw, 'chu-lyon', 'chu-adt', adt('C-2', 'MRN-D', 'BERNARD', 'V-LINK'));
+    const [conflict] = await gw.gateway.store.identityConflicts({ status: 'open' });
+    if (conflict === undefined) throw new Error('expected a conflict');
+    const existing = conflict.existingIds[0]!;
+    const incoming = await gw.gateway.store.getRecord(conflict.recordId);
+    const resolve = (): Promise<Response> => gw.as('ops', `/v1/admin/identity-conflicts/${conflict.id}/resolve`, {
+      method: 'POST', body: JSON.stringify({ resolution: 'linked' }), headers: { 'content-type': 'application/json' },
+    });
+    const res = await resolve();
+    t.equal(res.status, 200);
+    t.match(await res.json(), { status: 'linked', survivor: { id: existing, version: 2 } });
+    const survivor = await gw.gateway.store.getRecord(existing);
+    t.equal(survivor?.version, 2, 'the existing Encounter has a new version');
+    t.equal(survivor?.patientId, incoming?.patientId, "it now carries the linked message's data (its patient), by the admin's decision");
+    t.equal((await gw.gateway.store.getRecord(existing, 1))?.version, 1, 'the earlier version stays in its history');
+    const retiredRecord = await gw.gateway.store.getRecord(conflict.recordId);
+    t.equal(retiredRecord?.version, 2);
+    t.same(retiredRecord?.identifiers, [], 'the retired record gives up its identifiers');
+    t.match(retiredRecord?.resource, { extension: [{ url: 'urn:passerelle:linked-into', valueReference: { reference: `Encounter/${existing}` } }] });
+    const visit = incoming!.identifiers.find((i) => i.value === 'V-LINK')!;
+    t.same((await gw.gateway.store.findByIdentifier(visit, 'Encounter')).map((r) => r.id), [existing], 'the visit number finds the survivor only');
+    t.ok(second.outcome.recordIds.includes(conflict.recordId));
+    t.equal((await resolve()).status, 400, 'a resolved conflict cannot be resolved again');
+    const audit = await gw.gateway.store.readAudit({});
+    t.ok(audit.some((e) => e.action === 'identity-conflict.resolve' && e.subject === conflict.id && e.detail?.resolution === 'linked'), 'audited');
+    const next = await send(gw, 'chu-lyon', 'chu-adt', adt('C-3', 'MRN-D', 'BERNARD', 'V-LINK') + '\rZZZ|later');
+    t.notOk(next.outcome.issues.some((i) => i.code === 'conflict'), 'a later message on that visit reaches the survivor without a new conflict');
+    t.ok(next.outcome.recordIds.includes(existing), 'its Encounter is the survivor');
+  });
+
   t.test(`${store}: a reused control id (X-Source-Ref) with other content is stored as a new message and flagged`, async (t) => {
     const gw = await startTestGateway({ store });
     t.teardown(() => gw.cleanup());

@@ -2,6 +2,7 @@ import type { Server } from '@hapi/hapi';
 import type { Store } from '../../core/ports.js';
 import { GatewayError } from '../../core/errors.js';
 import { callerOf } from '../auth.js';
+import { applyIdentityLink } from '../../pipeline/identity-link.js';
 
 const STATUSES = ['open', 'linked', 'kept-separate'] as const;
 const RESOLUTIONS = ['linked', 'kept-separate'] as const;
@@ -9,7 +10,7 @@ const CONFLICT_ID = /^idc_[0-9A-Za-z]{1,40}$/;
 
 /**
  * Identity conflicts for admins: the list, and the decision on one (`linked`: the records are the
- * same entity; `kept-separate`: they are not). Each decision is an audit entry naming the admin.
+ * same entity, and identity-link.ts merges them; `kept-separate`: they are not, nothing changes). Each decision is an audit entry naming the admin.
  * Conflicts hold ids and codes only, so listing them discloses no patient data.
  */
 export function registerIdentityConflictRoutes(server: Server, options: { store: Store }): void {
@@ -40,13 +41,24 @@ export function registerIdentityConflictRoutes(server: Server, options: { store:
       if (!RESOLUTIONS.includes(resolution as (typeof RESOLUTIONS)[number])) {
         throw new GatewayError('PSL_BAD_REQUEST', 'resolution must be linked or kept-separate');
       }
+      const open = (await options.store.identityConflicts({ status: 'open' })).find((c) => c.id === id);
+      if (open === undefined) {
+        const known = (await options.store.identityConflicts()).some((c) => c.id === id);
+        throw known ? new GatewayError('PSL_BAD_REQUEST', 'the identity conflict is already resolved') : new GatewayError('PSL_NOT_FOUND', 'no such identity conflict');
+      }
+      // Records first, then the decision: a crash in between leaves the conflict open, and linking
+      // it again writes nothing new (both records already say what the first attempt wrote).
+      const linked = resolution === 'linked' ? await applyIdentityLink(options.store, open) : undefined;
       const resolved = await options.store.resolveIdentityConflict(id, { status: resolution as (typeof RESOLUTIONS)[number], by: caller.participant });
       if (resolved === undefined) throw new GatewayError('PSL_NOT_FOUND', 'no such identity conflict');
       await options.store.appendAudit({
         action: 'identity-conflict.resolve', actor: caller.participant, subject: id,
-        detail: { resolution: resolved.status, recordId: resolved.recordId, existing: resolved.existingIds.join(','), rawId: resolved.rawId },
+        detail: {
+          resolution: resolved.status, recordId: resolved.recordId, existing: resolved.existingIds.join(','), rawId: resolved.rawId,
+          ...(linked ? { survivorVersion: linked.version } : {}),
+        },
       });
-      return resolved;
+      return linked ? { ...resolved, survivor: linked } : resolved;
     },
   });
 }
