@@ -1,6 +1,6 @@
 import { RESP_TYPES } from 'redis';
 import { GatewayError } from '../core/errors.js';
-import type { RelayConn } from './redis-relay-store.js';
+import type { RelayConn } from './redis-relay-conn.js';
 import type { RelaySealer } from './relay-seal.js';
 
 const AS_BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;

@@ -1,20 +1,14 @@
-import { createClient, RESP_TYPES } from 'redis';
+import { RESP_TYPES } from 'redis';
 import { GatewayError, isGatewayError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import type { AtRestCipher } from '../store/at-rest.js';
 import { migrateRelayKeys } from './redis-relay-migrate.js';
+import { connectRelay, type RelayConn } from './redis-relay-conn.js';
 import { RELAY_FORMAT, RelaySealer } from './relay-seal.js';
 import type { RelayPut, RelayStore } from './relay-store.js';
 
 const AS_BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
 
-/** @param url - redis URL */
-function connect(url: string) {
-  return createClient({ url, RESP: 3 });
-}
-
-/** The relay's own client. */
-export type RelayConn = ReturnType<typeof connect>;
 type Conn = RelayConn;
 
 /**
@@ -79,7 +73,7 @@ export class RedisRelayStore implements RelayStore {
    * @param options.cipher - the gateway's at-rest cipher (data key)
    */
   static async open(options: { url: string; prefix: string; cipher: AtRestCipher; log?: Logger }): Promise<RedisRelayStore> {
-    const conn = connect(options.url);
+    const conn = connectRelay(options.url);
     conn.on('error', (err: unknown) => options.log?.warn({ err: { name: (err as Error).name } }, 'relay redis connection error'));
     try {
       await conn.connect();
