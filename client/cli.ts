@@ -30,6 +30,33 @@ common options:
   --no-xwing                (init) no X-Wing key: classic suite only
   --no-read-receipts        (inbox, follow) do not send read receipts`;
 
+/** Options that take a value. */
+const STRING_OPTIONS: ReadonlySet<string> = new Set([
+  'dir', 'passphrase-file', 'identity-from', 'participant', 'device', 'gateway', 'token', 'to', 'file', 'fhir',
+  'text', 'subject', 'type', 'reply-to', 'thread', 'count',
+]);
+
+/**
+ * `--opt value` becomes `--opt=value` for options that take a value, because ids and tokens are
+ * base64url and may start with '-', which parseArgs would otherwise read as the next option.
+ * @param argv - the command line after the program name
+ * @param stringOptions - option names that take a value
+ */
+export function joinValues(argv: readonly string[], stringOptions: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = argv[i + 1];
+    if (arg.startsWith('--') && !arg.includes('=') && stringOptions.has(arg.slice(2)) && value !== undefined) {
+      out.push(`${arg}=${value}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 /** Where output goes (tests pass their own). */
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream;
@@ -48,7 +75,7 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...argv], allowPositionals: true, allowNegative: true,
+      args: joinValues(argv, STRING_OPTIONS), allowPositionals: true, allowNegative: true,
       options: {
         dir: { type: 'string' }, 'passphrase-file': { type: 'string' }, json: { type: 'boolean', default: false }, 'identity-from': { type: 'string' },
         participant: { type: 'string' }, device: { type: 'string' }, xwing: { type: 'boolean', default: true },
