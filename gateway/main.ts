@@ -1,5 +1,5 @@
 import type { Server } from '@hapi/hapi';
-import { createHl7v2Normalizer, hl7v2Normalizer } from '../adapters/hl7v2/normalize/index.js';
+import { buildNormalizers, type FeedNormalizing } from '../adapters/normalizers.js';
 import { registerHl7HttpRoutes } from '../adapters/hl7v2/hl7-http.js';
 import { MllpFeed } from '../adapters/hl7v2/mllp-feed.js';
 import { readFileSync } from 'node:fs';
@@ -16,12 +16,14 @@ import { Intake } from './pipeline/intake.js';
 import { NormalizationEventBus } from './pipeline/normalization-events.js';
 import { RedisNotifications } from './pipeline/outcome-notifications.js';
 import { NormalizeWorker } from './pipeline/normalize-worker.js';
+import { NormalizePool } from './pipeline/normalize-pool.js';
 import { Router } from './router/router.js';
 import { AtRestCipher } from './store/at-rest.js';
 import { loadDataKey } from './store/data-key.js';
 import { LmdbStore } from './store/lmdb-store.js';
 import { RedisStore } from './store/redis-store.js';
-import { isAbsolute, join } from 'node:path';
+import { extname, isAbsolute, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createMessaging, type Messaging } from './relay/messaging.js';
 
 /** Queues the gateway reports on /metrics. */
@@ -51,7 +53,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const cipher = new AtRestCipher(sodium, loadDataKey(config, log));
   const store = await openStore(config, cipher, log);
   const metrics = new Metrics(store, QUEUES);
-  const normalizerMap = normalizers(config);
+  const normalizerMap = buildNormalizers(feedNormalizing(config));
   let worker: NormalizeWorker | undefined;
   const intake = new Intake({
     store, log: log.child({ component: 'intake' }), metrics,
@@ -98,8 +100,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   // One applier per queue (Store.claimBatch): messages are applied in arrival order (an A08 after
   // its A01), across batches and across gateway processes sharing one Redis.
   const router = new Router(config.routes);
+  const threads = config.gateway.normalize.enabled ? config.gateway.normalize.threads : 0;
+  const pool = threads > 0
+    ? new NormalizePool({ script: NORMALIZE_THREAD, workerData: { feeds: feedNormalizing(config) }, size: threads, log: log.child({ component: 'normalize' }) })
+    : undefined;
   const normalize = new NormalizeWorker({
     store, normalizers: normalizerMap, events, metrics, route: (h) => router.route(h), batchSize: config.gateway.normalize.batchSize, lingerMs: config.gateway.normalize.lingerMs,
+    ...(pool ? { pool } : {}),
     identityDomains: new Map(config.feeds.flatMap((f) => (f.identity?.domain ? [[f.name, f.identity.domain] as const] : []))), log: log.child({ component: 'normalize' }),
   });
   if (config.gateway.normalize.enabled) {
@@ -139,6 +146,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         await messaging?.ws.close();
         await http.stop({ timeout: 10_000 });
         await normalize.stop();
+        await pool?.close();
         await events.close();
         await messaging?.close();
         await store.appendAudit({ action: 'gateway.stop', actor: 'gateway' });
@@ -183,22 +191,16 @@ function mllpListenError(err: unknown, config: Config, feed: string): unknown {
   return listenError(err, { listener: `feed ${feed} (MLLP)`, host: m.host, port: m.port, configDir: config.dir, file: 'feeds', key: `feeds[${index}].mllp.port` });
 }
 
-/**
- * The normalizer per format (gateway/** may not import adapters/**; this file may). HL7 v2 feeds
- * with a `timeZone` get their own instance, so offset-less times are read in the sender's zone.
- */
-function normalizers(config: Config): Map<Format, Normalizer> {
-  const perFeed = new Map(config.feeds.flatMap((f) => {
-    if (f.format !== 'hl7v2' || (f.timeZone === undefined && f.identity === undefined)) return [];
+/** The feeds' normalizing settings as plain data (threads build their normalizers from it too). */
+function feedNormalizing(config: Config): FeedNormalizing[] {
+  return config.feeds.map((f) => {
     const { domain: _domain, ...identity } = f.identity ?? {};
-    return [[f.name, createHl7v2Normalizer({ ...(f.timeZone ? { timeZone: f.timeZone } : {}), identity })] as const];
-  }));
-  const hl7v2: Normalizer = {
-    format: 'hl7v2', name: hl7v2Normalizer.name,
-    normalize: (raw) => (perFeed.get(raw.feed) ?? hl7v2Normalizer).normalize(raw),
-  };
-  return new Map<Format, Normalizer>([['hl7v2', hl7v2]]);
+    return { name: f.name, format: f.format, ...(f.timeZone ? { timeZone: f.timeZone } : {}), ...(f.identity || f.timeZone ? { identity } : {}) };
+  });
 }
+
+/** The thread entry beside this file's build: .js in dist/, .ts when run from sources. */
+const NORMALIZE_THREAD = new URL(`../adapters/normalize-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 /** Redis: outcomes cross processes over pub/sub on the store's server and prefix; LMDB: in-process. */
 function outcomeTransport(config: Config, log: Logger): { remote?: RedisNotifications } {

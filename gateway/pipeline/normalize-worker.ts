@@ -9,6 +9,7 @@ import type { NormalizationEventBus } from './normalization-events.js';
 import { outcomeRecord, readOutcome } from './normalization-outcome.js';
 import { writeRecordsIn, type RouteFn, type WrittenRecord } from './record-writer.js';
 import { NORMALIZE_QUEUE } from './intake.js';
+import type { AsyncNormalizer } from './normalize-pool.js';
 
 /** The store queue the intake feeds: items `{ id: rawId, payload: { rawId } }` (defined once, in intake.ts). */
 export { NORMALIZE_QUEUE };
@@ -43,6 +44,8 @@ export interface NormalizeWorkerOptions {
   identityDomains?: ReadonlyMap<string, string>;
   /** Retry delay after attempt n is min(maxMs, baseMs * 2^(n-1)). Defaults 500 ms and 60 s. */
   backoff?: { baseMs?: number; maxMs?: number };
+  /** Normalize in worker threads (NormalizePool) instead of on the event loop. Default: in-process. */
+  pool?: AsyncNormalizer;
 }
 
 /** A claimed item once read: its raw, and what to commit for it. */
@@ -75,7 +78,7 @@ interface Applied {
  * batch so the other items commit; retryable ones back off per item, then dead-letter.
  */
 export class NormalizeWorker {
-  readonly #o: Required<Omit<NormalizeWorkerOptions, 'metrics' | 'events' | 'backoff' | 'identityDomains'>> & Pick<NormalizeWorkerOptions, 'metrics' | 'events' | 'identityDomains'>;
+  readonly #o: Required<Omit<NormalizeWorkerOptions, 'metrics' | 'events' | 'backoff' | 'identityDomains' | 'pool'>> & Pick<NormalizeWorkerOptions, 'metrics' | 'events' | 'identityDomains' | 'pool'>;
   readonly #backoff: { baseMs: number; maxMs: number };
   readonly #wakers = new Set<() => void>();
   /** This worker's name as the queue's applier (Store.claimBatch). */
@@ -216,7 +219,9 @@ export class NormalizeWorker {
       // redoing it could revert records that later messages updated. Only a new mapping re-derives.
       return { lease, rawId, format: raw.format, kind: 'already', outcome: prior.outcome };
     }
-    return { lease, rawId, format: raw.format, kind: 'normalize', raw, mapping, normalized: this.#normalize(raw) };
+    const pool = this.#o.pool;
+    const normalized = pool !== undefined && this.#o.normalizers.has(raw.format) ? await pool.normalize(raw) : this.#normalize(raw);
+    return { lease, rawId, format: raw.format, kind: 'normalize', raw, mapping, normalized };
   }
 
   /** Commits the items as one batch, then publishes; a refused batch is split to isolate the item at fault. */
