@@ -127,6 +127,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await Promise.all(feeds.map((f) => f.close(0)));
     await http.stop();
     await normalize.stop();
+    await pool?.close();
     await events.close();
     await messaging?.close();
     await store.close();
