@@ -108,6 +108,12 @@ t.test('FHIR read and search see only what the caller may see', async (t) => {
 
 t.test('/metrics is Prometheus text for admins only', async (t) => {
   t.equal((await gw.as('chu-lyon', '/metrics')).status, 403);
+  // The worker drains the queue on its own schedule (batches, linger): wait for it, then read.
+  for (let i = 0; i < 200; i++) {
+    const stats = await gw.gateway.store.queueStats('normalize');
+    if (stats.depth === 0 && stats.inFlight === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const res = await gw.as('ops', '/metrics');
   t.equal(res.status, 200);
   const text = await res.text();
