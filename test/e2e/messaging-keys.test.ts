@@ -5,8 +5,7 @@
  * retired key; a changed identity key is refused until the user accepts it.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { messagingPair } from './pair.js';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { main } from '../../client/cli.js';
@@ -14,9 +13,6 @@ import { PasserelleClient } from '../../client/client.js';
 import type { Delivery } from '../../client/receive.js';
 import { toBase64Url } from '../../gateway/crypto/base64url.js';
 import type { RejectedReceipt } from '../../gateway/crypto/rejected-receipt.js';
-import { createLogger } from '../../gateway/log.js';
-import { startGateway, type Gateway } from '../../gateway/main.js';
-import { enableMessaging, LogSink, mustLoad, writeTestConfig } from '../helpers/gateway.js';
 
 const PASS = 'another long enough passphrase';
 
@@ -29,25 +25,10 @@ class Sink extends Writable {
 }
 
 t.test('client-side trust decisions', async (t) => {
-  const cfg = writeTestConfig({ store: 'lmdb', logLevel: 'warn' });
-  const work = mkdtempSync(join(tmpdir(), 'psl-e2e-keys-'));
-  let gateway: Gateway | undefined;
-  t.teardown(async () => {
-    await gateway?.stop();
-    await cfg.cleanup();
-    rmSync(work, { recursive: true, force: true });
+  const { gateway, cfg, work, kine, mx } = await messagingPair(t, {
+    store: 'lmdb', label: 'keys', passphrase: PASS, mxXwing: false,
+    messaging: '  limits: { leaseMs: 1000 }\n  policy:\n    - { from: [professional], to: [insurer], both: true }\n',
   });
-  const kine = await PasserelleClient.init({ dir: join(work, 'kine'), participant: 'kine-martin', device: 'pc', passphrase: PASS });
-  const mx = await PasserelleClient.init({ dir: join(work, 'mx'), participant: 'mutuelle-x', device: 'ingest-a', passphrase: PASS, xwing: false });
-  const keyOf: Record<string, string> = { 'kine-martin': kine.keys.header.identityKey, 'mutuelle-x': mx.keys.header.identityKey };
-  enableMessaging(cfg, keyOf, `  limits: { leaseMs: 1000 }\n  policy:\n    - { from: [professional], to: [insurer], both: true }\n`);
-  gateway = await startGateway(mustLoad(cfg.dir), createLogger({ level: 'warn', destination: new LogSink() }));
-  await kine.setGateway(gateway.url, cfg.tokens['kine-martin']);
-  await mx.setGateway(gateway.url, cfg.tokens['mutuelle-x']);
-  await kine.register();
-  await mx.register();
-  kine.readReceipts = false;
-  mx.readReceipts = false;
 
   await t.test('classic suite when a recipient has no X-Wing key; the accepted receipt hashes our envelope', async (t) => {
     const sent = await kine.send({ to: ['mutuelle-x'], text: 'suite check' });
@@ -104,7 +85,7 @@ t.test('client-side trust decisions', async (t) => {
     const dirB = join(work, 'mx-b');
     const env = { PASSERELLE_PASSPHRASE: PASS };
     t.equal(await main(['init', '--participant', 'mutuelle-x', '--device', 'ingest-b', '--identity-from', mx.dir, '--dir', dirB], { stdout, stderr, env }), 0, stderr.text);
-    t.equal(await main(['register', '--gateway', gateway!.url, '--token', cfg.tokens['mutuelle-x'], '--dir', dirB], { stdout, stderr, env }), 0, stderr.text);
+    t.equal(await main(['register', '--gateway', gateway.url, '--token', cfg.tokens['mutuelle-x'], '--dir', dirB], { stdout, stderr, env }), 0, stderr.text);
     const b = await PasserelleClient.open({ dir: dirB, passphrase: PASS });
     b.readReceipts = false;
     t.equal(b.keys.header.identityKey, mx.keys.header.identityKey, 'same identity key, no admin step');

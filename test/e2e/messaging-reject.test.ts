@@ -10,10 +10,7 @@
  * past decoding is rejected as `malformed` over the HTTP inbox.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PasserelleClient } from '../../client/client.js';
+import { messagingPair } from './pair.js';
 import { follow, type FollowEvent } from '../../client/follow.js';
 import { inboxItems } from '../../client/receive.js';
 import { toBase64Url } from '../../gateway/crypto/base64url.js';
@@ -24,11 +21,8 @@ import { SUITES } from '../../gateway/crypto/envelope-types.js';
 import { blake2b256, cryptoReady } from '../../gateway/crypto/primitives.js';
 import { verifyRejectedReceipt, type RejectedReceipt } from '../../gateway/crypto/rejected-receipt.js';
 import { ed25519Sign } from '../../gateway/crypto/signature.js';
-import { createLogger } from '../../gateway/log.js';
-import { startGateway, type Gateway } from '../../gateway/main.js';
 import type { DeliveredReceipt } from '../../gateway/relay/receipts.js';
 import { deviceQueue } from '../../gateway/relay/relay.js';
-import { enableMessaging, LogSink, mustLoad, writeTestConfig } from '../helpers/gateway.js';
 
 const PASS = 'reject test passphrase';
 
@@ -59,27 +53,10 @@ class Events {
 for (const store of ['lmdb', 'redis'] as const) {
   t.test(`${store}: tampered envelopes are rejected by the recipient, the sender sees it, nothing is redelivered`, async (t) => {
     const s = await cryptoReady();
-    const cfg = writeTestConfig({ store, logLevel: 'warn' });
-    const work = mkdtempSync(join(tmpdir(), 'psl-e2e-reject-'));
-    let gateway: Gateway | undefined;
-    const stopAll = new AbortController();
-    t.teardown(async () => {
-      stopAll.abort();
-      await gateway?.stop();
-      await cfg.cleanup();
-      rmSync(work, { recursive: true, force: true });
+    const { gateway, kine, mx, stopAll } = await messagingPair(t, {
+      store, label: 'reject', passphrase: PASS, kineXwing: false, mxXwing: false,
+      messaging: '  policy:\n    - { from: [professional], to: [insurer], both: true }\n',
     });
-    const kine = await PasserelleClient.init({ dir: join(work, 'kine'), participant: 'kine-martin', device: 'pc', passphrase: PASS, xwing: false });
-    const mx = await PasserelleClient.init({ dir: join(work, 'mx'), participant: 'mutuelle-x', device: 'ingest-a', passphrase: PASS, xwing: false });
-    enableMessaging(cfg, { 'kine-martin': kine.keys.header.identityKey, 'mutuelle-x': mx.keys.header.identityKey },
-      '  policy:\n    - { from: [professional], to: [insurer], both: true }\n');
-    gateway = await startGateway(mustLoad(cfg.dir), createLogger({ level: 'warn', destination: new LogSink() }));
-    await kine.setGateway(gateway.url, cfg.tokens['kine-martin']);
-    await mx.setGateway(gateway.url, cfg.tokens['mutuelle-x']);
-    await kine.register();
-    await mx.register();
-    kine.readReceipts = false;
-    mx.readReceipts = false;
     const relayStore = gateway.messaging!.relayStore;
     const signal = AbortSignal.any([stopAll.signal, AbortSignal.timeout(90_000)]);
 

@@ -41,11 +41,9 @@ export function registerIdentityConflictRoutes(server: Server, options: { store:
       if (!RESOLUTIONS.includes(resolution as (typeof RESOLUTIONS)[number])) {
         throw new GatewayError('PSL_BAD_REQUEST', 'resolution must be linked or kept-separate');
       }
-      const open = (await options.store.identityConflicts({ status: 'open' })).find((c) => c.id === id);
-      if (open === undefined) {
-        const known = (await options.store.identityConflicts()).some((c) => c.id === id);
-        throw known ? new GatewayError('PSL_BAD_REQUEST', 'the identity conflict is already resolved') : new GatewayError('PSL_NOT_FOUND', 'no such identity conflict');
-      }
+      const open = (await options.store.identityConflicts()).find((c) => c.id === id);
+      if (open === undefined) throw new GatewayError('PSL_NOT_FOUND', 'no such identity conflict');
+      if (open.status !== 'open') throw new GatewayError('PSL_BAD_REQUEST', 'the identity conflict is already resolved');
       // Records first, then the decision: a crash in between leaves the conflict open, and linking
       // it again writes nothing new (both records already say what the first attempt wrote).
       const linked = resolution === 'linked' ? await applyIdentityLink(options.store, open) : undefined;
