@@ -37,3 +37,22 @@ export function createLogger(options: { level: string; destination?: Destination
   };
   return options.destination ? pino(config, options.destination) : pino(config);
 }
+
+const LEVEL_NAMES = new Map([[10, 'trace'], [20, 'debug'], [30, 'info'], [40, 'warn'], [50, 'error'], [60, 'fatal']] as const);
+
+/**
+ * Writes a line a thread's logger produced (JSON, already redacted there) through this logger, so
+ * a worker thread's logs reach the same destination, with the same base fields, as the main
+ * thread's. Lines that do not parse are dropped: they cannot be checked for content.
+ */
+export function relayLogLine(log: Logger, line: string): void {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return;
+  }
+  const { level, msg, time: _time, pid: _pid, hostname: _hostname, service: _service, ...fields } = entry;
+  const name = LEVEL_NAMES.get(level as 10) ?? 'info';
+  log[name](fields, typeof msg === 'string' ? msg : '');
+}

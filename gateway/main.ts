@@ -1,5 +1,5 @@
 import type { Server } from '@hapi/hapi';
-import { buildNormalizers, type FeedNormalizing } from '../adapters/normalizers.js';
+import { buildNormalizers } from '../adapters/normalizers.js';
 import { registerHl7HttpRoutes } from '../adapters/hl7v2/hl7-http.js';
 import { MllpFeed } from '../adapters/hl7v2/mllp-feed.js';
 import { readFileSync } from 'node:fs';
@@ -16,14 +16,14 @@ import { Intake } from './pipeline/intake.js';
 import { NormalizationEventBus } from './pipeline/normalization-events.js';
 import { RedisNotifications } from './pipeline/outcome-notifications.js';
 import { NormalizeWorker } from './pipeline/normalize-worker.js';
-import { NormalizePool } from './pipeline/normalize-pool.js';
+import { NormalizeThread } from './pipeline/normalize-thread-host.js';
+import type { NormalizeThreadData } from './normalize-main.js';
 import { Router } from './router/router.js';
 import { AtRestCipher } from './store/at-rest.js';
 import { loadDataKey } from './store/data-key.js';
-import { LmdbStore } from './store/lmdb-store.js';
-import { RedisStore } from './store/redis-store.js';
-import { extname, isAbsolute, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isAbsolute, join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { NORMALIZE_THREAD, feedNormalizing, identityDomains, openStore, redisUrl } from './wiring.js';
 import { createMessaging, type Messaging } from './relay/messaging.js';
 
 /** Queues the gateway reports on /metrics. */
@@ -50,11 +50,12 @@ export interface Gateway {
  */
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   const sodium = await loadSodium();
-  const cipher = new AtRestCipher(sodium, loadDataKey(config, log));
+  const dataKey = loadDataKey(config, log);
+  const cipher = new AtRestCipher(sodium, dataKey);
   const store = await openStore(config, cipher, log);
   const metrics = new Metrics(store, QUEUES);
   const normalizerMap = buildNormalizers(feedNormalizing(config));
-  let worker: NormalizeWorker | undefined;
+  let worker: { notify(): void } | undefined;
   const intake = new Intake({
     store, log: log.child({ component: 'intake' }), metrics,
     normalizedFormats: normalizerMap.keys(), onQueued: () => worker?.notify(),
@@ -99,19 +100,29 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   }
   // One applier per queue (Store.claimBatch): messages are applied in arrival order (an A08 after
   // its A01), across batches and across gateway processes sharing one Redis.
+  const { enabled, threads, batchSize, lingerMs } = config.gateway.normalize;
   const router = new Router(config.routes);
-  const threads = config.gateway.normalize.enabled ? config.gateway.normalize.threads : 0;
-  const pool = threads > 0
-    ? new NormalizePool({ script: NORMALIZE_THREAD, workerData: { feeds: feedNormalizing(config) }, size: threads, log: log.child({ component: 'normalize' }) })
-    : undefined;
-  const normalize = new NormalizeWorker({
-    store, normalizers: normalizerMap, events, metrics, route: (h) => router.route(h), batchSize: config.gateway.normalize.batchSize, lingerMs: config.gateway.normalize.lingerMs,
-    ...(pool ? { pool } : {}),
-    identityDomains: new Map(config.feeds.flatMap((f) => (f.identity?.domain ? [[f.name, f.identity.domain] as const] : []))), log: log.child({ component: 'normalize' }),
-  });
-  if (config.gateway.normalize.enabled) {
+  const normalizeLog = log.child({ component: 'normalize' });
+  // threads ≥ 1: the whole worker (claims, mappings, batch commits) in its own thread, with
+  // threads − 1 more for the mappings alone; 0: on this event loop.
+  const threadData: NormalizeThreadData = { config, dataKey, applier: `normalize-${randomUUID()}`, logLevel: log.level, mappingThreads: threads - 1 };
+  const normalize = threads > 0
+    ? new NormalizeThread({ script: NORMALIZE_THREAD, workerData: threadData, events, metrics, log })
+    : new NormalizeWorker({
+      store, normalizers: normalizerMap, events, metrics, route: (h) => router.route(h), batchSize, lingerMs,
+      identityDomains: identityDomains(config), log: normalizeLog,
+    });
+  if (enabled) {
+    try {
+      await normalize.start();
+    } catch (err) {
+      await events.close();
+      await http.stop();
+      await messaging?.close();
+      await store.close();
+      throw err;
+    }
     worker = normalize;
-    normalize.start();
   } else {
     log.info({ component: 'normalize' }, 'normalize worker disabled');
   }
@@ -127,7 +138,6 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await Promise.all(feeds.map((f) => f.close(0)));
     await http.stop();
     await normalize.stop();
-    await pool?.close();
     await events.close();
     await messaging?.close();
     await store.close();
@@ -147,7 +157,6 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         await messaging?.ws.close();
         await http.stop({ timeout: 10_000 });
         await normalize.stop();
-        await pool?.close();
         await events.close();
         await messaging?.close();
         await store.appendAudit({ action: 'gateway.stop', actor: 'gateway' });
@@ -192,32 +201,9 @@ function mllpListenError(err: unknown, config: Config, feed: string): unknown {
   return listenError(err, { listener: `feed ${feed} (MLLP)`, host: m.host, port: m.port, configDir: config.dir, file: 'feeds', key: `feeds[${index}].mllp.port` });
 }
 
-/** The feeds' normalizing settings as plain data (threads build their normalizers from it too). */
-function feedNormalizing(config: Config): FeedNormalizing[] {
-  return config.feeds.map((f) => {
-    const { domain: _domain, ...identity } = f.identity ?? {};
-    return { name: f.name, format: f.format, ...(f.timeZone ? { timeZone: f.timeZone } : {}), ...(f.identity || f.timeZone ? { identity } : {}) };
-  });
-}
-
-/** The thread entry beside this file's build: .js in dist/, .ts when run from sources. */
-const NORMALIZE_THREAD = new URL(`../adapters/normalize-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
-
 /** Redis: outcomes cross processes over pub/sub on the store's server and prefix; LMDB: in-process. */
 function outcomeTransport(config: Config, log: Logger): { remote?: RedisNotifications } {
   const s = config.gateway.store;
   if (s.kind !== 'redis') return {};
-  const url = s.url.startsWith('env:') || s.url.startsWith('file:') ? readSecret(s.url, config.dir) : s.url;
-  return { remote: new RedisNotifications({ url, prefix: s.prefix, log: log.child({ component: 'events' }) }) };
-}
-
-async function openStore(config: Config, cipher: AtRestCipher, log: Logger): Promise<Store> {
-  const s = config.gateway.store;
-  const storeLog = log; // each store names its own component
-  if (s.kind === 'lmdb') {
-    const path = isAbsolute(s.path) ? s.path : join(config.dir, s.path);
-    return LmdbStore.open({ path, cipher, log: storeLog });
-  }
-  const url = s.url.startsWith('env:') || s.url.startsWith('file:') ? readSecret(s.url, config.dir) : s.url;
-  return RedisStore.open({ url, prefix: s.prefix, cipher, durability: s.durability, log: storeLog });
+  return { remote: new RedisNotifications({ url: redisUrl(config), prefix: s.prefix, log: log.child({ component: 'events' }) }) };
 }

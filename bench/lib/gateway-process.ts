@@ -64,7 +64,9 @@ export class GatewayProcess {
    * @param config - written by writeBenchConfig
    */
   static async start(repoRoot: string, config: BenchConfig): Promise<GatewayProcess> {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'passerelle.js'), 'start', '--config', config.dir], {
+    // PIPELINE_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the gateway, not the load.
+    const nodeArgs = (process.env.PIPELINE_GATEWAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    const child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'bin', 'passerelle.js'), 'start', '--config', config.dir], {
       cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'],
     });
     const gw = new GatewayProcess(child, config);

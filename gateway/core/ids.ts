@@ -1,4 +1,5 @@
-import { randomBytes, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { poolRandom } from './random-pool.js';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -14,7 +15,7 @@ export function newId(prefix: string, now: number = Date.now()): string {
     time = CROCKFORD[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  const rnd = randomBytes(10);
+  const rnd = poolRandom(10);
   let bits = 0;
   let value = 0;
   let tail = '';

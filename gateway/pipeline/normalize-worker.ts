@@ -4,8 +4,6 @@ import type { Format, Lease, RawMessage } from '../core/types.js';
 import type { Issue } from '../core/issues.js';
 import { isGatewayError } from '../core/errors.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
-import type { NormalizationEventBus } from './normalization-events.js';
 import { outcomeRecord, readOutcome } from './normalization-outcome.js';
 import { writeRecordsIn, type RouteFn, type WrittenRecord } from './record-writer.js';
 import { NORMALIZE_QUEUE } from './intake.js';
@@ -14,15 +12,29 @@ import type { AsyncNormalizer } from './normalize-pool.js';
 /** The store queue the intake feeds: items `{ id: rawId, payload: { rawId } }` (defined once, in intake.ts). */
 export { NORMALIZE_QUEUE };
 
+/** The metrics the worker feeds (Metrics has them; a normalize thread forwards them to the main thread's). */
+export interface NormalizeMetrics {
+  normalizeOutcomes: { inc(labels: { format: string; outcome: string }): void };
+  normalizeRecords: { inc(labels: { type: string; status: string }): void };
+  normalizeSeconds: { observe(seconds: number): void };
+}
+
+/** Where outcomes go once committed (NormalizationEventBus, or a normalize thread's port to it). */
+export interface OutcomePublisher {
+  publish(outcome: NormalizationOutcome): void;
+}
+
 /** Options for {@link NormalizeWorker}; every limit has a default. */
 export interface NormalizeWorkerOptions {
   store: Store;
   /** One normalizer per format; gateway/** cannot import adapters/**, so main.ts passes them in. */
   normalizers: ReadonlyMap<Format, Normalizer>;
   log: Logger;
-  metrics?: Metrics;
+  metrics?: NormalizeMetrics;
   /** Where outcomes are published (enhanced-mode ACKs subscribe there), after their batch committed. */
-  events?: NormalizationEventBus;
+  events?: OutcomePublisher;
+  /** This worker's name as the queue's applier (Store.claimBatch); a restarted thread keeps its predecessor's. Default: random. */
+  applier?: string;
   /** Items claimed, normalized and committed together (one store transaction). Default 200. */
   batchSize?: number;
   /**
@@ -78,11 +90,11 @@ interface Applied {
  * batch so the other items commit; retryable ones back off per item, then dead-letter.
  */
 export class NormalizeWorker {
-  readonly #o: Required<Omit<NormalizeWorkerOptions, 'metrics' | 'events' | 'backoff' | 'identityDomains' | 'pool'>> & Pick<NormalizeWorkerOptions, 'metrics' | 'events' | 'identityDomains' | 'pool'>;
+  readonly #o: Required<Omit<NormalizeWorkerOptions, 'metrics' | 'events' | 'backoff' | 'identityDomains' | 'pool' | 'applier'>> & Pick<NormalizeWorkerOptions, 'metrics' | 'events' | 'identityDomains' | 'pool'>;
   readonly #backoff: { baseMs: number; maxMs: number };
   readonly #wakers = new Set<() => void>();
   /** This worker's name as the queue's applier (Store.claimBatch). */
-  readonly #applier = `normalize-${randomUUID()}`;
+  readonly #applier: string;
   #loopDone: Promise<void> | undefined;
   #stopping = false;
 
@@ -99,6 +111,7 @@ export class NormalizeWorker {
       maxAttempts: options.maxAttempts ?? 8,
       route: options.route ?? (() => []),
     };
+    this.#applier = options.applier ?? `normalize-${randomUUID()}`;
     this.#backoff = { baseMs: options.backoff?.baseMs ?? 500, maxMs: options.backoff?.maxMs ?? 60_000 };
   }
 

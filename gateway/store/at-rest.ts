@@ -1,4 +1,5 @@
-import { createHmac, randomFillSync } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { poolRandom } from '../core/random-pool.js';
 import type { Sodium } from '../crypto/sodium.js';
 import { GatewayError } from '../core/errors.js';
 
@@ -39,8 +40,8 @@ export class AtRestCipher {
 
   /** @param slot - where the ciphertext will live; must be given again to decrypt */
   seal(plaintext: Uint8Array, slot: string): Uint8Array {
-    // Node's CSPRNG: libsodium's WASM randombytes_buf costs ~80 µs a call, half of a putRaw (bench/store-*).
-    const nonce = randomFillSync(new Uint8Array(NONCE_BYTES));
+    // Node's CSPRNG through a pool: libsodium's WASM randombytes_buf costs ~80 µs a call (bench/store-*).
+    const nonce = poolRandom(NONCE_BYTES);
     const ct = this.#sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, slot, null, nonce, this.#key);
     const out = new Uint8Array(1 + NONCE_BYTES + ct.length);
     out[0] = VERSION;

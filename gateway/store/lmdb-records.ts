@@ -5,6 +5,7 @@ import { newId } from '../core/ids.js';
 import type { AtRestCipher } from './at-rest.js';
 import { carryAccess, nextVersion, recordChanged } from './record-version.js';
 import { HIGH, identifierHash, type LmdbDbs, type RecordHead } from './lmdb-schema.js';
+import { directTables, type RecordTables } from './lmdb-plan.js';
 
 const slot = (id: string, version: number): string => `rec:${id}:${version}`;
 
@@ -17,6 +18,7 @@ const slot = (id: string, version: number): string => `rec:${id}:${version}`;
 export class LmdbRecords {
   readonly #dbs: LmdbDbs;
   readonly #cipher: AtRestCipher;
+  readonly #direct: RecordTables;
 
   /**
    * @param dbs - the opened environment (openLmdb)
@@ -25,6 +27,7 @@ export class LmdbRecords {
   constructor(dbs: LmdbDbs, cipher: AtRestCipher) {
     this.#dbs = dbs;
     this.#cipher = cipher;
+    this.#direct = directTables(dbs);
   }
 
   /** See Store.putRecord. Resolves once the new version (if any) is committed and synced. */
@@ -35,55 +38,57 @@ export class LmdbRecords {
   /**
    * putRecord inside a write transaction the caller already runs (Store.commitBatch), so several
    * records, outcomes and lease completions commit together; see RecordTxn for `notOnto`.
+   * @param tables - where it reads and writes: the environment (default), or a plan (LmdbPlan)
+   *   made outside the transaction
    */
-  putWithin(input: RecordInput, options: { notOnto?: ReadonlySet<string> } = {}): PutRecordResult {
+  putWithin(input: RecordInput, options: { notOnto?: ReadonlySet<string> } = {}, tables: RecordTables = this.#direct): PutRecordResult {
     const identHashes = input.identifiers.map((i) => identifierHash(i, (v) => this.#cipher.lookupHash(v)));
     const domain = identityDomainOf(input);
     const matchHashes = [...new Set(matchKeysOf(input).map((k) => this.#cipher.lookupHash(matchLookup(domain, input.resourceType, k))))];
     const decision: MatchDecision = input.id !== undefined
       ? { kind: 'update', id: input.id }
-      : decideMatch(input, this.#candidates(matchHashes), options.notOnto);
+      : decideMatch(input, this.#candidates(tables, matchHashes), options.notOnto);
     const id = decision.kind === 'update' ? decision.id : undefined;
-    const head = id === undefined ? undefined : this.#dbs.head.get(id);
+    const head = id === undefined ? undefined : tables.head(id);
     if (input.id !== undefined && head === undefined) {
       throw new GatewayError('PSL_NOT_FOUND', `record ${input.id} does not exist`);
     }
     if (id === undefined || head === undefined) {
       const created = nextVersion(input, newId('rec'), 1);
-      this.#write(created, undefined, identHashes, matchHashes);
+      this.#write(tables, created, undefined, identHashes, matchHashes);
       if (decision.kind !== 'conflict') return { status: 'created', id: created.id, version: 1 };
-      const conflict = this.#openConflict(input, created.id, decision.existingIds, decision.reason);
+      const conflict = this.#openConflict(tables, input, created.id, decision.existingIds, decision.reason);
       return { status: 'created', id: created.id, version: 1, conflict: { id: conflict.id, existingIds: conflict.existingIds, reason: conflict.reason } };
     }
     if (head.resourceType !== input.resourceType) {
       throw new GatewayError('PSL_BAD_REQUEST', `record ${id} is a ${head.resourceType}, not a ${input.resourceType}`);
     }
-    const latest = this.#open(id, head.version);
+    const latest = this.#open(id, head.version, tables);
     const applied = carryAccess(input, latest);
     if (!recordChanged(latest, applied)) return { status: 'unchanged', id, version: head.version };
     const next = nextVersion(applied, id, head.version + 1, this.#after(head.lastUpdated));
-    this.#write(next, head, identHashes, matchHashes);
+    this.#write(tables, next, head, identHashes, matchHashes);
     return { status: 'updated', id, version: next.version };
   }
 
   /** Distinct records claiming any of the match keys (each key is claimed by one record). */
-  #candidates(matchHashes: readonly string[]): MatchCandidate[] {
+  #candidates(tables: RecordTables, matchHashes: readonly string[]): MatchCandidate[] {
     const ids = new Set<string>();
     for (const h of matchHashes) {
-      for (const key of this.#dbs.idx.getKeys({ start: ['m', h], end: ['m', h, HIGH] })) if (key[2] !== undefined) ids.add(key[2]);
+      for (const key of tables.indexKeys(['m', h])) if (key[2] !== undefined) ids.add(key[2]);
     }
     return [...ids].map((id) => {
-      const head = this.#dbs.head.get(id);
+      const head = tables.head(id);
       return { id, ...(head?.patientId === undefined ? {} : { patientId: head.patientId }) };
     });
   }
 
-  #openConflict(input: RecordInput, recordId: string, existingIds: string[], reason: IdentityConflict['reason']): IdentityConflict {
+  #openConflict(tables: RecordTables, input: RecordInput, recordId: string, existingIds: string[], reason: IdentityConflict['reason']): IdentityConflict {
     const conflict: IdentityConflict = {
       id: newId('idc'), resourceType: input.resourceType, reason, recordId, existingIds,
       rawId: input.provenance.rawId, participant: input.provenance.participant, openedAt: new Date().toISOString(), status: 'open',
     };
-    this.#dbs.conflict.put(conflict.id, conflict);
+    tables.putConflict(conflict);
     return conflict;
   }
 
@@ -113,21 +118,20 @@ export class LmdbRecords {
     return new Date(now > prev ? now : prev + 1);
   }
 
-  #write(record: CanonicalRecord, old: RecordHead | undefined, identHashes: string[], matchHashes: string[]): void {
-    const { idx, head, rec } = this.#dbs;
+  #write(tables: RecordTables, record: CanonicalRecord, old: RecordHead | undefined, identHashes: string[], matchHashes: string[]): void {
     const id = record.id;
     if (old) {
-      for (const h of old.matchHashes ?? []) idx.remove(['m', h, id]);
-      for (const h of old.identHashes) idx.remove(['i', h, old.resourceType, id]);
-      if (old.patientId !== undefined) idx.remove(['p', old.patientId, old.resourceType, id]);
-      idx.remove(['t', old.resourceType, old.lastUpdated, id]);
+      for (const h of old.matchHashes ?? []) tables.removeIndex(['m', h, id]);
+      for (const h of old.identHashes) tables.removeIndex(['i', h, old.resourceType, id]);
+      if (old.patientId !== undefined) tables.removeIndex(['p', old.patientId, old.resourceType, id]);
+      tables.removeIndex(['t', old.resourceType, old.lastUpdated, id]);
     }
-    rec.put([id, record.version], this.#cipher.sealJson(record, slot(id, record.version)));
+    tables.putVersion(id, record.version, this.#cipher.sealJson(record, slot(id, record.version)));
     const unique = [...new Set(identHashes)];
     // A key already claimed by another record stays with it (a conflict never steals identity).
-    const claimed = matchHashes.filter((h) => !this.#claimedByOther(h, id));
-    for (const h of claimed) idx.put(['m', h, id], true);
-    head.put(id, {
+    const claimed = matchHashes.filter((h) => !tables.indexKeys(['m', h]).some((key) => key[2] !== id));
+    for (const h of claimed) tables.putIndex(['m', h, id]);
+    tables.putHead(id, {
       ...(claimed.length === 0 ? {} : { matchHashes: claimed }),
       version: record.version,
       resourceType: record.resourceType,
@@ -135,18 +139,13 @@ export class LmdbRecords {
       ...(record.patientId === undefined ? {} : { patientId: record.patientId }),
       identHashes: unique,
     });
-    for (const h of unique) idx.put(['i', h, record.resourceType, id], true);
-    if (record.patientId !== undefined) idx.put(['p', record.patientId, record.resourceType, id], true);
-    idx.put(['t', record.resourceType, record.lastUpdated, id], true);
+    for (const h of unique) tables.putIndex(['i', h, record.resourceType, id]);
+    if (record.patientId !== undefined) tables.putIndex(['p', record.patientId, record.resourceType, id]);
+    tables.putIndex(['t', record.resourceType, record.lastUpdated, id]);
   }
 
-  #claimedByOther(hash: string, id: string): boolean {
-    for (const key of this.#dbs.idx.getKeys({ start: ['m', hash], end: ['m', hash, HIGH] })) if (key[2] !== id) return true;
-    return false;
-  }
-
-  #open(id: string, version: number): CanonicalRecord {
-    const sealed = this.#dbs.rec.get([id, version]);
+  #open(id: string, version: number, tables: RecordTables = this.#direct): CanonicalRecord {
+    const sealed = tables.version(id, version);
     if (sealed === undefined) throw new GatewayError('PSL_STORE_CORRUPT', `record ${id} version ${version} is missing`);
     return this.#cipher.openJson<CanonicalRecord>(sealed, slot(id, version));
   }

@@ -9,6 +9,7 @@ import type { AtRestCipher } from './at-rest.js';
 import { chainAudit, firstBrokenLink } from './audit-chain.js';
 import { LmdbQueues } from './lmdb-queue.js';
 import { LmdbRecords } from './lmdb-records.js';
+import { LmdbPlan } from './lmdb-plan.js';
 import { openLmdb, type LmdbDbs, type StoredRaw } from './lmdb-schema.js';
 
 /** Options for LmdbStore.open. */
@@ -48,6 +49,8 @@ export class LmdbStore implements Store {
   readonly #records: LmdbRecords;
   readonly #queues: LmdbQueues;
   #closed = false;
+  #planned = 0;
+  #replanned = 0;
 
   private constructor(dbs: LmdbDbs, cipher: AtRestCipher, log: Logger | undefined) {
     this.#dbs = dbs;
@@ -183,19 +186,37 @@ export class LmdbStore implements Store {
   }
 
   /**
-   * One lmdb-js child transaction: sync callbacks in the batch's write transaction, so the whole
-   * batch commits with one fsync, and (unlike a plain `transaction` callback, whose writes are
-   * kept when it throws) any throw rolls every write of the batch back.
+   * Planned first, committed second. The work runs outside the write lock against an LmdbPlan
+   * (committed reads, buffered writes, read set kept), so intake commits are not held up by
+   * matching and sealing. Then one lmdb-js child transaction checks that the leases and the read
+   * set are unchanged and writes the plan, or, when something changed meanwhile, runs the work
+   * again inside the transaction. Either way the batch commits with one fsync, and (unlike a plain
+   * `transaction` callback, whose writes are kept when it throws) any throw rolls it all back.
    */
   async commitBatch<T>(leases: readonly Lease[], work: (txn: RecordTxn, held: readonly Lease[]) => T): Promise<{ result: T; lost: Lease[] }> {
     this.#assertOpen();
+    const plan = new LmdbPlan(this.#dbs);
+    const plannedHeld = leases.filter((l) => this.#queues.holds(l));
+    const planned = this.#read(() => work({ putRecord: (input, options) => this.#records.putWithin(input, options, plan) }, plannedHeld));
     return this.#guard(this.#dbs.env.childTransaction(() => {
       const held = leases.filter((l) => this.#queues.holds(l));
-      const txn: RecordTxn = { putRecord: (input, options) => this.#records.putWithin(input, options) };
-      const result = work(txn, held);
+      let result = planned;
+      // A lease lost is never held again, so the same count means the same leases.
+      if (held.length === plannedHeld.length && plan.stillValid()) {
+        plan.apply();
+        this.#planned++;
+      } else {
+        result = work({ putRecord: (input, options) => this.#records.putWithin(input, options) }, held);
+        this.#replanned++;
+      }
       for (const lease of held) this.#queues.completeWithin(lease);
       return { result, lost: leases.filter((l) => !held.includes(l)) };
     }));
+  }
+
+  /** Batches committed as planned, and run again inside their transaction (a read had changed). */
+  get batchPlans(): { planned: number; replanned: number } {
+    return { planned: this.#planned, replanned: this.#replanned };
   }
 
   claimBatch(queue: string, options: { max: number; leaseMs: number; applier: string }): Promise<Lease[]> {

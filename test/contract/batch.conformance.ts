@@ -120,6 +120,21 @@ export async function batchConformance(t: Test, name: string, open: OpenStore): 
     t.ok(results.every((r) => r.result.id === base.id), 'all on the one record');
   });
 
+  withStore('commitBatch: a record another writer commits while the batch is prepared is matched, not duplicated', async (t, { store }) => {
+    let runs = 0;
+    let other: Promise<unknown> | undefined;
+    const { result } = await store.commitBatch([], (txn) => {
+      // Work may run more than once (a store plans outside its transaction); the other write starts once.
+      if (runs++ === 0) other = store.putRecord(patient('MRN-RACE', { gender: 'male' }));
+      return txn.putRecord(patient('MRN-RACE', { gender: 'female' }));
+    });
+    const otherResult = await other;
+    const found = await store.findByIdentifier(mrn('MRN-RACE'));
+    t.equal(found.length, 1, 'one record holds the identifier');
+    t.equal(found[0]?.version, 2, 'the later write is a version on top of the earlier one');
+    t.match([result, otherResult].map((r) => (r as { status: string }).status).sort(), ['created', 'updated']);
+  });
+
   for (const [title, body] of cases) {
     await t.test(`${name}: ${title}`, async (t) => {
       const sut = await open();

@@ -75,6 +75,21 @@ async function openFresh(): Promise<StoreUnderTest & { dir: string }> {
 await storeConformance(t, 'LmdbStore', openFresh);
 await batchConformance(t, 'LmdbStore', openFresh);
 
+t.test('commitBatch plans outside the write lock; a batch whose reads changed runs again inside it', async (t) => {
+  const sut = await openFresh();
+  t.teardown(() => sut.cleanup());
+  const store = sut.store as LmdbStore;
+  const patient = (n: number): Parameters<Store['putRecord']>[0] =>
+    makeRecord({ identifiers: [{ system: 'urn:oid:1.2.250.1.71.4.2.7', value: 'MRN-PLAN' }], extra: { n } });
+  await store.commitBatch([], (txn) => txn.putRecord(patient(0)));
+  t.same(store.batchPlans, { planned: 1, replanned: 0 }, 'alone, a batch commits what it planned');
+  // Eight batches planned against version 1 at once: the first commits its plan, the others see
+  // that the record moved on and run again in their transaction, each on top of the previous.
+  const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.commitBatch([], (txn) => txn.putRecord(patient(i + 1)))));
+  t.same(results.map((r) => r.result.version).sort((a, b) => a - b), [2, 3, 4, 5, 6, 7, 8, 9]);
+  t.same(store.batchPlans, { planned: 2, replanned: 7 });
+});
+
 t.test('nothing readable at rest: bodies, resources and identifiers are not in the files', async (t) => {
   const MARKER = 'MARKER-ZEBULON-4711';
   const sut = await openFresh();

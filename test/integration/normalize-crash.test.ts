@@ -44,7 +44,7 @@ async function openStore(target: Target): Promise<Store> {
     : RedisStore.open({ url: REDIS_URL, prefix: target.where, cipher, durability: 'none' });
 }
 
-/** The store with a kill switch inside the second batch's transaction. */
+/** The store with a kill switch while the second batch's records are written (LMDB: while its plan is made). */
 function killingInSecondBatch(store: Store): Store {
   let batches = 0;
   return new Proxy(store, {
@@ -96,7 +96,7 @@ async function crashAndRecover(t: Test, target: Target): Promise<void> {
     env: { ...process.env, [CRASH_ENV]: JSON.stringify(target) }, stdio: ['ignore', 'ignore', 'inherit'],
   });
   const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
-  t.equal(signal, 'SIGKILL', 'the child died by SIGKILL inside its second batch');
+  t.equal(signal, 'SIGKILL', 'the child died by SIGKILL in its second batch');
 
   const store = await openStore(target);
   t.teardown(() => store.close());

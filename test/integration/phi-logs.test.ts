@@ -24,8 +24,11 @@ t.test('no patient data in any log line, at debug level, on success and failure 
   t.equal((await gw.as('chu-lyon', `/fhir/r4/Patient?identifier=${encodeURIComponent(`urn:x|${MRN}`)}`)).status, 200);
   t.equal((await gw.as('chu-lyon', `/fhir/r4/Patient?name=${NAME}`)).status, 400);
 
+  // The normalize worker runs in its own thread: its lines reach the same destination, redacted too.
+  for (let i = 0; i < 100 && !gw.logs.lines.some((l) => l.includes('"raw normalized"')); i++) await new Promise((r) => setTimeout(r, 100));
   const lines = gw.logs.lines;
   t.ok(lines.some((l) => l.includes('"raw stored"')), 'per-message debug lines were written');
+  t.ok(lines.some((l) => l.includes('"raw normalized"') && l.includes('"component":"normalize"')), "the normalize thread's lines were written");
   for (const secret of [NAME, GIVEN, MRN, NIR, 'RUE DES LILAS', gw.tokens['chu-lyon']]) {
     const hits = lines.filter((l) => l.includes(secret));
     t.same(hits, [], `no log line contains the ${secret === gw.tokens['chu-lyon'] ? 'bearer token' : 'patient marker'}`);
