@@ -64,7 +64,9 @@ export async function writeBenchConfig(options: BenchConfigOptions): Promise<Ben
   writeFileSync(join(data, 'data.key'), randomBytes(32).toString('hex'), { mode: 0o600 });
   gateway.setIn(['dataKey'], { ref: 'file:data/data.key' });
   gateway.setIn(['log', 'level'], 'warn');
-  gateway.setIn(['normalize'], { enabled: options.normalize });
+  // PIPELINE_NORMALIZE_THREADS: try another normalize.threads than the default.
+  const threads = process.env.PIPELINE_NORMALIZE_THREADS;
+  gateway.setIn(['normalize'], { enabled: options.normalize, ...(threads === undefined ? {} : { threads: Number(threads) }) });
   if (gateway.hasIn(['messaging'])) {
     gateway.setIn(['messaging', 'directoryKey', 'ref'], 'file:data/directory.key');
     gateway.setIn(['messaging', 'serviceKey', 'ref'], 'file:data/service.key');

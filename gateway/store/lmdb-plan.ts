@@ -5,7 +5,7 @@ import { HIGH, type LmdbDbs, type RecordHead } from './lmdb-schema.js';
 export interface RecordTables {
   head(id: string): RecordHead | undefined;
   version(id: string, version: number): Uint8Array | undefined;
-  /** Index keys under `prefix`, in key order. */
+  /** Index keys one element longer than `prefix` (the match index: ['m', hash] → ['m', hash, id]), in key order. */
   indexKeys(prefix: string[]): string[][];
   putHead(id: string, head: RecordHead): void;
   putVersion(id: string, version: number, sealed: Uint8Array): void;
@@ -47,7 +47,7 @@ export class LmdbPlan implements RecordTables {
   readonly #versions = new Map<string, { id: string; version: number; sealed: Uint8Array }>();
   /** buffered index changes, last one wins: key (JSON) → key and whether it ends present */
   readonly #index = new Map<string, { key: string[]; present: boolean }>();
-  /** the same changes by each proper prefix (JSON), for indexKeys */
+  /** the same changes by their key less its last element (JSON), for indexKeys */
   readonly #byPrefix = new Map<string, Set<string>>();
   readonly #conflicts: IdentityConflict[] = [];
 
@@ -129,12 +129,10 @@ export class LmdbPlan implements RecordTables {
   #change(key: string[], present: boolean): void {
     const k = JSON.stringify(key);
     this.#index.set(k, { key, present });
-    for (let n = 1; n < key.length; n++) {
-      const p = JSON.stringify(key.slice(0, n));
-      let set = this.#byPrefix.get(p);
-      if (set === undefined) this.#byPrefix.set(p, (set = new Set()));
-      set.add(k);
-    }
+    const p = JSON.stringify(key.slice(0, -1));
+    let set = this.#byPrefix.get(p);
+    if (set === undefined) this.#byPrefix.set(p, (set = new Set()));
+    set.add(k);
   }
 }
 
