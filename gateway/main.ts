@@ -89,15 +89,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     throw listenError(err, { listener: 'HTTP API', host, port, configDir: config.dir, file: 'gateway', key: 'http.port' });
   }
   const events = new NormalizationEventBus({ log: log.child({ component: 'normalize' }), ...outcomeTransport(config, log) });
-  try {
-    await events.start();
-  } catch (err) {
+  /** Closes what is open once the event bus is, when a later step of the start fails. */
+  const undoStart = async (err: unknown): Promise<never> => {
     await events.close();
     await http.stop();
     await messaging?.close();
     await store.close();
     throw err;
-  }
+  };
+  await events.start().catch(undoStart);
   // One applier per queue (Store.claimBatch): messages are applied in arrival order (an A08 after
   // its A01), across batches and across gateway processes sharing one Redis.
   const { enabled, threads, batchSize, lingerMs } = config.gateway.normalize;
@@ -105,7 +105,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const normalizeLog = log.child({ component: 'normalize' });
   // threads ≥ 1: the whole worker (claims, mappings, batch commits) in its own thread, with
   // threads − 1 more for the mappings alone; 0: on this event loop.
-  const threadData: NormalizeThreadData = { config, dataKey, applier: `normalize-${randomUUID()}`, logLevel: log.level, mappingThreads: threads - 1 };
+  const threadData: NormalizeThreadData = { config, dataKey, applier: `normalize-${randomUUID()}`, logLevel: log.level, mappingThreads: Math.max(0, threads - 1) };
   const normalize = threads > 0
     ? new NormalizeThread({ script: NORMALIZE_THREAD, workerData: threadData, events, metrics, log })
     : new NormalizeWorker({
@@ -113,15 +113,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       identityDomains: identityDomains(config), log: normalizeLog,
     });
   if (enabled) {
-    try {
-      await normalize.start();
-    } catch (err) {
-      await events.close();
-      await http.stop();
-      await messaging?.close();
-      await store.close();
-      throw err;
-    }
+    await Promise.resolve(normalize.start()).catch(undoStart);
     worker = normalize;
   } else {
     log.info({ component: 'normalize' }, 'normalize worker disabled');
