@@ -91,7 +91,8 @@ export interface Store {
    * fsync; Redis: one script). A crash before it resolves leaves nothing of it behind, so the
    * items come back after their leases and the batch re-runs whole. `work` sees only the leases
    * still held, and may run more than once (RedisStore runs it again after reading what it looked
-   * up, or when something it read moved meanwhile): it must depend only on what `txn` returns.
+   * up; LmdbStore plans it outside the write lock and runs it again inside when something it read
+   * moved meanwhile): it must depend only on what `txn` returns.
    * Store errors reject; `lost` lists the leases that were no longer held (their items are not
    * completed and `work` did not see them).
    */
