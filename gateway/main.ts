@@ -12,7 +12,8 @@ import { listenError } from './http/listen-error.js';
 import { createHttpServer } from './http/server.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { Intake } from './pipeline/intake.js';
+import { Intake, NORMALIZE_QUEUE } from './pipeline/intake.js';
+import { BacklogGate } from './pipeline/backlog-gate.js';
 import { NormalizationEventBus } from './pipeline/normalization-events.js';
 import { RedisNotifications } from './pipeline/outcome-notifications.js';
 import { NormalizeWorker } from './pipeline/normalize-worker.js';
@@ -56,9 +57,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const metrics = new Metrics(store, QUEUES);
   const normalizerMap = buildNormalizers(feedNormalizing(config));
   let worker: { notify(): void } | undefined;
+  const { maxBacklog } = config.gateway.normalize;
+  const gate = maxBacklog > 0
+    ? new BacklogGate({ store, queue: NORMALIZE_QUEUE, maxBacklog, log: log.child({ component: 'intake' }), onChange: (paused) => metrics.intakePaused.set(paused ? 1 : 0) })
+    : undefined;
   const intake = new Intake({
     store, log: log.child({ component: 'intake' }), metrics,
-    normalizedFormats: normalizerMap.keys(), onQueued: () => worker?.notify(),
+    normalizedFormats: normalizerMap.keys(), onQueued: () => worker?.notify(), ...(gate ? { gate } : {}),
   });
   let ready = false;
   let messaging: Messaging | undefined;
@@ -135,6 +140,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await store.close();
     throw opening ? mllpListenError(err, config, opening.name) : err;
   }
+  // Started last: the failed-start paths above have no timer to stop.
+  gate?.start();
   ready = true;
   const url = http.info.uri;
   await store.appendAudit({ action: 'gateway.start', actor: 'gateway', detail: { store: store.kind, feeds: config.feeds.length, participants: config.participants.length } });
@@ -145,6 +152,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     stop() {
       stopping ??= (async () => {
         ready = false;
+        // Messages waiting on a full backlog are stored and acknowledged while the store is open.
+        gate?.stop();
         await Promise.all(feeds.map((f) => f.close()));
         await messaging?.ws.close();
         await http.stop({ timeout: 10_000 });

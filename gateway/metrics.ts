@@ -26,6 +26,9 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
   });
 
+  readonly intakePaused = new Gauge({
+    name: 'passerelle_intake_paused', help: '1 while intake waits because the normalize backlog is full (normalize.maxBacklog)', registers: [this.registry],
+  });
   readonly normalizeOutcomes = new Counter({
     name: 'passerelle_normalize_total', help: 'normalize queue items by format and outcome (ok | rejected | already | retry | dead | lease-lost)',
     labelNames: ['format', 'outcome'] as const, registers: [this.registry],

@@ -101,6 +101,7 @@ export const gatewayFileSchema = z.strictObject({
     enabled: z.boolean().default(true).describe('run the normalize worker here (off: another process on the same Redis does it)'),
     batchSize: z.number().int().min(1).max(5000).default(200).describe('queue items normalized and committed in one store transaction'),
     threads: z.number().int().min(0).max(16).default(1).describe('1 (default): the normalize worker runs in its own thread; more: that thread plus threads − 1 for the mappings alone; 0: on the event loop'),
+    maxBacklog: z.number().int().min(0).max(10_000_000).default(10_000).describe('intake waits (MLLP commit ACKs slow down) while this many messages wait for normalization; 0: no limit'),
     lingerMs: z.number().int().min(0).max(5000).default(50).describe('when less than a batch was queued, wait this long before the next claim so batches fill (fewer, larger commits)'),
   }).prefault({}),
 });

@@ -4,6 +4,7 @@ import { newId, sha256Hex } from '../core/ids.js';
 import { GatewayError, isGatewayError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import type { BacklogGate } from './backlog-gate.js';
 
 /** The queue normalization reads; items are `{ id: rawId, payload: { rawId } }`. */
 export const NORMALIZE_QUEUE = 'normalize';
@@ -25,21 +26,25 @@ export class Intake implements IntakePort {
   readonly #metrics: Metrics;
   readonly #normalized: ReadonlySet<Format>;
   readonly #onQueued: () => void;
+  readonly #gate: Pick<BacklogGate, 'wait'> | undefined;
 
   /**
    * @param options.normalizedFormats - formats that have a normalizer; other raws are stored only
    * @param options.onQueued - called after each enqueue (wakes the normalize worker)
+   * @param options.gate - while the normalize backlog is full, messages wait here before they are stored
    */
-  constructor(options: { store: Store; log: Logger; metrics: Metrics; normalizedFormats?: Iterable<Format>; onQueued?: () => void }) {
+  constructor(options: { store: Store; log: Logger; metrics: Metrics; normalizedFormats?: Iterable<Format>; onQueued?: () => void; gate?: Pick<BacklogGate, 'wait'> }) {
     this.#store = options.store;
     this.#log = options.log;
     this.#metrics = options.metrics;
     this.#normalized = new Set(options.normalizedFormats ?? []);
     this.#onQueued = options.onQueued ?? (() => undefined);
+    this.#gate = options.gate;
   }
 
   async accept(req: IntakeRequest): Promise<PutRawResult & { sha256: string }> {
     if (req.body.length === 0) throw new GatewayError('PSL_PAYLOAD_EMPTY');
+    if (this.#normalized.has(req.format)) await this.#gate?.wait();
     const raw: RawMessage = {
       id: newId('raw'),
       feed: req.feed,

@@ -41,13 +41,13 @@ export class LmdbPlan implements RecordTables {
   readonly #dbs: LmdbDbs;
   /** head id → what the store held when first read (JSON; 'null': none) */
   readonly #readHeads = new Map<string, string>();
-  /** prefix (JSON) → the store's keys under it when first read (JSON) */
+  /** prefix (mapKey) → the store's keys under it when first read (JSON) */
   readonly #readPrefixes = new Map<string, { prefix: string[]; keys: string }>();
   readonly #heads = new Map<string, RecordHead>();
   readonly #versions = new Map<string, { id: string; version: number; sealed: Uint8Array }>();
-  /** buffered index changes, last one wins: key (JSON) → key and whether it ends present */
+  /** buffered index changes, last one wins: key (mapKey) → key and whether it ends present */
   readonly #index = new Map<string, { key: string[]; present: boolean }>();
-  /** the same changes by their key less its last element (JSON), for indexKeys */
+  /** the same changes by their key less its last element (mapKey), for indexKeys */
   readonly #byPrefix = new Map<string, Set<string>>();
   readonly #conflicts: IdentityConflict[] = [];
 
@@ -71,11 +71,11 @@ export class LmdbPlan implements RecordTables {
 
   indexKeys(prefix: string[]): string[][] {
     const stored = [...this.#dbs.idx.getKeys({ start: prefix, end: [...prefix, HIGH] })] as string[][];
-    const p = JSON.stringify(prefix);
+    const p = mapKey(prefix);
     if (!this.#readPrefixes.has(p)) this.#readPrefixes.set(p, { prefix, keys: JSON.stringify(stored) });
     const changes = this.#byPrefix.get(p);
     if (changes === undefined) return stored;
-    const keys = new Map(stored.map((k) => [JSON.stringify(k), k]));
+    const keys = new Map(stored.map((k) => [mapKey(k), k]));
     for (const k of changes) {
       const change = this.#index.get(k);
       if (change === undefined) continue;
@@ -127,13 +127,18 @@ export class LmdbPlan implements RecordTables {
   }
 
   #change(key: string[], present: boolean): void {
-    const k = JSON.stringify(key);
+    const k = mapKey(key);
     this.#index.set(k, { key, present });
-    const p = JSON.stringify(key.slice(0, -1));
+    const p = mapKey(key.slice(0, -1));
     let set = this.#byPrefix.get(p);
     if (set === undefined) this.#byPrefix.set(p, (set = new Set()));
     set.add(k);
   }
+}
+
+/** A Map key for an index key: its elements never hold NUL (ids, hashes, type names, ISO times). */
+function mapKey(key: readonly string[]): string {
+  return key.join('\u0000');
 }
 
 /** Element-wise order of string keys, as ordered-binary sorts these (ids and hashes are ASCII). */
