@@ -67,7 +67,7 @@ export class NormalizeThread {
     }
   }
 
-  /** Something was enqueued. Coalesced: one message per event-loop turn, however many enqueues. */
+  /** Something was enqueued. Coalesced: enqueues that complete together send one message. */
   notify(): void {
     if (this.#notifyQueued || this.#worker === undefined) return;
     this.#notifyQueued = true;
