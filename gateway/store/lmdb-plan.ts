@@ -45,8 +45,12 @@ export class LmdbPlan implements RecordTables {
   readonly #readPrefixes = new Map<string, { prefix: string[]; keys: string }>();
   readonly #heads = new Map<string, RecordHead>();
   readonly #versions = new Map<string, { id: string; version: number; sealed: Uint8Array }>();
-  /** buffered index changes, last one wins: key (mapKey) → key and whether it ends present */
-  readonly #index = new Map<string, { key: string[]; present: boolean }>();
+  /**
+   * buffered index changes, last one wins: key (mapKey) → key, whether it ends present, and
+   * whether its first change removed it (the key was committed: removals come from a record's
+   * previous head)
+   */
+  readonly #index = new Map<string, { key: string[]; present: boolean; wasCommitted: boolean }>();
   /** the same changes by their key less its last element (mapKey), for indexKeys */
   readonly #byPrefix = new Map<string, Set<string>>();
   readonly #conflicts: IdentityConflict[] = [];
@@ -119,7 +123,10 @@ export class LmdbPlan implements RecordTables {
     const { rec, head, idx, conflict } = this.#dbs;
     for (const v of this.#versions.values()) rec.put([v.id, v.version], v.sealed);
     for (const [id, h] of this.#heads) head.put(id, h);
-    for (const { key, present } of this.#index.values()) {
+    for (const { key, present, wasCommitted } of this.#index.values()) {
+      // Removed and put back (an update that keeps an identifier or match key): the committed key
+      // stays as it is, and its B-tree page is not copied for nothing.
+      if (present && wasCommitted) continue;
       if (present) idx.put(key, true);
       else idx.remove(key);
     }
@@ -128,7 +135,7 @@ export class LmdbPlan implements RecordTables {
 
   #change(key: string[], present: boolean): void {
     const k = mapKey(key);
-    this.#index.set(k, { key, present });
+    this.#index.set(k, { key, present, wasCommitted: this.#index.get(k)?.wasCommitted ?? !present });
     const p = mapKey(key.slice(0, -1));
     let set = this.#byPrefix.get(p);
     if (set === undefined) this.#byPrefix.set(p, (set = new Set()));
