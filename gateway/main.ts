@@ -110,7 +110,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const normalizeLog = log.child({ component: 'normalize' });
   // threads ≥ 1: the whole worker (claims, mappings, batch commits) in its own thread, with
   // threads − 1 more for the mappings alone; 0: on this event loop.
-  const threadData: NormalizeThreadData = { config, dataKey, applier: `normalize-${randomUUID()}`, logLevel: log.level, mappingThreads: Math.max(0, threads - 1) };
+  const threadData = (): NormalizeThreadData => ({ config, dataKey, applier: `normalize-${randomUUID()}`, logLevel: log.level, mappingThreads: Math.max(0, threads - 1) });
   const normalize = threads > 0
     ? new NormalizeThread({ script: NORMALIZE_THREAD, workerData: threadData, events, metrics, log })
     : new NormalizeWorker({

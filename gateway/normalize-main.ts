@@ -21,7 +21,7 @@ import { MAPPING_THREAD, feedNormalizing, identityDomains, openStore } from './w
 export interface NormalizeThreadData {
   config: Config;
   dataKey: Uint8Array;
-  /** The applier name, kept across restarts (NormalizeWorkerOptions.applier). */
+  /** This thread's applier name (NormalizeWorkerOptions.applier); a restarted thread gets a new one. */
   applier: string;
   logLevel: string;
   /** Extra threads for the mappings alone (normalize.threads − 1). */

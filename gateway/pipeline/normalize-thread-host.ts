@@ -9,8 +9,11 @@ import { applyReport, type CountingMetrics, type FromNormalizeThread, type ToNor
 export interface NormalizeThreadOptions {
   /** The thread entry (gateway/normalize-main.ts). */
   script: URL;
-  /** What the entry builds its store and worker from (NormalizeThreadData in normalize-main.ts). */
-  workerData: unknown;
+  /**
+   * What the entry builds its store and worker from (NormalizeThreadData in normalize-main.ts),
+   * made afresh for each thread started: a restarted thread needs a new applier name.
+   */
+  workerData: () => unknown;
   /** Where committed outcomes are published on this thread (the event bus the ACKs listen on). */
   events: OutcomePublisher;
   metrics?: CountingMetrics;
@@ -37,8 +40,9 @@ const RESTART_MS = { base: 1_000, max: 30_000 };
  * outcomes and metrics back here after each commit; outcomes are published on this thread's bus,
  * where the application ACKs wait. Same surface as NormalizeWorker: start, notify, stop.
  *
- * A thread that dies is restarted with the same applier name, so it takes the queue back at once;
- * what the dead thread held returns when its item leases expire, as after a crash.
+ * A thread that dies is restarted under a new applier name, so, like a restarted process, it
+ * takes the queue only once the dead thread's applier lease has lapsed; by then the items the dead
+ * thread held are claimable again and come first, and arrival order holds.
  */
 export class NormalizeThread {
   readonly #o: NormalizeThreadOptions;
@@ -98,7 +102,7 @@ export class NormalizeThread {
   }
 
   #spawn(): { worker: Worker; ready: Promise<void> } {
-    const worker = new Worker(this.#o.script, { workerData: this.#o.workerData, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    const worker = new Worker(this.#o.script, { workerData: this.#o.workerData(), resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     this.#worker = worker;
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (msg: FromNormalizeThread) => {

@@ -33,7 +33,7 @@ export interface NormalizeWorkerOptions {
   metrics?: NormalizeMetrics;
   /** Where outcomes are published (enhanced-mode ACKs subscribe there), after their batch committed. */
   events?: OutcomePublisher;
-  /** This worker's name as the queue's applier (Store.claimBatch); a restarted thread keeps its predecessor's. Default: random. */
+  /** This worker's name as the queue's applier (Store.claimBatch). Default: random. */
   applier?: string;
   /** Items claimed, normalized and committed together (one store transaction). Default 200. */
   batchSize?: number;

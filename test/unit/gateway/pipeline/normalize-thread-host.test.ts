@@ -17,7 +17,7 @@ function capture(): { log: ReturnType<typeof createLogger>; lines: string[] } {
 
 t.test('a thread that cannot open its store fails start() with the store code', async (t) => {
   const { log } = capture();
-  const thread = new NormalizeThread({ script, workerData: { mode: 'fail-start' }, events: { publish: () => undefined }, log });
+  const thread = new NormalizeThread({ script, workerData: () => ({ mode: 'fail-start' }), events: { publish: () => undefined }, log });
   await t.rejects(thread.start(), { code: 'PSL_STORE_UNAVAILABLE' });
   await thread.stop();
 });
@@ -33,7 +33,10 @@ t.test('a thread that dies is restarted; reports, metrics and log lines reach th
     normalizeRecords: { inc: () => undefined },
     normalizeSeconds: { observe: () => undefined },
   };
-  const thread = new NormalizeThread({ script, workerData: { mode: 'die-once', marker: join(dir, 'marker') }, events: { publish: (o) => void published.push(o) }, metrics, log });
+  let spawns = 0;
+  // Each start asks for its data afresh (the real one carries a new applier name per thread).
+  const workerData = (): unknown => ({ mode: 'die-once', marker: join(dir, 'marker'), applier: `test-${++spawns}` });
+  const thread = new NormalizeThread({ script, workerData, events: { publish: (o) => void published.push(o) }, metrics, log });
   await thread.start();
   thread.notify(); // the first life dies on it
   const deadline = Date.now() + 10_000;
@@ -44,6 +47,7 @@ t.test('a thread that dies is restarted; reports, metrics and log lines reach th
   while (published.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   t.same(published.map((o) => o.rawId), ['raw_after_restart'], "the new thread's outcome is published here");
   t.same(counted, [['hl7v2/ok', 1]], 'its metrics are counted here');
+  t.equal(spawns, 2, 'the restarted thread got its own data, so its own applier name');
   await thread.stop();
   t.notOk(lines.some((l) => l.includes('did not stop in time')), 'stop() waited for the thread to finish on its own');
 });
