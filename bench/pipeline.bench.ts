@@ -155,6 +155,7 @@ notes.push(
   'normalized = passerelle_normalize_total completions per second of sending; queue = passerelle_queue_depth and _in_flight{queue="normalize"} when sending stopped.',
   'kept pace = every application ACK arrived within the settle time, lag p99 ≤ 2 s, and the backlog not both over 1 s of intake and growing by more than 5% of intake.',
   'disk, CPU: /proc/<gateway pid> deltas over the step and its settle time, per accepted message; RSS and LMDB data.mdb size after it.',
+  'load generator CPU: this bench process (16 senders, message generation, ACK parsing) over the same window, % of one core; it shares the machine with the gateway.',
   'The gateway keeps at most 10 000 owed application ACKs per feed: in a step far behind, the oldest are dropped, so lag there is a lower bound.',
 );
 if (warnings.size > 0) notes.push(`Gateway warnings: ${[...warnings].map(([m, n]) => `${m} ×${n}`).join('; ')}`);
