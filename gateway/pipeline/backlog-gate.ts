@@ -52,10 +52,6 @@ export class BacklogGate {
     this.#open();
   }
 
-  get paused(): boolean {
-    return this.#paused;
-  }
-
   /** Resolves at once while there is room, else once the backlog is back under the limit. */
   wait(): Promise<void> {
     if (!this.#paused) return Promise.resolve();

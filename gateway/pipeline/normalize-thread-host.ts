@@ -2,8 +2,8 @@ import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { GatewayError } from '../core/errors.js';
 import { relayLogLine, type Logger } from '../log.js';
-import type { OutcomePublisher } from './normalize-worker.js';
-import { applyReport, type CountingMetrics, type FromNormalizeThread, type ToNormalizeThread } from './normalize-thread-port.js';
+import type { NormalizeMetrics, OutcomePublisher } from './normalize-worker.js';
+import { applyReport, type FromNormalizeThread, type ToNormalizeThread } from './normalize-thread-port.js';
 
 /** Options for {@link NormalizeThread}. */
 export interface NormalizeThreadOptions {
@@ -16,7 +16,7 @@ export interface NormalizeThreadOptions {
   workerData: () => unknown;
   /** Where committed outcomes are published on this thread (the event bus the ACKs listen on). */
   events: OutcomePublisher;
-  metrics?: CountingMetrics;
+  metrics?: NormalizeMetrics;
   /** The root logger: the thread's lines carry their own component. */
   log: Logger;
   /** Longest wait for the thread to finish its batch on stop() before it is terminated. Default 30 s. */

@@ -36,8 +36,8 @@ export class ThreadReporter implements OutcomePublisher, NormalizeMetrics {
   #seconds: number[] = [];
   #queued = false;
 
-  readonly normalizeOutcomes = { inc: (l: { format: string; outcome: string }): void => this.#count(this.#items, l.format, l.outcome) };
-  readonly normalizeRecords = { inc: (l: { type: string; status: string }): void => this.#count(this.#records, l.type, l.status) };
+  readonly normalizeOutcomes = { inc: (l: { format: string; outcome: string }, n = 1): void => this.#count(this.#items, l.format, l.outcome, n) };
+  readonly normalizeRecords = { inc: (l: { type: string; status: string }, n = 1): void => this.#count(this.#records, l.type, l.status, n) };
   readonly normalizeSeconds = {
     observe: (seconds: number): void => {
       this.#seconds.push(seconds);
@@ -69,11 +69,11 @@ export class ThreadReporter implements OutcomePublisher, NormalizeMetrics {
     this.#post(report);
   }
 
-  #count(into: Map<string, [string, string, number]>, a: string, b: string): void {
+  #count(into: Map<string, [string, string, number]>, a: string, b: string, n: number): void {
     const key = `${a}\u0000${b}`;
     const entry = into.get(key);
-    if (entry) entry[2]++;
-    else into.set(key, [a, b, 1]);
+    if (entry) entry[2] += n;
+    else into.set(key, [a, b, n]);
     this.#schedule();
   }
 
@@ -85,7 +85,7 @@ export class ThreadReporter implements OutcomePublisher, NormalizeMetrics {
 }
 
 /** The main thread's side: what a report changes there. */
-export function applyReport(report: NormalizeReport, to: { events: OutcomePublisher; metrics?: CountingMetrics }): void {
+export function applyReport(report: NormalizeReport, to: { events: OutcomePublisher; metrics?: NormalizeMetrics }): void {
   const m = to.metrics;
   if (m) {
     for (const [format, outcome, n] of report.items) m.normalizeOutcomes.inc({ format, outcome }, n);
@@ -93,11 +93,4 @@ export function applyReport(report: NormalizeReport, to: { events: OutcomePublis
     for (const s of report.seconds) m.normalizeSeconds.observe(s);
   }
   for (const outcome of report.outcomes) to.events.publish(outcome);
-}
-
-/** NormalizeMetrics with counts (prom-client counters take one). */
-export interface CountingMetrics {
-  normalizeOutcomes: { inc(labels: { format: string; outcome: string }, value: number): void };
-  normalizeRecords: { inc(labels: { type: string; status: string }, value: number): void };
-  normalizeSeconds: { observe(seconds: number): void };
 }

@@ -14,8 +14,8 @@ export { NORMALIZE_QUEUE };
 
 /** The metrics the worker feeds (Metrics has them; a normalize thread forwards them to the main thread's). */
 export interface NormalizeMetrics {
-  normalizeOutcomes: { inc(labels: { format: string; outcome: string }): void };
-  normalizeRecords: { inc(labels: { type: string; status: string }): void };
+  normalizeOutcomes: { inc(labels: { format: string; outcome: string }, value?: number): void };
+  normalizeRecords: { inc(labels: { type: string; status: string }, value?: number): void };
   normalizeSeconds: { observe(seconds: number): void };
 }
 
