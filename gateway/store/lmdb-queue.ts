@@ -65,7 +65,10 @@ export class LmdbQueues {
       const now = Date.now();
       const holder = this.#db.get(['a', queue]) as ApplierLease | undefined;
       if (holder !== undefined && holder.applier !== options.applier && holder.until > now) return [];
-      this.#db.put(['a', queue], { applier: options.applier, until: now + options.leaseMs });
+      // Renewed only once half of it is spent (or to release it): an idle worker's claims every
+      // few hundred ms then write nothing, so they cost no commit and no fsync.
+      const fresh = holder?.applier === options.applier && options.leaseMs > 0 && holder.until - now > options.leaseMs / 2;
+      if (!fresh) this.#db.put(['a', queue], { applier: options.applier, until: now + options.leaseMs });
       const leases: Lease[] = [];
       while (leases.length < options.max) {
         const lease = this.#claimOne(queue, options.leaseMs, now);

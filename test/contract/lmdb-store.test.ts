@@ -90,6 +90,21 @@ t.test('commitBatch plans outside the write lock; a batch whose reads changed ru
   t.same(store.batchPlans, { planned: 2, replanned: 7 });
 });
 
+t.test('an idle claim by the holder of a fresh applier lease commits nothing', async (t) => {
+  const sut = await openFresh();
+  t.teardown(() => sut.cleanup());
+  const stats = (): number => (openLmdb(sut.dir).env.getStats() as { lastTxnId: number }).lastTxnId;
+  await sut.store.claimBatch('q', { max: 10, leaseMs: 30_000, applier: 'w' });
+  const before = stats();
+  for (let i = 0; i < 5; i++) t.same(await sut.store.claimBatch('q', { max: 10, leaseMs: 30_000, applier: 'w' }), []);
+  t.equal(stats(), before, 'five polls of an empty queue: no write transaction committed');
+  await sut.store.enqueue('q', { id: 'x', payload: {} });
+  t.equal((await sut.store.claimBatch('q', { max: 10, leaseMs: 30_000, applier: 'w' })).length, 1, 'an item is still claimed');
+  await sut.store.claimBatch('q', { max: 0, leaseMs: 0, applier: 'w' });
+  await sut.store.enqueue('q', { id: 'y', payload: {} });
+  t.equal((await sut.store.claimBatch('q', { max: 10, leaseMs: 30_000, applier: 'other' })).length, 1, 'a release still writes: another applier takes the queue at once');
+});
+
 t.test('nothing readable at rest: bodies, resources and identifiers are not in the files', async (t) => {
   const MARKER = 'MARKER-ZEBULON-4711';
   const sut = await openFresh();
