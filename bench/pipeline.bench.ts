@@ -8,8 +8,8 @@
  * 3-6 OBX), updates of earlier patients (ADT^A08). Then, same config with `normalize.enabled:
  * false`, the intake-only ceiling. When the first fixed step already falls behind, a probe step at
  * 80% of the rate the worker reached there (on a fresh gateway) gives the verdict a number.
- * Resource figures come from /proc/<gateway pid> (disk bytes written: on tmpfs they read 0; set
- * TMPDIR to a disk path). The load generator shares the machine with the gateway, as a local
+ * Resource figures come from /proc/<gateway pid> and the store's block device (on tmpfs the device
+ * figure is missing; set TMPDIR to a disk path). The load generator shares the machine with the gateway, as a local
  * sender would.
  *
  * Run: npm run bench -- pipeline   (PIPELINE_STEP_SECONDS=10 for a quick run; default 60)
@@ -154,7 +154,9 @@ notes.push(
   'intake = commit ACKs (CA) per second; accept = send → CA; lag = CA → application ACK of the same message (≥: some were still missing, counted at the time waited).',
   'normalized = passerelle_normalize_total completions per second of sending; queue = passerelle_queue_depth and _in_flight{queue="normalize"} when sending stopped.',
   'kept pace = every application ACK arrived within the settle time, lag p99 ≤ 2 s, and the backlog not both over 1 s of intake and growing by more than 5% of intake.',
-  'disk, CPU: /proc/<gateway pid> deltas over the step and its settle time, per accepted message; RSS and LMDB data.mdb size after it.',
+  'written, CPU: /proc/<gateway pid> deltas over the step and its settle time, per accepted message; RSS and LMDB data.mdb size after it.',
+  'written = bytes the gateway passed to write system calls (wchar: LMDB pages, plus ACKs and logs); (device) = sectors written to the store\'s disk over the same window, machine wide.',
+  'write_bytes = the kernel\'s per-process write accounting: with large page-cache folios (ext4, Linux ≥ 6.x) it counts a whole folio for each dirtied 4 KB page, so it over-states random writes; shown for comparison with earlier figures.',
   'load generator CPU: this bench process (16 senders, message generation, ACK parsing) over the same window, % of one core; it shares the machine with the gateway.',
   'The gateway keeps at most 10 000 owed application ACKs per feed: in a step far behind, the oldest are dropped, so lag there is a lower bound.',
 );

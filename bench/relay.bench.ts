@@ -1,26 +1,28 @@
 /**
  * Relay end to end: sender device → gateway → recipient device over ws, durable on LMDB (envelope
  * and receipt in one relay-store commit, then queue entry and audit in one Store commit, both
- * fsynced before `accepted`; concurrent accepts share commits), with 100 connected
- * devices (50 senders, 50 recipients, paired). Latency is from the sender's `send` frame to the
- * recipient's `envelope` frame; recipients ack every envelope (which completes the lease and signs
- * a delivered receipt). Baseline in the same run: a bare `ws` server forwarding the same frames
- * between the same 100 sockets, with no verification and no storage (the network + JSON floor).
- * Envelopes are sealed before timing: sealing is the client's cost (see the envelope bench).
+ * fsynced before `accepted`; concurrent accepts share commits), with 100 connected devices: 50
+ * professionals with one device each, sending to 50 devices of one insurer, paired. The gateway
+ * is a child process (`bin/passerelle.js start`), as users run it; the devices are this process,
+ * on the same machine, and both processes' CPU is reported. Latency is from the sender's `send`
+ * frame to the recipient's `envelope` frame; recipients ack every envelope (which completes the
+ * lease and signs a delivered receipt). Baseline in the same run: a bare `ws` server (in this
+ * process) forwarding the same frames between the same 100 sockets, with no verification and no
+ * storage (the network + JSON floor). Envelopes are sealed before timing: sealing is the
+ * client's cost (see the envelope bench).
  *
  * The relay rows also count LMDB commits per envelope (each one fsync), in the Store and in the
  * relay store, accept and delivery together: under load the group commit shares one among many.
  *
- * Run: npx tsc -p tsconfig.build.json && node dist/bench/relay.bench.js   (MESSAGES=n, WINDOWS=1,4)
+ * Run: npm run bench -- relay   (MESSAGES=n, WINDOWS=1,4; PIPELINE_GATEWAY_NODE_ARGS profiles the gateway)
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { open as openLmdb } from 'lmdb';
 import { WebSocket, WebSocketServer } from 'ws';
-import { loadConfig } from '../gateway/config/load.js';
-import { formatProblem } from '../gateway/config/problems.js';
 import { toBase64Url } from '../gateway/crypto/base64url.js';
 import { encodeEnvelope } from '../gateway/crypto/envelope-codec.js';
 import { sealEnvelope } from '../gateway/crypto/envelope-seal.js';
@@ -28,10 +30,12 @@ import { SUITES } from '../gateway/crypto/envelope-types.js';
 import { generateDeviceKeys, type DeviceKeys } from '../gateway/crypto/keys.js';
 import { cryptoReady } from '../gateway/crypto/primitives.js';
 import { certToWire, signDeviceCert } from '../gateway/directory/device-cert.js';
-import { createLogger } from '../gateway/log.js';
-import { startGateway } from '../gateway/main.js';
+import { freePort } from './lib/bench-config.js';
+import { GatewayProcess } from './lib/gateway-process.js';
 import { percentile } from './lib/stats.js';
 
+/** dist/bench/ → the repository root (bin/). */
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PAIRS = 50;
 const MESSAGES = Number(process.env.MESSAGES ?? 5000);
 const WINDOWS = (process.env.WINDOWS ?? '1,4').split(',').map(Number);
@@ -41,34 +45,50 @@ const FLOOR_PREFIX = '{"type":"envelope","id":"';
 /** Envelope ids are 16 bytes: 22 base64url characters. */
 const ID_CHARS = 22;
 
-interface Device { participant: string; deviceId: string; keys: DeviceKeys }
-interface Result { name: string; msgs: number; secs: number; p50: number; p99: number; commits?: string }
+/** What must not outlive the bench, even when it fails: the gateway child, the temp dir. */
+const leftovers = new Set<() => void>();
+process.once('exit', () => { for (const undo of leftovers) undo(); });
 
-async function setup(): Promise<{ dir: string; url: string; tokens: Record<string, string>; stop: () => Promise<void>; senders: Device[]; recipients: Device[] }> {
+interface Device { participant: string; deviceId: string; keys: DeviceKeys }
+interface Result { name: string; msgs: number; secs: number; p50: number; p99: number; commits?: string; cpu?: string }
+
+const f0 = (n: number): string => n.toFixed(0);
+
+/** The gateway child process and the devices registered on it. */
+interface Env { dir: string; url: string; gateway: GatewayProcess; tokens: Record<string, string>; stop: () => Promise<void>; senders: Device[]; recipients: Device[] }
+
+/**
+ * A gateway of its own (child process: its event loop is not the load generator's) with PAIRS
+ * professional participants, one device each, and one insurer with PAIRS devices. Each sender is
+ * its own participant because a `delivered` receipt goes to every connected device of the
+ * sender's participant: one participant with 50 devices would send each receipt 50 times.
+ */
+async function setup(): Promise<Env> {
   const s = await cryptoReady();
   const dir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
-  const ids = { pro: s.crypto_sign_keypair(), ins: s.crypto_sign_keypair() };
-  const tokens = { pro: randomBytes(32).toString('base64url'), ins: randomBytes(32).toString('base64url') };
+  leftovers.add(() => rmSync(dir, { recursive: true, force: true }));
+  const names = [...Array.from({ length: PAIRS }, (_, i) => `pro-${i}`), 'ins'];
+  const ids = Object.fromEntries(names.map((n) => [n, s.crypto_sign_keypair()]));
+  const tokens = Object.fromEntries(names.map((n) => [n, randomBytes(32).toString('base64url')]));
   const sha = (x: string): string => createHash('sha256').update(x).digest('hex');
+  const httpPort = await freePort();
   writeFileSync(join(dir, 'data.key'), randomBytes(32).toString('hex'));
-  writeFileSync(join(dir, 'gateway.yaml'), `http:\n  port: 0\nstore:\n  kind: lmdb\n  path: data/lmdb\ndataKey:\n  ref: file:data.key\nlog:\n  level: silent\n`
+  writeFileSync(join(dir, 'gateway.yaml'), `http:\n  host: 127.0.0.1\n  port: ${httpPort}\nstore:\n  kind: lmdb\n  path: data/lmdb\ndataKey:\n  ref: file:data.key\nlog:\n  level: warn\n`
     + `messaging:\n  directoryKey: { ref: file:dir.key, generateIfMissing: true }\n  serviceKey: { ref: file:svc.key, generateIfMissing: true }\n  blobDir: data/blobs\n`
     + `  limits: { messagesPerMinute: 100000000, bytesPerMinute: 100000000000 }\n  policy:\n    - { from: [professional], to: [insurer], both: true }\n`);
-  writeFileSync(join(dir, 'participants.yaml'), `participants:\n`
-    + `  - { id: pro, kind: professional, name: pro, identityKey: ${toBase64Url(ids.pro.publicKey)}, tokens: [{ sha256: ${sha(tokens.pro)} }] }\n`
-    + `  - { id: ins, kind: insurer, name: ins, identityKey: ${toBase64Url(ids.ins.publicKey)}, tokens: [{ sha256: ${sha(tokens.ins)} }] }\n`);
+  writeFileSync(join(dir, 'participants.yaml'), `participants:\n${names.map((n) => `  - { id: ${n}, kind: ${n === 'ins' ? 'insurer' : 'professional'}, name: ${n}, `
+    + `identityKey: ${toBase64Url(ids[n]!.publicKey)}, tokens: [{ sha256: ${sha(tokens[n]!)} }] }\n`).join('')}`);
   writeFileSync(join(dir, 'feeds.yaml'), 'feeds: []\n');
   writeFileSync(join(dir, 'routes.yaml'), 'routes: []\n');
-  const loaded = loadConfig(dir);
-  if (!loaded.ok) throw new Error(loaded.problems.map(formatProblem).join('\n'));
-  const gw = await startGateway(loaded.config, createLogger({ level: 'silent' }));
-  const register = async (participant: 'pro' | 'ins', deviceId: string): Promise<Device> => {
+  const gateway = await GatewayProcess.start(REPO, { dir, httpPort, mllpPort: 0, lmdbPath: join(dir, 'data/lmdb'), adminToken: '' });
+  leftovers.add(() => gateway.kill());
+  const register = async (participant: string, deviceId: string): Promise<Device> => {
     const keys = await generateDeviceKeys({ xwing: false });
     const now = Date.now();
     const cert = { participant, deviceId, sigKey: keys.sign.publicKey, encKeyX25519: keys.x25519.publicKey, notBefore: now - 1000, notAfter: now + 86400_000, capabilities: [SUITES.classic] };
-    const res = await fetch(`${gw.url}/v1/devices`, {
+    const res = await fetch(`${gateway.url}/v1/devices`, {
       method: 'POST', headers: { authorization: `Bearer ${tokens[participant]}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ cert: certToWire(cert), sig: toBase64Url(signDeviceCert(s, cert, ids[participant].privateKey)) }),
+      body: JSON.stringify({ cert: certToWire(cert), sig: toBase64Url(signDeviceCert(s, cert, ids[participant]!.privateKey)) }),
     });
     if (res.status !== 201) throw new Error(`register ${res.status}`);
     return { participant, deviceId, keys };
@@ -76,10 +96,10 @@ async function setup(): Promise<{ dir: string; url: string; tokens: Record<strin
   const senders: Device[] = [];
   const recipients: Device[] = [];
   for (let i = 0; i < PAIRS; i++) {
-    senders.push(await register('pro', `pro-${i}`));
+    senders.push(await register(`pro-${i}`, `pro-${i}-d`));
     recipients.push(await register('ins', `ins-${i}`));
   }
-  return { dir, url: gw.url, tokens, senders, recipients, stop: async () => { await gw.stop(); rmSync(dir, { recursive: true, force: true }); } };
+  return { dir, url: gateway.url, gateway, tokens, senders, recipients, stop: async () => { await gateway.stop(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
 /** Pre-sealed frames: `send` frames of pair i go from senders[i] to recipients[i]. */
@@ -184,29 +204,34 @@ function commits(dir: string): [number, number] {
   return [last(join(dir, 'data/lmdb')), last(join(dir, 'data/lmdb-relay'))];
 }
 
-async function relay(env: Awaited<ReturnType<typeof setup>>, perPair: string[][], window: number): Promise<Result> {
+async function relay(env: Env, perPair: string[][], window: number): Promise<Result> {
   const wsUrl = env.url.replace(/^http/, 'ws');
   const senders: WebSocket[] = [];
   const recipients: WebSocket[] = [];
   for (let i = 0; i < PAIRS; i++) {
-    senders.push(await open(`${wsUrl}/v1/ws?device=pro-${i}`, env.tokens.pro));
-    recipients.push(await open(`${wsUrl}/v1/ws?device=ins-${i}`, env.tokens.ins));
+    const sender = env.senders[i]!;
+    senders.push(await open(`${wsUrl}/v1/ws?device=${sender.deviceId}`, env.tokens[sender.participant]));
+    recipients.push(await open(`${wsUrl}/v1/ws?device=${env.recipients[i]!.deviceId}`, env.tokens.ins));
   }
   let refused = 0;
   for (const s of senders) s.on('message', (d) => { if (d.toString().startsWith('{"type":"error"')) refused++; });
   const before = commits(env.dir);
+  const cpu0 = env.gateway.proc().cpuSeconds;
+  const load0 = process.cpuUsage();
   const r = await drive(`passerelle relay (verify + LMDB durable + ack), window ${window}`, window, senders, recipients, perPair, (ws, text) => {
     if (!text.startsWith('{"type":"envelope"')) return undefined;
     const id = JSON.parse(text) as { id: string; accepted: { id: string } };
     ws.send(`{"type":"ack","id":${JSON.stringify(id.id)}}`);
     return id.accepted.id;
   });
+  const gatewayCpu = env.gateway.proc().cpuSeconds - cpu0;
+  const loadUsed = process.cpuUsage(load0);
   if (refused > 0) throw new Error(`${refused} envelopes refused`);
   for (const ws of [...senders, ...recipients]) ws.close();
   await new Promise((res) => setTimeout(res, 200));
   const after = commits(env.dir);
   const per = (i: 0 | 1): string => ((after[i] - before[i]) / r.msgs).toFixed(2);
-  return { ...r, commits: `${per(0)} + ${per(1)}` };
+  return { ...r, commits: `${per(0)} + ${per(1)}`, cpu: `${f0((100 * gatewayCpu) / r.secs)}% / ${f0((100 * (loadUsed.user + loadUsed.system)) / 1e6 / r.secs)}%` };
 }
 
 const env = await setup();
@@ -218,9 +243,9 @@ try {
     results.push(await relay(env, await frames(env.senders, env.recipients, MESSAGES), w));
   }
   console.log(`\n${PAIRS * 2} connected devices (${PAIRS} sender → recipient pairs), ${MESSAGES} messages per row; window = envelopes in flight per sender\n`);
-  console.log('| case | msgs/s | p50 ms | p99 ms | LMDB commits / envelope (Store + relay) |');
-  console.log('|---|---:|---:|---:|---:|');
-  for (const r of results) console.log(`| ${r.name} | ${Math.round(r.msgs / r.secs).toLocaleString('en')} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.commits ?? '—'} |`);
+  console.log('| case | msgs/s | p50 ms | p99 ms | LMDB commits / envelope (Store + relay) | CPU: gateway / load generator (% of one core) |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const r of results) console.log(`| ${r.name} | ${Math.round(r.msgs / r.secs).toLocaleString('en')} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.commits ?? '—'} | ${r.cpu ?? '—'} |`);
 } finally {
   await env.stop();
 }

@@ -49,7 +49,7 @@ const f1 = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : '–');
 /** Prints the Markdown table, the footnotes that apply, and the verdict line. */
 export function printReport(rows: readonly StepRow[], notes: readonly string[]): void {
   const head = ['step', 'offered msg/s', 'intake msg/s', 'accept p50 ms', 'accept p99 ms', 'lag p50 ms', 'lag p99 ms', 'normalized msg/s',
-    'queue at end (in flight)', 'kept pace', 'disk KB/msg', 'RSS MB', 'CPU s (% of 1 core)', 'load generator CPU', 'LMDB MB'];
+    'queue at end (in flight)', 'kept pace', 'written KB/msg (device)', 'write_bytes KB/msg', 'RSS MB', 'CPU s (% of 1 core)', 'load generator CPU', 'LMDB MB'];
   const out = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
     const m = r.measure;
@@ -66,7 +66,8 @@ export function printReport(rows: readonly StepRow[], notes: readonly string[]):
       r.withNormalize && m.normalized !== undefined ? f0(m.normalized / m.seconds) : '–',
       `${f0(m.end.queueDepth)} (${f0(m.end.inFlight)})`,
       r.keptPace === undefined ? '–' : r.keptPace ? 'yes' : `NO: ${r.reasons.join('; ')}`,
-      f1(m.proc.writeBytes / Math.max(1, r.accepted) / 1024), f0(m.proc.rssBytes / 2 ** 20),
+      `${f1(m.proc.writeCallBytes / Math.max(1, r.accepted) / 1024)} (${f1(m.deviceWrittenBytes / Math.max(1, r.accepted) / 1024)})`,
+      f0(m.proc.writeBytes / Math.max(1, r.accepted) / 1024), f0(m.proc.rssBytes / 2 ** 20),
       `${f1(m.proc.cpuSeconds)} (${f0((100 * m.proc.cpuSeconds) / m.cpuWallSeconds)}%)`,
       `${f0((100 * m.senderCpuSeconds) / m.cpuWallSeconds)}%`, f1(m.storeBytes / 2 ** 20),
     ].join(' | ')} |`);

@@ -30,6 +30,8 @@ export interface StepMeasure {
   backlogSlope: number;
   /** /proc deltas over the step and its settle time, and RSS / store size after it. */
   proc: ProcSample;
+  /** Written to the store's block device over the same window, machine wide (NaN on tmpfs). */
+  deviceWrittenBytes: number;
   cpuWallSeconds: number;
   /** CPU of this process (the load generator, on the same machine) over the same window. */
   senderCpuSeconds: number;
@@ -54,6 +56,7 @@ export interface StepOptions {
 /** Runs one step and measures it. */
 export async function runStep(o: StepOptions): Promise<StepMeasure> {
   const before = o.gateway.proc();
+  const deviceBefore = o.gateway.deviceWrittenBytes();
   const senderCpu = process.cpuUsage();
   const m0 = await o.gateway.metrics();
   const t0 = performance.now();
@@ -74,13 +77,18 @@ export async function runStep(o: StepOptions): Promise<StepMeasure> {
   const settleUntil = performance.now() + o.settleMs;
   while (o.tracker.pending(o.step) > 0 && performance.now() < settleUntil) await sleep(50);
   const after = o.gateway.proc();
+  const deviceAfter = o.gateway.deviceWrittenBytes();
   const senderUsed = process.cpuUsage(senderCpu);
   const { lags, lowerBounds } = o.tracker.lags(o.step, performance.now());
   const normalized = m0.normalized === undefined || endMetrics.normalized === undefined ? undefined : endMetrics.normalized - m0.normalized;
   return {
     label: o.label, offered: o.offered, seconds: (stopped - start) / 1000, senders: results, lags, lagLowerBounds: lowerBounds,
     appCodes: o.tracker.codes(o.step), normalized, end: endMetrics, backlogSlope: slope(samples, start + (end - start) / 2),
-    proc: { writeBytes: after.writeBytes - before.writeBytes, rssBytes: after.rssBytes, cpuSeconds: after.cpuSeconds - before.cpuSeconds },
+    proc: {
+      writeCallBytes: after.writeCallBytes - before.writeCallBytes, writeBytes: after.writeBytes - before.writeBytes,
+      rssBytes: after.rssBytes, cpuSeconds: after.cpuSeconds - before.cpuSeconds,
+    },
+    deviceWrittenBytes: deviceAfter - deviceBefore,
     cpuWallSeconds: (performance.now() - t0) / 1000, senderCpuSeconds: (senderUsed.user + senderUsed.system) / 1e6, storeBytes: o.gateway.storeBytes(),
   };
 }
