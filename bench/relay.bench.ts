@@ -1,7 +1,7 @@
 /**
- * Relay end to end: sender device → gateway → recipient device over ws, durable on LMDB (envelope
- * and receipt in one relay-store commit, then queue entry and audit in one Store commit, both
- * fsynced before `accepted`; concurrent accepts share commits), with 100 connected devices: 50
+ * Relay end to end: sender device → gateway → recipient device over ws, durable on LMDB (envelope,
+ * receipt, queue entry and audit entry in one commit, fsynced before `accepted`; concurrent
+ * accepts share commits), with 100 connected devices: 50
  * professionals with one device each, sending to 50 devices of one insurer, paired. The gateway
  * is a child process (`bin/passerelle.js start`), as users run it; the devices are this process,
  * on the same machine, and both processes' CPU is reported. Latency is from the sender's `send`
@@ -11,8 +11,8 @@
  * storage (the network + JSON floor). Envelopes are sealed before timing: sealing is the
  * client's cost (see the envelope bench).
  *
- * The relay rows also count LMDB commits per envelope (each one fsync), in the Store and in the
- * relay store, accept and delivery together: under load the group commit shares one among many.
+ * The relay rows also count LMDB commits per envelope (each one fsync), accept, claim and delivery
+ * together: under load the group commit shares one among many.
  *
  * Run: npm run bench -- relay   (MESSAGES=n, WINDOWS=1,4; PIPELINE_GATEWAY_NODE_ARGS profiles the gateway)
  */
@@ -198,10 +198,9 @@ async function floor(perPair: string[][], window: number): Promise<Result> {
   return r;
 }
 
-/** Committed write transactions so far, per environment (read-only: a writable open could wait on the gateway's writer lock). */
-function commits(dir: string): [number, number] {
-  const last = (path: string): number => (openLmdb({ path, readOnly: true }).getStats() as { lastTxnId: number }).lastTxnId;
-  return [last(join(dir, 'data/lmdb')), last(join(dir, 'data/lmdb-relay'))];
+/** Committed write transactions so far (read-only: a writable open could wait on the gateway's writer lock). */
+function commits(dir: string): number {
+  return (openLmdb({ path: join(dir, 'data/lmdb'), readOnly: true }).getStats() as { lastTxnId: number }).lastTxnId;
 }
 
 async function relay(env: Env, perPair: string[][], window: number): Promise<Result> {
@@ -230,8 +229,7 @@ async function relay(env: Env, perPair: string[][], window: number): Promise<Res
   for (const ws of [...senders, ...recipients]) ws.close();
   await new Promise((res) => setTimeout(res, 200));
   const after = commits(env.dir);
-  const per = (i: 0 | 1): string => ((after[i] - before[i]) / r.msgs).toFixed(2);
-  return { ...r, commits: `${per(0)} + ${per(1)}`, cpu: `${f0((100 * gatewayCpu) / r.secs)}% / ${f0((100 * (loadUsed.user + loadUsed.system)) / 1e6 / r.secs)}%` };
+  return { ...r, commits: ((after - before) / r.msgs).toFixed(2), cpu: `${f0((100 * gatewayCpu) / r.secs)}% / ${f0((100 * (loadUsed.user + loadUsed.system)) / 1e6 / r.secs)}%` };
 }
 
 const env = await setup();
@@ -243,7 +241,7 @@ try {
     results.push(await relay(env, await frames(env.senders, env.recipients, MESSAGES), w));
   }
   console.log(`\n${PAIRS * 2} connected devices (${PAIRS} sender → recipient pairs), ${MESSAGES} messages per row; window = envelopes in flight per sender\n`);
-  console.log('| case | msgs/s | p50 ms | p99 ms | LMDB commits / envelope (Store + relay) | CPU: gateway / load generator (% of one core) |');
+  console.log('| case | msgs/s | p50 ms | p99 ms | LMDB commits / envelope | CPU: gateway / load generator (% of one core) |');
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const r of results) console.log(`| ${r.name} | ${Math.round(r.msgs / r.secs).toLocaleString('en')} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.commits ?? '—'} | ${r.cpu ?? '—'} |`);
 } finally {

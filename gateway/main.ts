@@ -69,7 +69,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let messaging: Messaging | undefined;
   try {
     // Before any listener: a changed identity key must stop the start (identity-check.ts).
-    messaging = await createMessaging(config, store, log, cipher);
+    messaging = await createMessaging(config, store, log);
   } catch (err) {
     await store.close();
     throw err;

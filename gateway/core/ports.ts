@@ -1,4 +1,5 @@
 import type { Issue } from './issues.js';
+import type { RelayStore } from './relay-store.js';
 import type {
   AuditEntry, AuditEvent, CanonicalRecord, Format, Identifier, IdentityConflict, Lease, PutRecordResult, QueueItem, QueueStats,
   RawMessage, RawMeta, RecordInput,
@@ -124,6 +125,13 @@ export interface Store {
   readAudit(options?: { fromSeq?: number; limit?: number }): Promise<AuditEntry[]>;
   /** Recompute the chain; returns the first broken seq, or undefined when intact. */
   verifyAudit(): Promise<number | undefined>;
+
+  /**
+   * The messaging relay's values (envelopes, receipts, blob grants, the directory log) in this
+   * store, so an accepted envelope and its queue entries and audit entry are one commit. Opened
+   * once, by the main thread; closing it stops its sweep, the Store's close() closes the rest.
+   */
+  openRelayStore(): Promise<RelayStore>;
 
   /** Cheap round trip for /ready. */
   ping(): Promise<void>;

@@ -10,7 +10,7 @@ import type { SenderDevice } from '../crypto/envelope-verify.js';
 import { cryptoReady, equalBytes } from '../crypto/primitives.js';
 import { ed25519Sign, ed25519Verify } from '../crypto/signature.js';
 import type { Sodium } from '../crypto/sodium.js';
-import type { RelayStore } from '../relay/relay-store.js';
+import type { RelayStore } from '../core/relay-store.js';
 import {
   certFromWire, certToWire, checkDeviceCert, encKid, revokeSignedBytes, rotateSignedBytes, sigFromWire,
   type CertRejection, type DeviceCert,

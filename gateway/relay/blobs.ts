@@ -13,7 +13,7 @@ import { finished } from 'node:stream/promises';
 import { fromBase64Url, toBase64Url } from '../crypto/base64url.js';
 import { ATTACHMENT_REF } from '../crypto/envelope-types.js';
 import { cryptoReady, equalBytes } from '../crypto/primitives.js';
-import type { RelayPut, RelayStore } from './relay-store.js';
+import type { RelayPut, RelayStore } from '../core/relay-store.js';
 
 /** Blob metadata as stored. */
 export interface BlobMeta {

@@ -7,7 +7,6 @@ import type { Server as HttpServer } from 'node:http';
 import { isAbsolute, join } from 'node:path';
 import type { Server } from '@hapi/hapi';
 import type { Config } from '../config/schema.js';
-import { readSecret } from '../config/secrets.js';
 import type { Store } from '../core/ports.js';
 import { toBase64Url } from '../crypto/base64url.js';
 import { Directory } from '../directory/directory.js';
@@ -16,13 +15,10 @@ import { assertIdentities } from '../directory/identity-check.js';
 import { registerDirectoryRoutes } from '../directory/routes.js';
 import { TokenTable } from '../http/auth.js';
 import type { Logger } from '../log.js';
-import type { AtRestCipher } from '../store/at-rest.js';
 import { BlobStore } from './blobs.js';
-import { LmdbRelayStore } from './lmdb-relay-store.js';
 import { MessagingPolicy } from './policy.js';
 import { SenderQuota } from './quota.js';
-import { RedisRelayStore } from './redis-relay-store.js';
-import type { RelayStore } from './relay-store.js';
+import type { RelayStore } from '../core/relay-store.js';
 import { Relay } from './relay.js';
 import { registerRelayRoutes } from './routes.js';
 import { WsRelay } from './ws-relay.js';
@@ -48,19 +44,12 @@ const resolveIn = (dir: string, p: string): string => (isAbsolute(p) ? p : join(
  * @param config - validated config
  * @param store - the gateway's Store (queues, audit)
  * @param log - root logger
- * @param cipher - the data key's at-rest cipher: relay metadata is sealed with it, like the Store's values
  * @throws GatewayError PSL_CONFIG_INVALID when identity keys disagree with the directory log
  */
-export async function createMessaging(config: Config, store: Store, log: Logger, cipher: AtRestCipher): Promise<Messaging | undefined> {
+export async function createMessaging(config: Config, store: Store, log: Logger): Promise<Messaging | undefined> {
   const m = config.gateway.messaging;
   if (!m) return undefined;
-  const s = config.gateway.store;
-  const relayStore: RelayStore = s.kind === 'lmdb'
-    ? LmdbRelayStore.open(`${resolveIn(config.dir, s.path)}-relay`, cipher)
-    : await RedisRelayStore.open({
-      url: s.url.startsWith('env:') || s.url.startsWith('file:') ? readSecret(s.url, config.dir) : s.url,
-      prefix: `${s.prefix}relay:`, cipher, log,
-    });
+  const relayStore: RelayStore = await store.openRelayStore();
   try {
     const directoryKey = await loadGatewayKey(m.directoryKey, config.dir, 'directoryKey', log);
     const serviceKey = await loadGatewayKey(m.serviceKey, config.dir, 'serviceKey', log);

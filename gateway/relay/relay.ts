@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { ErrorCode } from '../core/errors.js';
 import { isGatewayError } from '../core/errors.js';
 import type { Store } from '../core/ports.js';
-import type { Lease } from '../core/types.js';
+import type { AuditEvent, Lease } from '../core/types.js';
 import { fromBase64Url, toBase64Url } from '../crypto/base64url.js';
 import { decodeEnvelope, encodeEnvelope } from '../crypto/envelope-codec.js';
 import { DEFAULT_TTL_MS } from '../crypto/envelope-core.js';
@@ -24,7 +24,7 @@ import type { BlobStore } from './blobs.js';
 import type { MessagingPolicy } from './policy.js';
 import type { SenderQuota } from './quota.js';
 import { signReceipt, type AcceptedReceipt, type DeliveredReceipt } from './receipts.js';
-import type { RelayStore } from './relay-store.js';
+import type { RelayStore } from '../core/relay-store.js';
 
 /** A refusal with what every transport needs to say it: HTTP status, registry code, stable reason. */
 export interface Refusal {
@@ -134,7 +134,7 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
     const canonical = encodeEnvelope(env);
     const hash = toBase64Url(blake2b256(this.#s, canonical));
     const known = await o.relayStore.get(receiptKey(sender, id));
-    if (known) return this.#replay(env, sender, id, hash, canonical.length, known);
+    if (known) return this.#replay(id, hash, known);
     const wait = o.quota.take(sender, bytes.length);
     if (wait > 0) return refuse(429, 'PSL_QUOTA_EXCEEDED', 'quota', wait);
 
@@ -158,11 +158,9 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
   }
 
   /**
-   * One commit per store, relay store first. (1) Envelope, receipt and blob grants in one
-   * RelayStore commit; (2) the per-device queue entries and the audit entry in one Store commit
-   * (issued in one turn, so LMDB's group commit takes them together); then the answer. Queue
-   * entries therefore never exist before their envelope and receipt, and a crash between (1) and
-   * (2) leaves a receipt nobody was sent: the sender's retry finds it and #replay writes (2).
+   * One commit (RelayStore.acceptEnvelope): the receipt, the envelope, its blob grants, one queue
+   * entry per recipient device and the audit entry are durable together, then the answer. A
+   * stored receipt therefore always has its queue entries, and a retry needs only the receipt.
    */
   async #persist(env: Envelope, a: { sender: string; id: string; canonical: Uint8Array; hash: string; receivedAt: number; participants: string[] }): Promise<AcceptOutcome> {
     const o = this.#o;
@@ -172,47 +170,29 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
       type: 'accepted', id, sender, receivedAt, hash, kid: toBase64Url(o.serviceKey.kid),
     }, o.serviceKey.secretKey);
     const grants = await o.blobs.grantWrites(env.attachments.map((x) => x.ref), participants, keepUntil);
-    const raced = await o.relayStore.putAllIfAbsent(
-      { key: receiptKey(sender, id), value: utf8.encode(JSON.stringify(fresh)), expiresAt: keepUntil },
-      [{ key: envelopeKey(sender, id), value: canonical, expiresAt: keepUntil }, ...grants]);
+    const deliveryId = `${sender}:${id}`;
+    const raced = await o.relayStore.acceptEnvelope({
+      receipt: { key: receiptKey(sender, id), value: utf8.encode(JSON.stringify(fresh)), expiresAt: keepUntil },
+      values: [{ key: envelopeKey(sender, id), value: canonical, expiresAt: keepUntil }, ...grants],
+      deliveries: env.to.map((r) => ({
+        queue: deviceQueue(r.participant, r.device), item: { id: deliveryId, payload: { s: sender, e: id, x: env.expires, n: env.to.length } },
+      })),
+      audit: { action: 'message.accepted', actor: sender, subject: id, detail: { recipients: env.to.length, bytes: canonical.length } },
+    });
     // An identical submission racing this one got there first: answer as its replay.
-    if (raced) return this.#replay(env, sender, id, hash, canonical.length, raced);
-    await this.#enqueue(env, sender, id, env.to, { recipients: env.to.length, bytes: canonical.length });
+    if (raced) return this.#replay(id, hash, raced);
+    for (const r of env.to) this.emit('enqueued', deviceQueue(r.participant, r.device));
     o.log.debug({ envId: id, bytes: canonical.length, recipients: env.to.length, replay: false }, 'envelope accepted');
     return { ok: true, receipt: fresh, replay: false };
   }
 
-  /**
-   * A submission whose receipt is stored. The same bytes get that receipt, but only after the
-   * queue entries of every recipient device that has not acknowledged yet are durable: enqueue is
-   * idempotent while an entry waits or is leased, so this rewrites what a crash after the relay
-   * commit lost and changes nothing otherwise. That queue write is audited, marked `replay`.
-   */
-  async #replay(env: Envelope, sender: string, id: string, hash: string, bytes: number, stored: Uint8Array): Promise<AcceptOutcome> {
+  /** A submission whose receipt is stored: the same bytes get that receipt (their queue entries committed with it). */
+  #replay(id: string, hash: string, stored: Uint8Array): AcceptOutcome {
     const receipt = JSON.parse(utf8d.decode(stored)) as AcceptedReceipt;
     // Same id, other bytes: not a retry but a second message reusing an id.
     if (receipt.hash !== hash) return refuse(409, 'PSL_ENVELOPE_REPLAY', 'replay');
-    // Expired (claims drop it) or gone (deleted after the last ack): nothing left to queue.
-    if (env.expires >= Date.now() && await this.#o.relayStore.get(envelopeKey(sender, id))) {
-      const acked = new Set((await this.#o.relayStore.listRead(deliveredKey(sender, id)))
-        .map((b) => JSON.parse(utf8d.decode(b)) as DeliveredReceipt).map((d) => `${d.participant}\n${d.device}`));
-      const pending = env.to.filter((r) => !acked.has(`${r.participant}\n${r.device}`));
-      await this.#enqueue(env, sender, id, pending, { recipients: env.to.length, bytes, replay: true });
-    }
     this.#o.log.debug({ envId: id, replay: true }, 'envelope accepted');
     return { ok: true, receipt, replay: true };
-  }
-
-  /** The Store's commit of an accept: queue entries and audit entry, issued together. */
-  async #enqueue(env: Envelope, sender: string, id: string, to: Envelope['to'], detail: Record<string, number | boolean>): Promise<void> {
-    const o = this.#o;
-    const deliveryId = `${sender}:${id}`;
-    await Promise.all([
-      ...to.map((r) =>
-        o.store.enqueue(deviceQueue(r.participant, r.device), { id: deliveryId, payload: { s: sender, e: id, x: env.expires, n: env.to.length } })),
-      o.store.appendAudit({ action: 'message.accepted', actor: sender, subject: id, detail }),
-    ]);
-    for (const r of to) this.emit('enqueued', deviceQueue(r.participant, r.device));
   }
 
   /** Can this participant receive as this device right now? */
@@ -266,23 +246,13 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
     const lease = this.#inflight.get(`${queue}|${deliveryId}`);
     if (!lease) return refuse(404, 'PSL_NOT_FOUND', 'not-in-flight');
     this.#inflight.delete(`${queue}|${deliveryId}`);
-    try {
-      await this.#o.store.complete(lease);
-    } catch (err) {
-      if (isGatewayError(err) && err.code === 'PSL_LEASE_LOST') return refuse(409, 'PSL_LEASE_LOST', 'lease-lost');
-      throw err;
-    }
     const { s: sender, e: id } = lease.item.payload as { s: string; e: string };
     const receipt = signReceipt<DeliveredReceipt>(this.#s, {
       type: 'delivered', id, sender, participant, device, deliveredAt: Date.now(), kid: toBase64Url(this.#o.serviceKey.kid),
     }, this.#o.serviceKey.secretKey);
-    const keepUntil = Number(lease.item.payload.x) + SKEW_MS;
-    const [count] = await Promise.all([
-      this.#o.relayStore.listAppend(deliveredKey(sender, id), utf8.encode(JSON.stringify(receipt)), keepUntil),
-      this.#o.store.appendAudit({ action: 'message.delivered', actor: participant, subject: id, detail: { device } }),
-    ]);
-    // ENVELOPE.md §6: delete the envelope after the last recipient's ack; receipts stay for dedup.
-    if (count >= Number(lease.item.payload.n)) await this.#o.relayStore.delete(envelopeKey(sender, id));
+    // ENVELOPE.md §6: the envelope is deleted after the last recipient's ack; receipts stay for dedup.
+    const lost = await this.#settle(lease, receipt, { action: 'message.delivered', actor: participant, subject: id, detail: { device } });
+    if (lost) return lost;
     this.#o.log.debug({ envId: id, device }, 'envelope delivered');
     this.emit('delivered', receipt);
     return { ok: true, receipt };
@@ -317,22 +287,32 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
     if (!key || !verifyRejectedReceipt(this.#s, receipt, key.sigKey)) return refuse(403, 'PSL_FORBIDDEN', 'receipt-signature');
     // The in-flight check above may have raced an ack of the same delivery: only one removes it.
     if (!this.#inflight.delete(`${queue}|${deliveryId}`)) return refuse(404, 'PSL_NOT_FOUND', 'not-in-flight');
+    // Once every recipient device has answered (delivered or rejected), nobody needs the ciphertext.
+    const lost = await this.#settle(lease, receipt, { action: 'message.rejected', actor: participant, subject: id, detail: { device, reason: receipt.reason } });
+    if (lost) return lost;
+    this.#o.log.info({ envId: id, device, code: receipt.reason }, 'envelope rejected by recipient');
+    this.emit('rejected', receipt);
+    return { ok: true, receipt };
+  }
+
+  /**
+   * One commit (RelayStore.settleDelivery): the lease completed, the device's outcome kept where
+   * the sender reads it, the audit entry, and the envelope deleted after its last device.
+   * @returns a refusal when the lease was lost meanwhile (nothing written), else undefined
+   */
+  async #settle(lease: Lease, outcome: DeliveredReceipt | RejectedReceipt, audit: AuditEvent): Promise<Refusal | undefined> {
+    const { s: sender, e: id } = lease.item.payload as { s: string; e: string };
     try {
-      await this.#o.store.complete(lease);
+      await this.#o.relayStore.settleDelivery(lease, {
+        outcome: { key: deliveredKey(sender, id), value: utf8.encode(JSON.stringify(outcome)), expiresAt: Number(lease.item.payload.x) + SKEW_MS },
+        audit,
+        drop: { key: envelopeKey(sender, id), count: Number(lease.item.payload.n) },
+      });
+      return undefined;
     } catch (err) {
       if (isGatewayError(err) && err.code === 'PSL_LEASE_LOST') return refuse(409, 'PSL_LEASE_LOST', 'lease-lost');
       throw err;
     }
-    const keepUntil = Number(lease.item.payload.x) + SKEW_MS;
-    const [count] = await Promise.all([
-      this.#o.relayStore.listAppend(deliveredKey(sender, id), utf8.encode(JSON.stringify(receipt)), keepUntil),
-      this.#o.store.appendAudit({ action: 'message.rejected', actor: participant, subject: id, detail: { device, reason: receipt.reason } }),
-    ]);
-    // Every recipient device has answered (delivered or rejected): nobody needs the ciphertext any more.
-    if (count >= Number(lease.item.payload.n)) await this.#o.relayStore.delete(envelopeKey(sender, id));
-    this.#o.log.info({ envId: id, device, code: receipt.reason }, 'envelope rejected by recipient');
-    this.emit('rejected', receipt);
-    return { ok: true, receipt };
   }
 
   /**

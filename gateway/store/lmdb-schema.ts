@@ -28,6 +28,12 @@ import type { AuditEntry, Identifier, IdentityConflict, QueueItem } from '../cor
  * |         | ['x', queue, seq, itemId]                    | true (dead letters)         |
  * |         | ['seq']                                      | last queue sequence number  |
  * | audit   | seq                                          | AuditEntry                  |
+ * | relay-kv | RelaySealer key (kind + keyed hash)         | { v: sealed, exp } or { items: sealed[], exp } |
+ * | relay-log | [RelaySealer log key, position]            | sealed entry                |
+ * | relay-meta | 'format', 'key-check'                      | layout number, key check    |
+ *
+ * The relay tables belong to LmdbRelayStore (messaging), in this environment so that an accepted
+ * envelope and its queue entries commit together.
  */
 export interface LmdbDbs {
   readonly env: RootDatabase;
@@ -39,7 +45,13 @@ export interface LmdbDbs {
   readonly queue: Database<QueueEntry | DueMark | number | true | { applier: string; until: number }, Array<string | number>>;
   readonly audit: Database<AuditEntry, number>;
   readonly conflict: Database<IdentityConflict, string>;
+  readonly relayKv: Database<RelaySlot, string>;
+  readonly relayLog: Database<Uint8Array, [string, number]>;
+  readonly relayMeta: Database<number | Uint8Array, string>;
 }
+
+/** A relay-kv value: one sealed value, or a sealed list; `exp` in epoch ms. */
+export type RelaySlot = { v: Uint8Array; exp: number } | { items: Uint8Array[]; exp: number };
 
 /** A raw message as stored: metadata in clear (ids, hashes, names from config), body sealed. */
 export interface StoredRaw {
@@ -119,6 +131,9 @@ export function openLmdb(path: string): LmdbDbs {
     queue: env.openDB('queue', { encoding: 'msgpack' }),
     audit: env.openDB('audit', { encoding: 'msgpack' }),
     conflict: env.openDB('conflict', { encoding: 'msgpack' }),
+    relayKv: env.openDB('relay-kv', { encoding: 'msgpack' }),
+    relayLog: env.openDB('relay-log', { encoding: 'binary' }),
+    relayMeta: env.openDB('relay-meta', { encoding: 'msgpack' }),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { PutRawOptions, PutRawResult, RecordTxn, Store } from '../core/ports.js';
+import type { RelayStore } from '../core/relay-store.js';
 import type {
   AuditEntry, AuditEvent, CanonicalRecord, Format, Identifier, IdentityConflict, Lease, PutRecordResult, QueueItem, QueueStats,
   RawMessage, RawMeta, RecordInput,
@@ -8,6 +9,7 @@ import { GatewayError, isGatewayError } from '../core/errors.js';
 import type { AtRestCipher } from './at-rest.js';
 import { chainAudit, firstBrokenLink } from './audit-chain.js';
 import { LmdbQueues } from './lmdb-queue.js';
+import { LmdbRelayStore } from './lmdb-relay-store.js';
 import { LmdbRecords } from './lmdb-records.js';
 import { LmdbPlan } from './lmdb-plan.js';
 import { openLmdb, type LmdbDbs, type StoredRaw } from './lmdb-schema.js';
@@ -43,6 +45,7 @@ const refSlot = (id: string): string => `ref:${id}`;
  */
 export class LmdbStore implements Store {
   readonly kind = 'lmdb' as const;
+  readonly #path: string;
   readonly #dbs: LmdbDbs;
   readonly #cipher: AtRestCipher;
   readonly #log: Logger | undefined;
@@ -52,7 +55,8 @@ export class LmdbStore implements Store {
   #planned = 0;
   #replanned = 0;
 
-  private constructor(dbs: LmdbDbs, cipher: AtRestCipher, log: Logger | undefined) {
+  private constructor(path: string, dbs: LmdbDbs, cipher: AtRestCipher, log: Logger | undefined) {
+    this.#path = path;
     this.#dbs = dbs;
     this.#cipher = cipher;
     this.#log = log;
@@ -71,7 +75,7 @@ export class LmdbStore implements Store {
     } catch (cause) {
       throw new GatewayError('PSL_STORE_UNAVAILABLE', 'lmdb environment could not be opened', { cause });
     }
-    const store = new LmdbStore(dbs, options.cipher, options.log);
+    const store = new LmdbStore(options.path, dbs, options.cipher, options.log);
     await store.ping();
     options.log?.info({ component: 'lmdb-store' }, 'store opened');
     return store;
@@ -260,14 +264,21 @@ export class LmdbStore implements Store {
   /** Seq allocation happens inside the write transaction, so concurrent appends chain in commit order. */
   appendAudit(event: AuditEvent): Promise<AuditEntry> {
     this.#assertOpen();
-    const { audit } = this.#dbs;
-    return this.#write(() => {
-      let last: AuditEntry | undefined;
-      for (const { value } of audit.getRange({ reverse: true, limit: 1 })) last = value;
-      const entry = chainAudit(event, last);
-      audit.put(entry.seq, entry);
-      return entry;
-    });
+    return this.#write(() => this.#auditWithin(event));
+  }
+
+  /** See Store.openRelayStore: the relay's tables, in this environment. */
+  openRelayStore(): Promise<RelayStore> {
+    this.#assertOpen();
+    return LmdbRelayStore.open(this.#path, this.#dbs, { queues: this.#queues, auditWithin: (e) => this.#auditWithin(e) }, this.#cipher);
+  }
+
+  #auditWithin(event: AuditEvent): AuditEntry {
+    let last: AuditEntry | undefined;
+    for (const { value } of this.#dbs.audit.getRange({ reverse: true, limit: 1 })) last = value;
+    const entry = chainAudit(event, last);
+    this.#dbs.audit.put(entry.seq, entry);
+    return entry;
   }
 
   async readAudit(options: { fromSeq?: number; limit?: number } = {}): Promise<AuditEntry[]> {

@@ -27,7 +27,24 @@ export class RedisAudit {
 
   /** @param event - ids and codes only */
   append(event: AuditEvent): Promise<AuditEntry> {
-    const next = this.tail.then(() => this.appendNow(event));
+    const key = this.keys.audit();
+    return this.appendVia<AuditEntry>(event, async (entry, json) => {
+      const length = await AUDIT_APPEND.run<number>(this.conn, [key], [String(entry.seq - 1), json]);
+      return length === entry.seq ? { chained: true, value: entry } : { chained: false };
+    });
+  }
+
+  /**
+   * Append `event` through `commit`, a script that pushes the entry onto the audit list (KEYS:
+   * `keys.audit()`) only while the list still holds `entry.seq - 1` entries, with whatever else
+   * it writes: one atomic step. `chained: false` means another process appended first; the entry
+   * is chained again on the new tail and `commit` runs again. Serialised with every other append
+   * of this process, so only other processes can make a round fail.
+   * @param event - ids and codes only
+   * @param commit - runs the script; gets the chained entry and its JSON
+   */
+  appendVia<T>(event: AuditEvent, commit: (entry: AuditEntry, json: string) => Promise<{ chained: false } | { chained: true; value: T }>): Promise<T> {
+    const next = this.tail.then(() => this.appendNow(event, commit));
     this.tail = next.catch(() => undefined);
     return next;
   }
@@ -51,14 +68,14 @@ export class RedisAudit {
     return firstBrokenLink(entries);
   }
 
-  private async appendNow(event: AuditEvent): Promise<AuditEntry> {
+  private async appendNow<T>(event: AuditEvent, commit: (entry: AuditEntry, json: string) => Promise<{ chained: false } | { chained: true; value: T }>): Promise<T> {
     const key = this.keys.audit();
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const last = await this.conn.lIndex(key, -1);
       const previous = last === null ? undefined : parseEntry(last);
       const entry = chainAudit(event, previous);
-      const length = await AUDIT_APPEND.run<number>(this.conn, [key], [String(entry.seq - 1), JSON.stringify(entry)]);
-      if (length === entry.seq) return entry;
+      const done = await commit(entry, JSON.stringify(entry));
+      if (done.chained) return done.value;
     }
     throw new GatewayError('PSL_STORE_UNAVAILABLE', `audit append kept conflicting after ${MAX_ROUNDS} rounds`);
   }

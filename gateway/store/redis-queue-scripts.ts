@@ -28,6 +28,32 @@ local function owned(stateKey, id, token)
   if t == '' or t ~= token then return nil end
   return a, sid, e
 end
+-- Adds an item unless its id is waiting or in flight (q: stream, payload, state, delayed, waiting keys).
+local function enqueueOne(q, id, payload, now, availableAt, group)
+  if redis.call('HEXISTS', q[3], id) == 1 then return 0 end
+  local sid = ''
+  if tonumber(availableAt) > tonumber(now) then
+    redis.call('ZADD', q[4], availableAt, id)
+  else
+    ensureGroup(q[1], group)
+    sid = redis.call('XADD', q[1], '*', 'i', id)
+  end
+  redis.call('HSET', q[2], id, payload)
+  redis.call('HSET', q[3], id, packState(0, '', sid, now))
+  redis.call('ZADD', q[5], now, id)
+  return 1
+end
+-- Removes a claimed item whose lease the token holds (q: stream, payload, state, leases keys); 0 if lost.
+local function completeOne(q, id, token, group)
+  local a, sid = owned(q[3], id, token)
+  if not a then return 0 end
+  redis.call('XACK', q[1], group, sid)
+  redis.call('XDEL', q[1], sid)
+  redis.call('HDEL', q[2], id)
+  redis.call('HDEL', q[3], id)
+  redis.call('ZREM', q[4], id)
+  return 1
+end
 `;
 
 const script = (name: string, numKeys: number, header: string, body: string): LuaScript =>
@@ -40,18 +66,7 @@ export const QUEUE_ENQUEUE = script('queue-enqueue-5', 5, `
 -- ARGV[1] item id  ARGV[2] payload JSON  ARGV[3] now ms  ARGV[4] available-at ms  ARGV[5] group
 -- Returns 1 when added, 0 when the id was already there.
 `, `
-if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 0 end
-local sid = ''
-if tonumber(ARGV[4]) > tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
-else
-  ensureGroup(KEYS[1], ARGV[5])
-  sid = redis.call('XADD', KEYS[1], '*', 'i', ARGV[1])
-end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[3], ARGV[1], packState(0, '', sid, ARGV[3]))
-redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
-return 1
+return enqueueOne(KEYS, ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 `);
 
 // Claims one item for a new lease: promotes due retries, then takes over an expired lease (its
@@ -142,14 +157,7 @@ export const QUEUE_COMPLETE = script('queue-complete-4', 4, `
 -- ARGV[1] item id  ARGV[2] lease token  ARGV[3] group
 -- Returns 1, or 0 when the token is not the item's current one (lease lost).
 `, `
-local a, sid = owned(KEYS[3], ARGV[1], ARGV[2])
-if not a then return 0 end
-redis.call('XACK', KEYS[1], ARGV[3], sid)
-redis.call('XDEL', KEYS[1], sid)
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('ZREM', KEYS[4], ARGV[1])
-return 1
+return completeOne(KEYS, ARGV[1], ARGV[2], ARGV[3])
 `);
 
 /** Give an item back, ready again at retryAt; claim promotes it when due. */

@@ -21,6 +21,7 @@
 import type { Logger } from 'pino';
 import { GatewayError, isGatewayError } from '../core/errors.js';
 import type { PutRawOptions, PutRawResult, RecordTxn, Store } from '../core/ports.js';
+import type { RelayStore } from '../core/relay-store.js';
 import type {
   AuditEntry, AuditEvent, CanonicalRecord, Identifier, IdentityConflict, Lease, PutRecordResult, QueueItem, QueueStats,
   RawMessage, RawMeta, RecordInput,
@@ -32,6 +33,7 @@ import { checkDurability, type Durability } from './redis-durability.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisQueues } from './redis-queue.js';
 import { RedisRecords } from './redis-records.js';
+import { RedisRelayStore } from './redis-relay-store.js';
 import { RAW_PUT } from './redis-scripts.js';
 
 /** How to open a RedisStore. */
@@ -63,6 +65,7 @@ export class RedisStore implements Store {
   readonly #queues: RedisQueues;
   readonly #audit: RedisAudit;
   readonly #log: Logger | undefined;
+  readonly #prefix: string;
   #closed = false;
 
   private constructor(conn: RedisConn, options: RedisStoreOptions) {
@@ -73,6 +76,7 @@ export class RedisStore implements Store {
     this.#records = new RedisRecords(conn, this.#keys, options.cipher, this.#queues);
     this.#audit = new RedisAudit(conn, this.#keys);
     this.#log = options.log;
+    this.#prefix = options.prefix;
   }
 
   /**
@@ -221,6 +225,13 @@ export class RedisStore implements Store {
 
   appendAudit(event: AuditEvent): Promise<AuditEntry> {
     return this.#guard('appendAudit', () => this.#audit.append(event));
+  }
+
+  /** See Store.openRelayStore: the relay's values under `<prefix>relay:`, on this connection. */
+  openRelayStore(): Promise<RelayStore> {
+    return this.#guard('openRelayStore', () => RedisRelayStore.open({
+      conn: this.#conn, prefix: `${this.#prefix}relay:`, cipher: this.#cipher, parts: { keys: this.#keys, audit: this.#audit }, ...(this.#log ? { log: this.#log } : {}),
+    }));
   }
 
   readAudit(options?: { fromSeq?: number; limit?: number }): Promise<AuditEntry[]> {

@@ -17,8 +17,8 @@ t.test('after a start with umask 0: data directories are 0700 and data and gener
   enableMessaging(cfg, {}, '');
   const gateway = await startGateway(mustLoad(cfg.dir), createLogger({ level: 'silent', destination: new LogSink() }));
   t.teardown(() => gateway.stop());
-  for (const d of ['data/lmdb', 'data/lmdb-relay']) t.equal(mode(join(cfg.dir, d)), '700', `${d}/`);
-  for (const f of ['data/lmdb/data.mdb', 'data/lmdb/lock.mdb', 'data/lmdb-relay/data.mdb', 'data/lmdb-relay/lock.mdb',
+  t.equal(mode(join(cfg.dir, 'data/lmdb')), '700', 'data/lmdb/');
+  for (const f of ['data/lmdb/data.mdb', 'data/lmdb/lock.mdb',
     'keys/data.key', 'keys/directory.key', 'keys/service.key']) t.equal(mode(join(cfg.dir, f)), '600', f);
   t.equal(mode(join(cfg.dir, 'keys')), '700', 'keys/');
 });

@@ -8,8 +8,7 @@ import { generateDeviceKeys } from '../../../../gateway/crypto/keys.js';
 import { cryptoReady } from '../../../../gateway/crypto/primitives.js';
 import { certToWire, signDeviceCert } from '../../../../gateway/directory/device-cert.js';
 import { Directory } from '../../../../gateway/directory/directory.js';
-import { RedisRelayStore } from '../../../../gateway/relay/redis-relay-store.js';
-import { LmdbRelayStore } from '../../../../gateway/relay/lmdb-relay-store.js';
+import { openLmdbRelay, openRedisRelay } from '../../../helpers/relay-stores.js';
 import { loadSodium } from '../../../../gateway/crypto/sodium.js';
 import { AtRestCipher } from '../../../../gateway/store/at-rest.js';
 import { cleanPrefix, REDIS_URL, testPrefix } from '../../../helpers/redis.js';
@@ -20,8 +19,9 @@ const cipher = new AtRestCipher(sodium, sodium.randombytes_buf(32));
 t.test('two gateway processes sharing one log (Redis): one bootstrap entry, each sees the other\'s devices', async (t) => {
   const s = await cryptoReady();
   const prefix = testPrefix('directory');
-  const [a, b] = await Promise.all([RedisRelayStore.open({ url: REDIS_URL, prefix, cipher }), RedisRelayStore.open({ url: REDIS_URL, prefix, cipher })]);
-  t.teardown(async () => { await a.close(); await b.close(); await cleanPrefix(prefix); });
+  const [ga, gb] = await Promise.all([openRedisRelay(prefix, cipher), openRedisRelay(prefix, cipher)]);
+  const [a, b] = [ga.relay, gb.relay];
+  t.teardown(async () => { await ga.close(); await gb.close(); await cleanPrefix(prefix); });
   const dk = s.crypto_sign_keypair();
   const directoryKey = { publicKey: dk.publicKey, secretKey: dk.privateKey, kid: new Uint8Array(32) };
   const id = s.crypto_sign_keypair();
@@ -49,8 +49,9 @@ t.test('two gateway processes sharing one log (Redis): one bootstrap entry, each
 t.test('an identity key that is not a valid Ed25519 key is a mismatch, never logged', async (t) => {
   const s = await cryptoReady();
   const dir = mkdtempSync(join(tmpdir(), 'directory-'));
-  const store = LmdbRelayStore.open(join(dir, 'relay'), cipher);
-  t.teardown(async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); });
+  const opened = await openLmdbRelay(join(dir, 'lmdb'), cipher);
+  const store = opened.relay;
+  t.teardown(async () => { await opened.close(); rmSync(dir, { recursive: true, force: true }); });
   const dk = s.crypto_sign_keypair();
   const { directory, mismatches } = await Directory.open({
     store, directoryKey: { publicKey: dk.publicKey, secretKey: dk.privateKey, kid: new Uint8Array(32) },

@@ -1,5 +1,5 @@
 import { GatewayError, isGatewayError } from '../core/errors.js';
-import type { AtRestCipher } from '../store/at-rest.js';
+import type { AtRestCipher } from './at-rest.js';
 
 const KEY_CHECK = new TextEncoder().encode('passerelle/relay-key-check/v1');
 const KEY_CHECK_SLOT = 'relay:key-check';

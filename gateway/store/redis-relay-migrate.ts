@@ -1,6 +1,6 @@
 import { RESP_TYPES } from 'redis';
 import { GatewayError } from '../core/errors.js';
-import type { RelayConn } from './redis-relay-conn.js';
+import type { RedisConn } from './redis-conn.js';
 import type { RelaySealer } from './relay-seal.js';
 
 const AS_BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
@@ -20,7 +20,7 @@ const glob = (s: string): string => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
  * @throws GatewayError PSL_STORE_CORRUPT when the prefix has a newer layout than `format`, or
  *   was sealed with another data key
  */
-export async function migrateRelayKeys(conn: RelayConn, prefix: string, sealer: RelaySealer, format: number): Promise<number> {
+export async function migrateRelayKeys(conn: RedisConn, prefix: string, sealer: RelaySealer, format: number): Promise<number> {
   const formatKey = `${prefix}format`;
   const checkKey = `${prefix}key-check`;
   const current = await conn.get(formatKey);
@@ -47,7 +47,7 @@ export async function migrateRelayKeys(conn: RelayConn, prefix: string, sealer: 
   return moved;
 }
 
-async function moveKey(conn: RelayConn, prefix: string, key: string, logical: string, sealer: RelaySealer): Promise<boolean> {
+async function moveKey(conn: RedisConn, prefix: string, key: string, logical: string, sealer: RelaySealer): Promise<boolean> {
   const type = await conn.type(key);
   const expireAt = await conn.pExpireTime(key);
   const m = conn.multi();
