@@ -7,7 +7,8 @@ import type {
 } from '../core/types.js';
 import { GatewayError, isGatewayError } from '../core/errors.js';
 import type { AtRestCipher } from './at-rest.js';
-import { chainAudit, firstBrokenLink } from './audit-chain.js';
+import { firstBrokenLink } from './audit-chain.js';
+import { appendAuditWithin, readAuditEntries } from './lmdb-audit.js';
 import { LmdbQueues } from './lmdb-queue.js';
 import { LmdbRelayStore } from './lmdb-relay-store.js';
 import { LmdbRecords } from './lmdb-records.js';
@@ -264,29 +265,21 @@ export class LmdbStore implements Store {
   /** Seq allocation happens inside the write transaction, so concurrent appends chain in commit order. */
   appendAudit(event: AuditEvent): Promise<AuditEntry> {
     this.#assertOpen();
-    return this.#write(() => this.#auditWithin(event));
+    return this.#write(() => appendAuditWithin(this.#dbs, event));
   }
 
   /** See Store.openRelayStore: the relay's tables, in this environment. */
   openRelayStore(): Promise<RelayStore> {
     this.#assertOpen();
-    return LmdbRelayStore.open(this.#path, this.#dbs, { queues: this.#queues, auditWithin: (e) => this.#auditWithin(e) }, this.#cipher);
-  }
-
-  #auditWithin(event: AuditEvent): AuditEntry {
-    let last: AuditEntry | undefined;
-    for (const { value } of this.#dbs.audit.getRange({ reverse: true, limit: 1 })) last = value;
-    const entry = chainAudit(event, last);
-    this.#dbs.audit.put(entry.seq, entry);
-    return entry;
+    return LmdbRelayStore.open(this.#path, this.#dbs, { queues: this.#queues, auditWithin: (e) => appendAuditWithin(this.#dbs, e) }, this.#cipher);
   }
 
   async readAudit(options: { fromSeq?: number; limit?: number } = {}): Promise<AuditEntry[]> {
-    return this.#read(() => audit(this.#dbs, options));
+    return this.#read(() => readAuditEntries(this.#dbs, options));
   }
 
   async verifyAudit(): Promise<number | undefined> {
-    return this.#read(() => firstBrokenLink(audit(this.#dbs, {})));
+    return this.#read(() => firstBrokenLink(readAuditEntries(this.#dbs, {})));
   }
 
   async ping(): Promise<void> {
@@ -328,10 +321,4 @@ export class LmdbStore implements Store {
       throw new GatewayError('PSL_STORE_UNAVAILABLE', 'lmdb read failed', { cause: err });
     }
   }
-}
-
-function audit(dbs: LmdbDbs, options: { fromSeq?: number; limit?: number }): AuditEntry[] {
-  if (options.limit !== undefined && options.limit <= 0) return [];
-  const range = { start: options.fromSeq ?? 1, ...(options.limit === undefined ? {} : { limit: options.limit }) };
-  return [...dbs.audit.getRange(range)].map(({ value }) => value);
 }
