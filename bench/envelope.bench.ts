@@ -3,14 +3,14 @@
  * Build then run:  npx tsc -p tsconfig.build.json && node dist/bench/envelope.bench.js
  * Prints ops/s and p50/p99 per case. Target: 1 KiB seal+sign ≤ 1 ms.
  */
-import { sealEnvelope, type SealRecipient } from '../gateway/crypto/envelope-seal.js';
-import { openEnvelope } from '../gateway/crypto/envelope-open.js';
-import { decodeEnvelope, encodeEnvelope } from '../gateway/crypto/envelope-codec.js';
-import { generateDeviceKeys, type DeviceKeys } from '../gateway/crypto/keys.js';
-import { cryptoReady } from '../gateway/crypto/primitives.js';
-import { SUITES, type Suite } from '../gateway/crypto/envelope-types.js';
-import type { SenderDevice } from '../gateway/crypto/envelope-verify.js';
-import type { Sodium } from '../gateway/crypto/sodium.js';
+import { sealEnvelope, type SealRecipient } from '../protocol/crypto/envelope-seal.js';
+import { openEnvelope } from '../protocol/crypto/envelope-open.js';
+import { decodeEnvelope, encodeEnvelope } from '../protocol/crypto/envelope-codec.js';
+import { generateDeviceKeys, type DeviceKeys } from '../protocol/crypto/keys.js';
+import { cryptoReady } from '../protocol/crypto/primitives.js';
+import { SUITES, type Suite } from '../protocol/crypto/envelope-types.js';
+import type { SenderDevice } from '../protocol/crypto/envelope-verify.js';
+import type { Sodium } from '../protocol/crypto/sodium.js';
 import { percentile } from './lib/stats.js';
 
 interface Stats { name: string; ops: number; p50: number; p99: number }

@@ -20,7 +20,7 @@ import { MllpFeed } from '../adapters/hl7v2/mllp-feed.js';
 import { MllpFramer } from '../adapters/hl7v2/mllp-framer.js';
 import { parseHl7 } from '../adapters/hl7v2/parse.js';
 import { newId, sha256Hex } from '../gateway/core/ids.js';
-import { loadSodium } from '../gateway/crypto/sodium.js';
+import { loadSodium } from '../protocol/crypto/sodium.js';
 import { createLogger } from '../gateway/log.js';
 import { Metrics } from '../gateway/metrics.js';
 import { Intake } from '../gateway/pipeline/intake.js';

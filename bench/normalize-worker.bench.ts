@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { hl7v2Normalizer } from '../adapters/hl7v2/normalize/index.js';
 import { newId, sha256Hex } from '../gateway/core/ids.js';
 import type { RawMessage } from '../gateway/core/types.js';
-import { loadSodium } from '../gateway/crypto/sodium.js';
+import { loadSodium } from '../protocol/crypto/sodium.js';
 import { createLogger } from '../gateway/log.js';
 import { NormalizationEventBus } from '../gateway/pipeline/normalization-events.js';
 import { NORMALIZE_QUEUE, NormalizeWorker } from '../gateway/pipeline/normalize-worker.js';

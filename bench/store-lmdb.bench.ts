@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RawMessage } from '../gateway/core/types.js';
 import { newId, sha256Hex } from '../gateway/core/ids.js';
-import { loadSodium } from '../gateway/crypto/sodium.js';
+import { loadSodium } from '../protocol/crypto/sodium.js';
 import { AtRestCipher } from '../gateway/store/at-rest.js';
 import { createHash } from 'node:crypto';
 import { openLmdb } from '../gateway/store/lmdb-schema.js';

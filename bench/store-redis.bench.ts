@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RawMessage } from '../gateway/core/types.js';
 import { newId, sha256Hex } from '../gateway/core/ids.js';
-import { loadSodium } from '../gateway/crypto/sodium.js';
+import { loadSodium } from '../protocol/crypto/sodium.js';
 import { AtRestCipher } from '../gateway/store/at-rest.js';
 import { createConn, toArg, type RedisConn } from '../gateway/store/redis-conn.js';
 import { RedisStore } from '../gateway/store/redis-store.js';

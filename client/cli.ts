@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { isGatewayError } from '../gateway/core/errors.js';
+import { isGatewayError } from '../protocol/errors.js';
 import { PasserelleClient } from './client.js';
 import { followText, messageText, outcomeJson, outcomeText, verificationText } from './cli-format.js';
 import { follow } from './follow.js';

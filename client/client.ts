@@ -5,11 +5,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { GatewayError, isGatewayError } from '../gateway/core/errors.js';
-import type { DecryptionKey } from '../gateway/crypto/envelope-open.js';
-import { SLUG } from '../gateway/crypto/envelope-types.js';
-import { cryptoReady } from '../gateway/crypto/primitives.js';
-import type { RejectedReceipt } from '../gateway/crypto/rejected-receipt.js';
+import { GatewayError, isGatewayError } from '../protocol/errors.js';
+import type { DecryptionKey } from '../protocol/crypto/envelope-open.js';
+import { SLUG } from '../protocol/crypto/envelope-types.js';
+import { cryptoReady } from '../protocol/crypto/primitives.js';
+import type { RejectedReceipt } from '../protocol/crypto/rejected-receipt.js';
 import { signRegistration } from './device-cert.js';
 import { DirectoryView } from './directory-view.js';
 import { GatewayApi } from './gateway-api.js';

@@ -10,13 +10,14 @@
  *     that key signed (directory-proof.ts), the head must be fresh (24 h) and never smaller than
  *     one seen before.
  */
-import { GatewayError, isGatewayError } from '../gateway/core/errors.js';
-import { fromBase64Url, toBase64Url } from '../gateway/crypto/base64url.js';
-import type { SealRecipient } from '../gateway/crypto/envelope-seal.js';
-import type { SenderDevice } from '../gateway/crypto/envelope-verify.js';
-import { kidOf } from '../gateway/crypto/keys.js';
-import { cryptoReady, equalBytes } from '../gateway/crypto/primitives.js';
-import { checkPeerCert, type ClientDeviceCert } from './device-cert.js';
+import { GatewayError, isGatewayError } from '../protocol/errors.js';
+import { fromBase64Url, toBase64Url } from '../protocol/crypto/base64url.js';
+import type { SealRecipient } from '../protocol/crypto/envelope-seal.js';
+import type { SenderDevice } from '../protocol/crypto/envelope-verify.js';
+import { kidOf } from '../protocol/crypto/keys.js';
+import { cryptoReady, equalBytes } from '../protocol/crypto/primitives.js';
+import type { DeviceCert } from '../protocol/device-cert.js';
+import { checkPeerCert } from './device-cert.js';
 import { checkHead, entryIncluded, type CheckedHead } from './directory-proof.js';
 import type { GatewayApi } from './gateway-api.js';
 import type { KeySecrets } from './key-secrets.js';
@@ -24,7 +25,7 @@ import type { KeySecrets } from './key-secrets.js';
 /** One device of a peer, with its certificates (current first) and revocation time. */
 export interface PeerDevice {
   readonly deviceId: string;
-  readonly certs: readonly ClientDeviceCert[];
+  readonly certs: readonly DeviceCert[];
   readonly revokedAt?: number | undefined;
 }
 
@@ -76,8 +77,8 @@ export class DirectoryView {
     const trust = this.#pin(participant, identityKey);
     const devices: PeerDevice[] = [];
     let rejected = 0;
-    const certsOf = async (d: Json): Promise<ClientDeviceCert[]> => {
-      const certs: ClientDeviceCert[] = [];
+    const certsOf = async (d: Json): Promise<DeviceCert[]> => {
+      const certs: DeviceCert[] = [];
       for (const v of [d, ...(Array.isArray(d.history) ? d.history : [])]) {
         const o = obj(v);
         const cert = await checkPeerCert(o?.cert ?? obj(o?.entry)?.cert, o?.sig ?? obj(o?.entry)?.sig, identityKey);

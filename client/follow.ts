@@ -6,8 +6,8 @@
  * processed one at a time so acks follow durable storage in order.
  */
 import { WebSocket } from 'ws';
-import { GatewayError } from '../gateway/core/errors.js';
-import { parseRejectedReceipt, type RejectReason } from '../gateway/crypto/rejected-receipt.js';
+import { GatewayError } from '../protocol/errors.js';
+import { parseRejectedReceipt, type RejectReason } from '../protocol/crypto/rejected-receipt.js';
 import type { DeliveryAnswer, PasserelleClient } from './client.js';
 import { receiptValid } from './gateway-receipts.js';
 import type { ReceiveOutcome } from './receive.js';

@@ -5,9 +5,9 @@
  */
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { ERROR_REGISTRY, GatewayError, type ErrorCode } from '../gateway/core/errors.js';
-import type { WireEnvelope } from '../gateway/crypto/envelope-types.js';
-import type { RejectedReceipt } from '../gateway/crypto/rejected-receipt.js';
+import { ERROR_REGISTRY, GatewayError, type ErrorCode } from '../protocol/errors.js';
+import type { WireEnvelope } from '../protocol/crypto/envelope-types.js';
+import type { RejectedReceipt } from '../protocol/crypto/rejected-receipt.js';
 import type { DeviceRegistration } from './device-cert.js';
 
 /** Declared attachment metadata, checked by the gateway at upload (ENVELOPE.md §4). */

@@ -12,7 +12,7 @@
  * made with one works wherever that algorithm is available, and nobody can weaken them silently.
  */
 import { scrypt } from 'node:crypto';
-import { GatewayError } from '../gateway/core/errors.js';
+import { GatewayError } from '../protocol/errors.js';
 
 /** Argon2id13 parameters (libsodium crypto_pwhash). */
 export interface Argon2idParams {

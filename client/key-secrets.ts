@@ -3,7 +3,7 @@
  * (base64url). Parsing is strict: the plaintext is authenticated, but a file written by an older
  * or buggy build should fail loudly rather than half-load.
  */
-import { fromBase64Url, toBase64Url } from '../gateway/crypto/base64url.js';
+import { fromBase64Url, toBase64Url } from '../protocol/crypto/base64url.js';
 
 /** A key pair as libsodium returns it. */
 export interface RawKeyPair {

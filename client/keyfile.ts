@@ -11,10 +11,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { GatewayError } from '../gateway/core/errors.js';
-import { fromBase64Url, toBase64Url } from '../gateway/crypto/base64url.js';
-import { generateDeviceKeys } from '../gateway/crypto/keys.js';
-import { cryptoReady, xchachaDecrypt, xchachaEncrypt } from '../gateway/crypto/primitives.js';
+import { GatewayError } from '../protocol/errors.js';
+import { fromBase64Url, toBase64Url } from '../protocol/crypto/base64url.js';
+import { generateDeviceKeys } from '../protocol/crypto/keys.js';
+import { cryptoReady, xchachaDecrypt, xchachaEncrypt } from '../protocol/crypto/primitives.js';
 import { createDurable, writeDurable } from './durable-write.js';
 import { deriveKey, kdfProblem, newKdfParams, type KdfParams } from './kdf.js';
 import { secretsFromJson, secretsToJson, type KeySecrets } from './key-secrets.js';

@@ -12,9 +12,9 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ReplayCache } from '../gateway/crypto/envelope-verify.js';
-import { blake2b256, cryptoReady, xchachaDecrypt, xchachaEncrypt } from '../gateway/crypto/primitives.js';
-import { fromBase64Url } from '../gateway/crypto/base64url.js';
+import type { ReplayCache } from '../protocol/crypto/envelope-verify.js';
+import { blake2b256, cryptoReady, xchachaDecrypt, xchachaEncrypt } from '../protocol/crypto/primitives.js';
+import { fromBase64Url } from '../protocol/crypto/base64url.js';
 import { createDurable, writeDurable } from './durable-write.js';
 
 /** An attachment of a stored message (no key material: the file was decrypted at receipt). */

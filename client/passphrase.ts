@@ -5,7 +5,7 @@
  * every local user through ps.
  */
 import { readFileSync } from 'node:fs';
-import { GatewayError } from '../gateway/core/errors.js';
+import { GatewayError } from '../protocol/errors.js';
 
 /** Name of the environment variable read for the passphrase. */
 export const PASSPHRASE_ENV = 'PASSERELLE_PASSPHRASE';

@@ -1,17 +1,17 @@
 /**
  * Rejected receipts on the client, both ways. As a recipient: a refused envelope is answered with
- * a `rejected` receipt signed by this device's signing key (gateway/crypto/rejected-receipt.ts
+ * a `rejected` receipt signed by this device's signing key (protocol/crypto/rejected-receipt.ts
  * defines the bytes), never with an ack, so its sender does not see it as delivered. As a sender:
  * a rejection of one of our envelopes is checked against the rejecting device's certificates in
  * our own checked directory view, not on the gateway's word.
  */
-import { toBase64Url } from '../gateway/crypto/base64url.js';
-import { encodeEnvelope } from '../gateway/crypto/envelope-codec.js';
-import type { OpenFailure } from '../gateway/crypto/envelope-verify.js';
-import { blake2b256, cryptoReady } from '../gateway/crypto/primitives.js';
+import { toBase64Url } from '../protocol/crypto/base64url.js';
+import { encodeEnvelope } from '../protocol/crypto/envelope-codec.js';
+import type { OpenFailure } from '../protocol/crypto/envelope-verify.js';
+import { blake2b256, cryptoReady } from '../protocol/crypto/primitives.js';
 import {
   parseRejectedReceipt, REJECT_REASON_OF, signRejectedReceipt, verifyRejectedReceipt, type RejectedReceipt, type RejectReason,
-} from '../gateway/crypto/rejected-receipt.js';
+} from '../protocol/crypto/rejected-receipt.js';
 import type { DirectoryView, Peer } from './directory-view.js';
 import type { Delivery } from './receive.js';
 

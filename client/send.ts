@@ -6,12 +6,12 @@
 import { createReadStream, mkdirSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { encryptAttachment } from '../gateway/crypto/attachments.js';
-import { toBase64Url } from '../gateway/crypto/base64url.js';
-import { encodeEnvelope, toWire } from '../gateway/crypto/envelope-codec.js';
-import { sealEnvelope, type SealAttachment, type SealContent, type SealRecipient } from '../gateway/crypto/envelope-seal.js';
-import { SUITES, type Envelope, type EnvelopeClass, type Suite } from '../gateway/crypto/envelope-types.js';
-import { blake2b256, cryptoReady } from '../gateway/crypto/primitives.js';
+import { encryptAttachment } from '../protocol/crypto/attachments.js';
+import { toBase64Url } from '../protocol/crypto/base64url.js';
+import { encodeEnvelope, toWire } from '../protocol/crypto/envelope-codec.js';
+import { sealEnvelope, type SealAttachment, type SealContent, type SealRecipient } from '../protocol/crypto/envelope-seal.js';
+import { SUITES, type Envelope, type EnvelopeClass, type Suite } from '../protocol/crypto/envelope-types.js';
+import { blake2b256, cryptoReady } from '../protocol/crypto/primitives.js';
 import type { GatewayApi } from './gateway-api.js';
 import { receiptValid } from './gateway-receipts.js';
 

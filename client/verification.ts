@@ -1,11 +1,11 @@
 /**
- * What `verify` shows: the safety number between two identity keys (gateway/crypto/safety-number,
+ * What `verify` shows: the safety number between two identity keys (protocol/crypto/safety-number,
  * 60 digits, the same on both sides) and short key fingerprints for each of the peer's devices.
  */
-import { toBase64Url } from '../gateway/crypto/base64url.js';
-import { kidOf } from '../gateway/crypto/keys.js';
-import { cryptoReady } from '../gateway/crypto/primitives.js';
-import { formatSafetyNumber, safetyNumber } from '../gateway/crypto/safety-number.js';
+import { toBase64Url } from '../protocol/crypto/base64url.js';
+import { kidOf } from '../protocol/crypto/keys.js';
+import { cryptoReady } from '../protocol/crypto/primitives.js';
+import { formatSafetyNumber, safetyNumber } from '../protocol/crypto/safety-number.js';
 import type { Peer } from './directory-view.js';
 
 /** Safety number and fingerprints for one peer. */

@@ -2,7 +2,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.js';
-import { isGatewayError } from './core/errors.js';
+import { isGatewayError } from '../protocol/errors.js';
 import { formatProblem } from './config/problems.js';
 import { createLogger } from './log.js';
 import { startGateway, type Gateway } from './main.js';

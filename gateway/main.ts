@@ -7,7 +7,7 @@ import type { Config } from './config/schema.js';
 import { readSecret } from './config/secrets.js';
 import type { NormalizationEvents, Normalizer, Store } from './core/ports.js';
 import type { Format } from './core/types.js';
-import { loadSodium } from './crypto/sodium.js';
+import { loadSodium } from '../protocol/crypto/sodium.js';
 import { listenError } from './http/listen-error.js';
 import { createHttpServer } from './http/server.js';
 import type { Logger } from './log.js';

@@ -6,9 +6,9 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { buildNormalizers } from '../adapters/normalizers.js';
 import type { Config } from './config/schema.js';
-import { isGatewayError } from './core/errors.js';
+import { isGatewayError } from '../protocol/errors.js';
 import type { Store } from './core/ports.js';
-import { loadSodium } from './crypto/sodium.js';
+import { loadSodium } from '../protocol/crypto/sodium.js';
 import { createLogger } from './log.js';
 import { NormalizePool } from './pipeline/normalize-pool.js';
 import { ThreadReporter, type FromNormalizeThread, type ToNormalizeThread } from './pipeline/normalize-thread-port.js';

@@ -1,6 +1,6 @@
 import type { Server } from '@hapi/hapi';
 import type { Logger } from 'pino';
-import { GatewayError } from '../../gateway/core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 import { checkFeedName } from '../../gateway/core/feed-name.js';
 import type { Caller, IntakePort, Store } from '../../gateway/core/ports.js';
 import type { AuthDecision } from './feed-auth.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ERROR_REGISTRY, isGatewayError } from '../../gateway/core/errors.js';
+import { ERROR_REGISTRY, isGatewayError } from '../../protocol/errors.js';
 import { newId } from '../../gateway/core/ids.js';
 import type { IntakePort, NormalizationOutcome, Store } from '../../gateway/core/ports.js';
 import { buildAck, hl7DateTime, issuesToAckErrors, type AckCode, type AckError } from './ack.js';

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { isGatewayError } from '../../gateway/core/errors.js';
+import { isGatewayError } from '../../protocol/errors.js';
 import type { NormalizationOutcome } from '../../gateway/core/ports.js';
 import type { AppAckRouter } from './app-ack.js';
 import type { AuthDecision } from './feed-auth.js';

@@ -1,4 +1,4 @@
-import { GatewayError } from '../../gateway/core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 
 // MLLP block: <VT> message <FS><CR> (HL7 v2.5.1 Appendix C, C.4.3).
 const VT = 0x0b;

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 
 /** Where a secret reference points, or why it cannot be read (never the secret itself). */
 export function checkSecretRef(ref: string, baseDir: string, env: NodeJS.ProcessEnv): string | undefined {

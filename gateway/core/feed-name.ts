@@ -1,4 +1,4 @@
-import { GatewayError } from './errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 
 /** Feed names are config slugs: lower-case letters, digits and `-`, 1-63 characters, not led by `-`. */
 export const FEED_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;

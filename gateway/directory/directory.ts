@@ -1,26 +1,26 @@
 /**
  * The key directory: participants' identity keys, their devices' certificates, revocations and
- * identity rotations, all as entries of one append-only hash-chained log (log-entry.ts) kept in a
+ * identity rotations, all as entries of one append-only hash-chained log (protocol/directory-log.ts) kept in a
  * RelayStore. The in-memory view is rebuilt from the log at start and caught up before every
  * decision, so several gateway processes sharing one Redis agree on it.
  */
-import { fromBase64Url, toBase64Url } from '../crypto/base64url.js';
-import type { Suite } from '../crypto/envelope-types.js';
-import type { SenderDevice } from '../crypto/envelope-verify.js';
-import { cryptoReady, equalBytes } from '../crypto/primitives.js';
-import { ed25519Sign, ed25519Verify } from '../crypto/signature.js';
-import type { Sodium } from '../crypto/sodium.js';
+import { fromBase64Url, toBase64Url } from '../../protocol/crypto/base64url.js';
+import type { Suite } from '../../protocol/crypto/envelope-types.js';
+import type { SenderDevice } from '../../protocol/crypto/envelope-verify.js';
+import { cryptoReady, equalBytes } from '../../protocol/crypto/primitives.js';
+import { ed25519Sign, ed25519Verify } from '../../protocol/crypto/signature.js';
+import type { Sodium } from '../../protocol/crypto/sodium.js';
 import type { RelayStore } from '../core/relay-store.js';
 import {
   certFromWire, certToWire, checkDeviceCert, encKid, revokeSignedBytes, rotateSignedBytes, sigFromWire,
   type CertRejection, type DeviceCert,
-} from './device-cert.js';
+} from '../../protocol/device-cert.js';
 import type { GatewayKey } from './gateway-keys.js';
 import {
   addParticipantSignedBytes, chainEntry, contentHash, GENESIS, signHead,
   type EntryBody, type InclusionProof, type LogEntry, type SignedHead,
-} from './log-entry.js';
-import { checkEd25519PublicKey, kidOf } from '../crypto/keys.js';
+} from '../../protocol/directory-log.js';
+import { checkEd25519PublicKey, kidOf } from '../../protocol/crypto/keys.js';
 
 const LOG = 'directory';
 const utf8 = new TextEncoder();

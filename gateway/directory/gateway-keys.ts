@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { decodeKey, readSecret, secretPath } from '../config/secrets.js';
-import { kidOf } from '../crypto/keys.js';
-import { loadSodium } from '../crypto/sodium.js';
+import { kidOf } from '../../protocol/crypto/keys.js';
+import { loadSodium } from '../../protocol/crypto/sodium.js';
 import type { Logger } from '../log.js';
 
 /** An Ed25519 key pair the gateway holds (directory key, service key). */

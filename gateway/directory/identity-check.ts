@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { formatProblem, type ConfigProblem } from '../config/problems.js';
 import { locate } from '../config/yaml-position.js';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 import type { IdentityMismatch } from './directory.js';
 
 /**

@@ -1,11 +1,11 @@
 import type { ResponseObject, ResponseToolkit, Server } from '@hapi/hapi';
 import { callerOf, param } from '../http/auth.js';
-import { toBase64Url } from '../crypto/base64url.js';
+import { toBase64Url } from '../../protocol/crypto/base64url.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../core/ports.js';
 import { refusalResponse } from '../relay/refusal.js';
 import type { DeviceState, Directory, DirectoryResult } from './directory.js';
-import type { InclusionProof, LogEntry } from './log-entry.js';
+import type { InclusionProof, LogEntry } from '../../protocol/directory-log.js';
 
 /** A log entry with its position proof against the head served alongside. */
 interface ProvenEntry { entry: LogEntry; proof: InclusionProof }

@@ -1,6 +1,6 @@
 import Boom from '@hapi/boom';
 import type { Request, ResponseToolkit, Server } from '@hapi/hapi';
-import { isGatewayError, type ErrorCode } from '../core/errors.js';
+import { isGatewayError, type ErrorCode } from '../../protocol/errors.js';
 import { operationOutcome, type IssueCode } from '../core/issues.js';
 import type { Logger } from '../log.js';
 import { bodyLimit } from './body-limit.js';

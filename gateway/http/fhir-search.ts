@@ -1,4 +1,4 @@
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 import type { Store } from '../core/ports.js';
 import type { CanonicalRecord, Identifier } from '../core/types.js';
 import { comparePositions, compareRecords, CURSOR_PARAM, decodeCursor, positionOf, type SearchPosition } from './fhir-cursor.js';

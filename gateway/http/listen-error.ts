@@ -1,6 +1,6 @@
 import { join, relative } from 'node:path';
 import { CONFIG_FILES } from '../config/schema.js';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 
 /** A listener the gateway opens at start, and the config key that sets its port. */
 export interface ListenerSite {

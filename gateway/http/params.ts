@@ -1,4 +1,4 @@
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 import { checkFeedName } from '../core/feed-name.js';
 import { param } from './auth.js';
 

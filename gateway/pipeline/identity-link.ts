@@ -1,4 +1,4 @@
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 import type { Store } from '../core/ports.js';
 import type { CanonicalRecord, FhirResource, IdentityConflict, RecordInput } from '../core/types.js';
 

@@ -1,7 +1,7 @@
 import type { IntakePort, IntakeRequest, PutRawResult, Store } from '../core/ports.js';
 import type { Format, RawMessage } from '../core/types.js';
 import { newId, sha256Hex } from '../core/ids.js';
-import { GatewayError, isGatewayError } from '../core/errors.js';
+import { GatewayError, isGatewayError } from '../../protocol/errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BacklogGate } from './backlog-gate.js';

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Normalized } from '../core/ports.js';
 import type { RawMessage } from '../core/types.js';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 import type { Logger } from '../log.js';
 
 /** A normalizer that runs elsewhere (NormalizePool); same contract as Normalizer.normalize. */

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 import { relayLogLine, type Logger } from '../log.js';
 import type { NormalizeMetrics, OutcomePublisher } from './normalize-worker.js';
 import { applyReport, type FromNormalizeThread, type ToNormalizeThread } from './normalize-thread-port.js';

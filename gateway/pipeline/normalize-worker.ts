@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Normalized, NormalizationOutcome, Normalizer, RecordTxn, Store } from '../core/ports.js';
 import type { Format, Lease, RawMessage } from '../core/types.js';
 import type { Issue } from '../core/issues.js';
-import { isGatewayError } from '../core/errors.js';
+import { isGatewayError } from '../../protocol/errors.js';
 import type { Logger } from '../log.js';
 import { outcomeRecord, readOutcome } from './normalization-outcome.js';
 import { writeRecordsIn, type RouteFn, type WrittenRecord } from './record-writer.js';

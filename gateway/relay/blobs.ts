@@ -10,9 +10,9 @@ import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { fromBase64Url, toBase64Url } from '../crypto/base64url.js';
-import { ATTACHMENT_REF } from '../crypto/envelope-types.js';
-import { cryptoReady, equalBytes } from '../crypto/primitives.js';
+import { fromBase64Url, toBase64Url } from '../../protocol/crypto/base64url.js';
+import { ATTACHMENT_REF } from '../../protocol/crypto/envelope-types.js';
+import { cryptoReady, equalBytes } from '../../protocol/crypto/primitives.js';
 import type { RelayPut, RelayStore } from '../core/relay-store.js';
 
 /** Blob metadata as stored. */

@@ -8,7 +8,7 @@ import { isAbsolute, join } from 'node:path';
 import type { Server } from '@hapi/hapi';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../core/ports.js';
-import { toBase64Url } from '../crypto/base64url.js';
+import { toBase64Url } from '../../protocol/crypto/base64url.js';
 import { Directory } from '../directory/directory.js';
 import { loadGatewayKey } from '../directory/gateway-keys.js';
 import { assertIdentities } from '../directory/identity-check.js';

@@ -1,5 +1,5 @@
 import type { ResponseObject, ResponseToolkit } from '@hapi/hapi';
-import { ERROR_REGISTRY, type ErrorCode } from '../core/errors.js';
+import { ERROR_REGISTRY, type ErrorCode } from '../../protocol/errors.js';
 
 /**
  * The messaging routes' refusal body: the usual `{ error: { code, message } }` plus a stable

@@ -5,25 +5,25 @@
  * adapters over it. Nothing here can read an envelope's content: it routes on the outer header.
  */
 import { EventEmitter } from 'node:events';
-import type { ErrorCode } from '../core/errors.js';
-import { isGatewayError } from '../core/errors.js';
+import type { ErrorCode } from '../../protocol/errors.js';
+import { isGatewayError } from '../../protocol/errors.js';
 import type { Store } from '../core/ports.js';
 import type { AuditEvent, Lease } from '../core/types.js';
-import { fromBase64Url, toBase64Url } from '../crypto/base64url.js';
-import { decodeEnvelope, encodeEnvelope } from '../crypto/envelope-codec.js';
-import { DEFAULT_TTL_MS } from '../crypto/envelope-core.js';
-import type { Envelope, Suite } from '../crypto/envelope-types.js';
-import { verifyOuter, type OpenFailure } from '../crypto/envelope-verify.js';
-import { blake2b256, cryptoReady } from '../crypto/primitives.js';
-import { parseRejectedReceipt, verifyRejectedReceipt, type RejectedReceipt } from '../crypto/rejected-receipt.js';
-import type { Sodium } from '../crypto/sodium.js';
+import { fromBase64Url, toBase64Url } from '../../protocol/crypto/base64url.js';
+import { decodeEnvelope, encodeEnvelope } from '../../protocol/crypto/envelope-codec.js';
+import { DEFAULT_TTL_MS } from '../../protocol/crypto/envelope-core.js';
+import type { Envelope, Suite } from '../../protocol/crypto/envelope-types.js';
+import { verifyOuter, type OpenFailure } from '../../protocol/crypto/envelope-verify.js';
+import { blake2b256, cryptoReady } from '../../protocol/crypto/primitives.js';
+import { parseRejectedReceipt, verifyRejectedReceipt, type RejectedReceipt } from '../../protocol/crypto/rejected-receipt.js';
+import type { Sodium } from '../../protocol/crypto/sodium.js';
 import type { Directory } from '../directory/directory.js';
 import type { GatewayKey } from '../directory/gateway-keys.js';
 import type { Logger } from '../log.js';
 import type { BlobStore } from './blobs.js';
 import type { MessagingPolicy } from './policy.js';
 import type { SenderQuota } from './quota.js';
-import { signReceipt, type AcceptedReceipt, type DeliveredReceipt } from './receipts.js';
+import { signReceipt, type AcceptedReceipt, type DeliveredReceipt } from '../../protocol/receipts.js';
 import type { RelayStore } from '../core/relay-store.js';
 
 /** A refusal with what every transport needs to say it: HTTP status, registry code, stable reason. */

@@ -8,12 +8,12 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { RejectedReceipt } from '../crypto/rejected-receipt.js';
+import type { RejectedReceipt } from '../../protocol/crypto/rejected-receipt.js';
 import { bearerToken, type TokenTable } from '../http/auth.js';
 import type { Logger } from '../log.js';
 import { CLOSE, errorFrame, parseClientFrame } from './frames.js';
 import type { Relay } from './relay.js';
-import type { DeliveredReceipt } from './receipts.js';
+import type { DeliveredReceipt } from '../../protocol/receipts.js';
 
 const utf8 = new TextEncoder();
 

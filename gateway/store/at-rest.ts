@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { poolRandom } from '../core/random-pool.js';
-import type { Sodium } from '../crypto/sodium.js';
-import { GatewayError } from '../core/errors.js';
+import type { Sodium } from '../../protocol/crypto/sodium.js';
+import { GatewayError } from '../../protocol/errors.js';
 
 const VERSION = 1;
 const NONCE_BYTES = 24;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Lease, QueueItem, QueueStats } from '../core/types.js';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 import { HIGH, type DueMark, type LmdbDbs, type QueueEntry } from './lmdb-schema.js';
 
 type QueueKey = Array<string | number>;

@@ -1,6 +1,6 @@
 import type { CanonicalRecord, Identifier, IdentityConflict, PutRecordResult, RecordInput } from '../core/types.js';
 import { decideMatch, identityDomainOf, matchKeysOf, matchLookup, type MatchCandidate, type MatchDecision } from './record-match.js';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 import { newId } from '../core/ids.js';
 import type { AtRestCipher } from './at-rest.js';
 import { carryAccess, nextVersion, recordChanged } from './record-version.js';

@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { GatewayError, isGatewayError } from '../core/errors.js';
+import { GatewayError, isGatewayError } from '../../protocol/errors.js';
 import type { DeliverySettlement, EnvelopeAcceptance, RelayStore } from '../core/relay-store.js';
 import type { AuditEvent, Lease } from '../core/types.js';
 import type { AtRestCipher } from './at-rest.js';

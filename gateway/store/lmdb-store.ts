@@ -5,7 +5,7 @@ import type {
   AuditEntry, AuditEvent, CanonicalRecord, Format, Identifier, IdentityConflict, Lease, PutRecordResult, QueueItem, QueueStats,
   RawMessage, RawMeta, RecordInput,
 } from '../core/types.js';
-import { GatewayError, isGatewayError } from '../core/errors.js';
+import { GatewayError, isGatewayError } from '../../protocol/errors.js';
 import type { AtRestCipher } from './at-rest.js';
 import { firstBrokenLink } from './audit-chain.js';
 import { appendAuditWithin, readAuditEntries } from './lmdb-audit.js';

@@ -1,4 +1,4 @@
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 import type { AuditEntry, AuditEvent } from '../core/types.js';
 import { chainAudit, firstBrokenLink } from './audit-chain.js';
 import type { RedisConn } from './redis-conn.js';

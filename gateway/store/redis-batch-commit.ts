@@ -1,4 +1,4 @@
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 import type { Lease } from '../core/types.js';
 import type { AtRestCipher } from './at-rest.js';
 import type { RedisBatch } from './redis-batch.js';

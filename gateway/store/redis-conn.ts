@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createClient, RESP_TYPES, type RedisArgument } from 'redis';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 
 /** Reconnect attempts before the first connect gives up (a wrong URL should fail the boot, not hang it). */
 const FIRST_CONNECT_RETRIES = 2;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 import type { Lease, QueueItem, QueueStats } from '../core/types.js';
 import type { RedisConn } from './redis-conn.js';
 import type { RedisKeys } from './redis-keys.js';

@@ -1,4 +1,4 @@
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 import type { RecordTxn } from '../core/ports.js';
 import type { CanonicalRecord, Identifier, IdentityConflict, Lease, PutRecordResult, RecordInput } from '../core/types.js';
 import type { AtRestCipher } from './at-rest.js';

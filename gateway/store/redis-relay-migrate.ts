@@ -1,5 +1,5 @@
 import { RESP_TYPES } from 'redis';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 import type { RedisConn } from './redis-conn.js';
 import type { RelaySealer } from './relay-seal.js';
 

@@ -1,4 +1,4 @@
-import { GatewayError, isGatewayError } from '../core/errors.js';
+import { GatewayError, isGatewayError } from '../../protocol/errors.js';
 import type { DeliverySettlement, EnvelopeAcceptance, RelayStore } from '../core/relay-store.js';
 import type { Lease } from '../core/types.js';
 import type { Logger } from '../log.js';

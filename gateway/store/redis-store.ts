@@ -19,7 +19,7 @@
  * Key layout: redis-keys.ts. Scripts: redis-scripts.ts, redis-queue-scripts.ts.
  */
 import type { Logger } from 'pino';
-import { GatewayError, isGatewayError } from '../core/errors.js';
+import { GatewayError, isGatewayError } from '../../protocol/errors.js';
 import type { PutRawOptions, PutRawResult, RecordTxn, Store } from '../core/ports.js';
 import type { RelayStore } from '../core/relay-store.js';
 import type {

@@ -1,4 +1,4 @@
-import { GatewayError, isGatewayError } from '../core/errors.js';
+import { GatewayError, isGatewayError } from '../../protocol/errors.js';
 import type { AtRestCipher } from './at-rest.js';
 
 const KEY_CHECK = new TextEncoder().encode('passerelle/relay-key-check/v1');

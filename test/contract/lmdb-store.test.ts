@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadSodium } from '../../gateway/crypto/sodium.js';
+import { loadSodium } from '../../protocol/crypto/sodium.js';
 import { AtRestCipher } from '../../gateway/store/at-rest.js';
 import { LmdbStore } from '../../gateway/store/lmdb-store.js';
 import { openLmdb } from '../../gateway/store/lmdb-schema.js';

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { createClient, RESP_TYPES } from 'redis';
 import type { Store } from '../../gateway/core/ports.js';
 import type { AuditEntry } from '../../gateway/core/types.js';
-import { loadSodium } from '../../gateway/crypto/sodium.js';
+import { loadSodium } from '../../protocol/crypto/sodium.js';
 import { AtRestCipher } from '../../gateway/store/at-rest.js';
 import { createConn, LuaScript } from '../../gateway/store/redis-conn.js';
 import { RedisStore } from '../../gateway/store/redis-store.js';

@@ -11,8 +11,8 @@ import { Writable } from 'node:stream';
 import { main } from '../../client/cli.js';
 import { PasserelleClient } from '../../client/client.js';
 import type { Delivery } from '../../client/receive.js';
-import { toBase64Url } from '../../gateway/crypto/base64url.js';
-import type { RejectedReceipt } from '../../gateway/crypto/rejected-receipt.js';
+import { toBase64Url } from '../../protocol/crypto/base64url.js';
+import type { RejectedReceipt } from '../../protocol/crypto/rejected-receipt.js';
 
 const PASS = 'another long enough passphrase';
 

@@ -1,11 +1,11 @@
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fromBase64Url, toBase64Url } from '../../gateway/crypto/base64url.js';
-import { cryptoReady } from '../../gateway/crypto/primitives.js';
-import { ed25519Sign } from '../../gateway/crypto/signature.js';
-import { revokeSignedBytes, rotateSignedBytes, signDeviceCert } from '../../gateway/directory/device-cert.js';
-import { verifyInclusion, type InclusionProof, type LogEntry, type SignedHead } from '../../gateway/directory/log-entry.js';
+import { fromBase64Url, toBase64Url } from '../../protocol/crypto/base64url.js';
+import { cryptoReady } from '../../protocol/crypto/primitives.js';
+import { ed25519Sign } from '../../protocol/crypto/signature.js';
+import { revokeSignedBytes, rotateSignedBytes, signDeviceCert } from '../../protocol/device-cert.js';
+import { verifyInclusion, type InclusionProof, type LogEntry, type SignedHead } from '../../protocol/directory-log.js';
 import { vectors } from '../helpers/corpus.js';
 import { makeDevice, registerDevice, startMessagingGateway, type MessagingGateway } from './relay-fixture.js';
 

@@ -14,7 +14,7 @@ import { MllpFeed, type MllpFeedOptions } from '../../adapters/hl7v2/mllp-feed.j
 import { MllpFramer } from '../../adapters/hl7v2/mllp-framer.js';
 import { parseHl7, type Hl7Message } from '../../adapters/hl7v2/parse.js';
 import type { IntakePort, IntakeRequest, PutRawResult } from '../../gateway/core/ports.js';
-import { loadSodium } from '../../gateway/crypto/sodium.js';
+import { loadSodium } from '../../protocol/crypto/sodium.js';
 import { createLogger } from '../../gateway/log.js';
 import { Metrics } from '../../gateway/metrics.js';
 import { Intake } from '../../gateway/pipeline/intake.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { GatewayError } from '../../gateway/core/errors.js';
+import { GatewayError } from '../../protocol/errors.js';
 import { ack, adt, corpusMessages, frame, MllpSender, startFeed } from './mllp-support.js';
 
 // Real TCP sockets on 127.0.0.1, port 0, a real LmdbStore behind the real Intake.

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hl7v2Normalizer } from '../../adapters/hl7v2/normalize/index.js';
 import type { RecordTxn, Store } from '../../gateway/core/ports.js';
-import { loadSodium } from '../../gateway/crypto/sodium.js';
+import { loadSodium } from '../../protocol/crypto/sodium.js';
 import { createLogger } from '../../gateway/log.js';
 import { NORMALIZE_QUEUE, NormalizeWorker } from '../../gateway/pipeline/normalize-worker.js';
 import { OUTCOME_SYSTEM } from '../../gateway/pipeline/normalization-outcome.js';

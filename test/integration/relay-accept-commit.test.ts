@@ -2,8 +2,8 @@ import t, { type Test } from 'tap';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { open as openLmdb } from 'lmdb';
-import { toBase64Url } from '../../gateway/crypto/base64url.js';
-import type { AcceptedReceipt } from '../../gateway/relay/receipts.js';
+import { toBase64Url } from '../../protocol/crypto/base64url.js';
+import type { AcceptedReceipt } from '../../protocol/receipts.js';
 import { deviceQueue } from '../../gateway/relay/relay.js';
 import { postEnvelope, registerDevice, seal, startMessagingGateway, type MessagingGateway, type TestDevice } from './relay-fixture.js';
 

@@ -4,13 +4,13 @@
  * ws and HTTP inbox) built from the crypto module only, as a real client would be.
  */
 import WebSocket from 'ws';
-import { toBase64Url } from '../../gateway/crypto/base64url.js';
-import { encodeEnvelope } from '../../gateway/crypto/envelope-codec.js';
-import { sealEnvelope, type SealContent } from '../../gateway/crypto/envelope-seal.js';
-import { SUITES, type Envelope, type Suite } from '../../gateway/crypto/envelope-types.js';
-import { generateDeviceKeys, type DeviceKeys } from '../../gateway/crypto/keys.js';
-import { cryptoReady } from '../../gateway/crypto/primitives.js';
-import { certToWire, signDeviceCert, type DeviceCert } from '../../gateway/directory/device-cert.js';
+import { toBase64Url } from '../../protocol/crypto/base64url.js';
+import { encodeEnvelope } from '../../protocol/crypto/envelope-codec.js';
+import { sealEnvelope, type SealContent } from '../../protocol/crypto/envelope-seal.js';
+import { SUITES, type Envelope, type Suite } from '../../protocol/crypto/envelope-types.js';
+import { generateDeviceKeys, type DeviceKeys } from '../../protocol/crypto/keys.js';
+import { cryptoReady } from '../../protocol/crypto/primitives.js';
+import { certToWire, signDeviceCert, type DeviceCert } from '../../protocol/device-cert.js';
 import { createLogger } from '../../gateway/log.js';
 import { startGateway, type Gateway } from '../../gateway/main.js';
 import { enableMessaging, LogSink, mustLoad, TEST_PARTICIPANTS, writeTestConfig, type TestConfig, type TestParticipant } from '../helpers/gateway.js';

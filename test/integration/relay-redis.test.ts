@@ -1,8 +1,8 @@
 import t from 'tap';
 import WebSocket from 'ws';
-import { toBase64Url } from '../../gateway/crypto/base64url.js';
+import { toBase64Url } from '../../protocol/crypto/base64url.js';
 import { deviceQueue } from '../../gateway/relay/relay.js';
-import type { AcceptedReceipt } from '../../gateway/relay/receipts.js';
+import type { AcceptedReceipt } from '../../protocol/receipts.js';
 import { mustConnect, postEnvelope, registerDevice, seal, startMessagingGateway, type MessagingGateway, type TestDevice } from './relay-fixture.js';
 
 // The store-dependent parts of the relay on Redis (queues, receipts, directory log, idempotency).

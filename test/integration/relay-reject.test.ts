@@ -6,13 +6,13 @@
  * reject too.
  */
 import t from 'tap';
-import { toBase64Url } from '../../gateway/crypto/base64url.js';
-import { encodeEnvelope, fromWire } from '../../gateway/crypto/envelope-codec.js';
-import { generateDeviceKeys } from '../../gateway/crypto/keys.js';
-import { blake2b256, cryptoReady } from '../../gateway/crypto/primitives.js';
-import { signRejectedReceipt, type RejectedReceipt, type RejectReason } from '../../gateway/crypto/rejected-receipt.js';
+import { toBase64Url } from '../../protocol/crypto/base64url.js';
+import { encodeEnvelope, fromWire } from '../../protocol/crypto/envelope-codec.js';
+import { generateDeviceKeys } from '../../protocol/crypto/keys.js';
+import { blake2b256, cryptoReady } from '../../protocol/crypto/primitives.js';
+import { signRejectedReceipt, type RejectedReceipt, type RejectReason } from '../../protocol/crypto/rejected-receipt.js';
 import { deviceQueue } from '../../gateway/relay/relay.js';
-import type { DeliveredReceipt } from '../../gateway/relay/receipts.js';
+import type { DeliveredReceipt } from '../../protocol/receipts.js';
 import { mustConnect, postEnvelope, registerDevice, seal, startMessagingGateway, type MessagingGateway, type TestDevice } from './relay-fixture.js';
 
 type Receipts = { delivered: DeliveredReceipt[]; rejected: RejectedReceipt[] };

@@ -1,15 +1,15 @@
 import t from 'tap';
 import WebSocket from 'ws';
-import { fromBase64Url, toBase64Url } from '../../gateway/crypto/base64url.js';
-import { encodeEnvelope, fromWire } from '../../gateway/crypto/envelope-codec.js';
-import { openEnvelope } from '../../gateway/crypto/envelope-open.js';
-import { SUITES, type WireEnvelope } from '../../gateway/crypto/envelope-types.js';
-import { MemoryReplayCache } from '../../gateway/crypto/envelope-verify.js';
-import { cryptoReady } from '../../gateway/crypto/primitives.js';
-import { ed25519Sign } from '../../gateway/crypto/signature.js';
-import { revokeSignedBytes } from '../../gateway/directory/device-cert.js';
+import { fromBase64Url, toBase64Url } from '../../protocol/crypto/base64url.js';
+import { encodeEnvelope, fromWire } from '../../protocol/crypto/envelope-codec.js';
+import { openEnvelope } from '../../protocol/crypto/envelope-open.js';
+import { SUITES, type WireEnvelope } from '../../protocol/crypto/envelope-types.js';
+import { MemoryReplayCache } from '../../protocol/crypto/envelope-verify.js';
+import { cryptoReady } from '../../protocol/crypto/primitives.js';
+import { ed25519Sign } from '../../protocol/crypto/signature.js';
+import { revokeSignedBytes } from '../../protocol/device-cert.js';
 import { deviceQueue } from '../../gateway/relay/relay.js';
-import { verifyReceipt, type AcceptedReceipt, type DeliveredReceipt } from '../../gateway/relay/receipts.js';
+import { verifyReceipt, type AcceptedReceipt, type DeliveredReceipt } from '../../protocol/receipts.js';
 import {
   connect, mustConnect, postEnvelope, registerDevice, seal, startMessagingGateway, TestSocket, type MessagingGateway, type TestDevice,
 } from './relay-fixture.js';

@@ -1,7 +1,7 @@
 import type { ResponseObject, ResponseToolkit, Server } from '@hapi/hapi';
 import type { Store } from '../../core/ports.js';
 import type { CanonicalRecord } from '../../core/types.js';
-import { GatewayError } from '../../core/errors.js';
+import { GatewayError } from '../../../protocol/errors.js';
 import { callerOf, param } from '../auth.js';
 import { canSeeRecord } from '../access.js';
 import { idParam } from '../params.js';

@@ -1,6 +1,6 @@
 import type { Server } from '@hapi/hapi';
 import type { Store } from '../../core/ports.js';
-import { GatewayError } from '../../core/errors.js';
+import { GatewayError } from '../../../protocol/errors.js';
 import type { Metrics } from '../../metrics.js';
 import { callerOf } from '../auth.js';
 

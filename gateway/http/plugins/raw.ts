@@ -1,7 +1,7 @@
 import type { Server } from '@hapi/hapi';
 import type { Store } from '../../core/ports.js';
 import type { Config } from '../../config/schema.js';
-import { GatewayError } from '../../core/errors.js';
+import { GatewayError } from '../../../protocol/errors.js';
 import type { Intake } from '../../pipeline/intake.js';
 import { callerOf } from '../auth.js';
 import { feedParam, idParam } from '../params.js';

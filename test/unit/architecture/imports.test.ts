@@ -3,12 +3,15 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { REPO_ROOT, listFiles } from '../../helpers/corpus.js';
 
-// DESIGN.md section 3: adapters import gateway/core only; gateway never imports adapters except in
-// its composition roots (main.ts, the normalize thread's normalize-main.ts, and wiring.ts, what
-// both build alike); client imports gateway/crypto and gateway/core only; no import cycles.
+// DESIGN.md section 3, with the wire protocol in its own tree: protocol/ (envelopes, certificates,
+// directory log, receipts, the error registry) imports nothing else in the repo, and gateway and
+// client both import it, so a signed format has one definition; adapters import gateway/core and
+// protocol only; gateway never imports adapters except in its composition roots (main.ts, the
+// normalize thread's normalize-main.ts, and wiring.ts, what both build alike); client imports
+// protocol only; no import cycles.
 const ROOTS = new Set(['gateway/main.ts', 'gateway/normalize-main.ts', 'gateway/wiring.ts']);
 
-const SOURCE_DIRS = ['gateway', 'adapters', 'client'];
+const SOURCE_DIRS = ['protocol', 'gateway', 'adapters', 'client'];
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g;
 
 function sources(): string[] {
@@ -44,11 +47,11 @@ t.test('dependency direction', async (t) => {
   const violations: string[] = [];
   for (const [from, targets] of graph) {
     for (const to of targets) {
+      if (from.startsWith('protocol/') && !to.startsWith('protocol/')) violations.push(`${from} -> ${to}`);
       if (from.startsWith('adapters/') && to.startsWith('gateway/') && !to.startsWith('gateway/core/')) violations.push(`${from} -> ${to}`);
       if (from.startsWith('gateway/') && !ROOTS.has(from) && to.startsWith('adapters/')) violations.push(`${from} -> ${to}`);
-      if (from.startsWith('gateway/core/') && !to.startsWith('gateway/core/')) violations.push(`${from} -> ${to}`);
-      if (from.startsWith('client/') && to.startsWith('gateway/') && !/^gateway\/(crypto|core)\//.test(to)) violations.push(`${from} -> ${to}`);
-      if (from.startsWith('gateway/crypto/') && !/^gateway\/(crypto|core)\//.test(to)) violations.push(`${from} -> ${to}`);
+      if (from.startsWith('gateway/core/') && !/^(gateway\/core|protocol)\//.test(to)) violations.push(`${from} -> ${to}`);
+      if (from.startsWith('client/') && !/^(client|protocol)\//.test(to)) violations.push(`${from} -> ${to}`);
     }
   }
   t.same(violations, [], 'no import crosses the layering rules');

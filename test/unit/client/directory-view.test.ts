@@ -6,9 +6,9 @@ import { signRegistration } from '../../../client/device-cert.js';
 import { DirectoryView } from '../../../client/directory-view.js';
 import { GatewayApi } from '../../../client/gateway-api.js';
 import { KeyFile } from '../../../client/keyfile.js';
-import { toBase64Url } from '../../../gateway/crypto/base64url.js';
-import { kidOf } from '../../../gateway/crypto/keys.js';
-import { cryptoReady } from '../../../gateway/crypto/primitives.js';
+import { toBase64Url } from '../../../protocol/crypto/base64url.js';
+import { kidOf } from '../../../protocol/crypto/keys.js';
+import { cryptoReady } from '../../../protocol/crypto/primitives.js';
 
 /** Serves a fixed directory answer, shaped as GET /v1/directory/{participant} answers. */
 class FixedDirectory extends GatewayApi {

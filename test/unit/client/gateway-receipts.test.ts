@@ -1,11 +1,11 @@
 import t from 'tap';
 import { receiptValid } from '../../../client/gateway-receipts.js';
-import { toBase64Url } from '../../../gateway/crypto/base64url.js';
-import { kidOf } from '../../../gateway/crypto/keys.js';
-import { cryptoReady } from '../../../gateway/crypto/primitives.js';
-import { signReceipt, type AcceptedReceipt, type DeliveredReceipt } from '../../../gateway/relay/receipts.js';
+import { toBase64Url } from '../../../protocol/crypto/base64url.js';
+import { kidOf } from '../../../protocol/crypto/keys.js';
+import { cryptoReady } from '../../../protocol/crypto/primitives.js';
+import { signReceipt, type AcceptedReceipt, type DeliveredReceipt } from '../../../protocol/receipts.js';
 
-t.test('the client checks exactly what the relay signs', async (t) => {
+t.test('receiptValid takes the receipts the relay signs and refuses altered ones', async (t) => {
   const s = await cryptoReady();
   const key = s.crypto_sign_keypair();
   const other = s.crypto_sign_keypair();

@@ -1,10 +1,10 @@
 import t from 'tap';
 import { parseDelivery, parseInbox, safeName } from '../../../client/receive.js';
-import { toWire } from '../../../gateway/crypto/envelope-codec.js';
-import { sealEnvelope } from '../../../gateway/crypto/envelope-seal.js';
-import { SUITES } from '../../../gateway/crypto/envelope-types.js';
-import { generateDeviceKeys } from '../../../gateway/crypto/keys.js';
-import { toBase64Url } from '../../../gateway/crypto/base64url.js';
+import { toWire } from '../../../protocol/crypto/envelope-codec.js';
+import { sealEnvelope } from '../../../protocol/crypto/envelope-seal.js';
+import { SUITES } from '../../../protocol/crypto/envelope-types.js';
+import { generateDeviceKeys } from '../../../protocol/crypto/keys.js';
+import { toBase64Url } from '../../../protocol/crypto/base64url.js';
 
 t.test('attachment names from senders cannot leave the message folder', async (t) => {
   t.equal(safeName('../../etc/passwd'), 'passwd');

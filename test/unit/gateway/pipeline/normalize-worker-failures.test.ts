@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { Store } from '../../../../gateway/core/ports.js';
-import { GatewayError, type ErrorCode } from '../../../../gateway/core/errors.js';
+import { GatewayError, type ErrorCode } from '../../../../protocol/errors.js';
 import { NORMALIZE_QUEUE } from '../../../../gateway/pipeline/normalize-worker.js';
 import { writeRecords } from '../../../../gateway/pipeline/record-writer.js';
 import { writeOutcome } from '../../../../gateway/pipeline/normalization-outcome.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOCAL_REF_PREFIX, type Normalized, type NormalizedRecord, type Normalizer, type Store } from '../../../../gateway/core/ports.js';
 import type { Format, RawMessage } from '../../../../gateway/core/types.js';
-import { loadSodium } from '../../../../gateway/crypto/sodium.js';
+import { loadSodium } from '../../../../protocol/crypto/sodium.js';
 import { createLogger } from '../../../../gateway/log.js';
 import { AtRestCipher } from '../../../../gateway/store/at-rest.js';
 import { LmdbStore } from '../../../../gateway/store/lmdb-store.js';

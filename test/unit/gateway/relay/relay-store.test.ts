@@ -6,7 +6,7 @@ import { open as openLmdb } from 'lmdb';
 import { createClient, RESP_TYPES } from 'redis';
 import type { EnvelopeAcceptance, RelayStore } from '../../../../gateway/core/relay-store.js';
 import type { Store } from '../../../../gateway/core/ports.js';
-import { loadSodium } from '../../../../gateway/crypto/sodium.js';
+import { loadSodium } from '../../../../protocol/crypto/sodium.js';
 import { AtRestCipher } from '../../../../gateway/store/at-rest.js';
 import { cleanPrefix, testPrefix } from '../../../helpers/redis.js';
 import { openLmdbRelay, openRedisRelay, type OpenedRelay } from '../../../helpers/relay-stores.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { loadSodium } from '../../../../gateway/crypto/sodium.js';
+import { loadSodium } from '../../../../protocol/crypto/sodium.js';
 import { AtRestCipher } from '../../../../gateway/store/at-rest.js';
 import { cleanPrefix, testPrefix, REDIS_URL } from '../../../helpers/redis.js';
 import { createClient } from 'redis';

@@ -3,8 +3,8 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import {
   decryptAttachment, encryptAttachment, CHUNK_BYTES, CHUNK_OVERHEAD, HEADER_BYTES, type AttachmentSecret,
-} from '../../../../gateway/crypto/attachments.js';
-import { cryptoReady } from '../../../../gateway/crypto/primitives.js';
+} from '../../../../protocol/crypto/attachments.js';
+import { cryptoReady } from '../../../../protocol/crypto/primitives.js';
 import { collect, flip, pieces } from './fixtures.js';
 
 const s = await cryptoReady();

@@ -1,8 +1,8 @@
 // Strict wire decoding: every rule refused with PSL_ENVELOPE_MALFORMED naming the field, not the value.
 import t from 'tap';
-import { decodeEnvelope, encodeEnvelope, toWire, fromWire } from '../../../../gateway/crypto/envelope-codec.js';
-import { sealEnvelope } from '../../../../gateway/crypto/envelope-seal.js';
-import { SUITES } from '../../../../gateway/crypto/envelope-types.js';
+import { decodeEnvelope, encodeEnvelope, toWire, fromWire } from '../../../../protocol/crypto/envelope-codec.js';
+import { sealEnvelope } from '../../../../protocol/crypto/envelope-seal.js';
+import { SUITES } from '../../../../protocol/crypto/envelope-types.js';
 import { device, NOW } from './fixtures.js';
 
 const sender = await device('chu-lyon', 'his-01');

@@ -4,13 +4,13 @@
  * signed bytes of revocations and identity rotations. Pure crypto: clients use it to sign, the
  * gateway to check.
  */
-import { fromBase64Url, toBase64Url } from '../crypto/base64url.js';
-import { SLUG, SUITES, type Suite } from '../crypto/envelope-types.js';
-import { checkEd25519PublicKey, checkX25519PublicKey, checkXWingPublicKey, kidOf } from '../crypto/keys.js';
-import { be64, pae } from '../crypto/pae.js';
-import { SIZES } from '../crypto/primitives.js';
-import { ed25519Sign, ed25519Verify } from '../crypto/signature.js';
-import type { Sodium } from '../crypto/sodium.js';
+import { fromBase64Url, toBase64Url } from './crypto/base64url.js';
+import { SLUG, SUITES, type Suite } from './crypto/envelope-types.js';
+import { checkEd25519PublicKey, checkX25519PublicKey, checkXWingPublicKey, kidOf } from './crypto/keys.js';
+import { be64, pae } from './crypto/pae.js';
+import { SIZES } from './crypto/primitives.js';
+import { ed25519Sign, ed25519Verify } from './crypto/signature.js';
+import type { Sodium } from './crypto/sodium.js';
 
 /** Encryption keys live at most 30 days (ENVELOPE.md: the forward-secrecy window). */
 export const MAX_CERT_VALIDITY_MS = 30 * 24 * 3600 * 1000;
@@ -127,10 +127,35 @@ export function certFromWire(value: unknown): DeviceCert | undefined {
   };
 }
 
+/** Every key valid (ENVELOPE.md "Key validation at registration"), capabilities known and backed by a key. */
+function checkKeys(s: Sodium, cert: DeviceCert): CertRejection | undefined {
+  if (!checkEd25519PublicKey(s, cert.sigKey).ok) return 'sig-key';
+  if (!checkX25519PublicKey(s, cert.encKeyX25519).ok) return 'x25519-key';
+  if (cert.encKeyXWing !== undefined && !checkXWingPublicKey(s, cert.encKeyXWing).ok) return 'xwing-key';
+  if (cert.capabilities.length === 0 || new Set(cert.capabilities).size !== cert.capabilities.length
+    || cert.capabilities.some((c) => !KNOWN_SUITES.has(c))
+    || (cert.capabilities.includes(SUITES.hybrid) && cert.encKeyXWing === undefined)) return 'capabilities';
+  return undefined;
+}
+
 /**
- * Registration-time checks: every key valid (ENVELOPE.md "Key validation at registration"),
- * capabilities known and backed by a key, validity ≤ 30 days and current at `now`, and the
- * identity key's signature.
+ * What holds whenever a certificate is used: its keys and capabilities (as at registration) and
+ * the identity key's signature. A client checks this on every certificate the directory hands
+ * it; the validity window is the directory's to enforce (checkDeviceCert) and the client's view
+ * to judge.
+ * @param s - libsodium
+ * @param cert - decoded certificate
+ * @param sig - identity signature over certSignedBytes
+ * @param identityKey - the participant's identity key
+ * @returns undefined when acceptable, else the rule broken
+ */
+export function checkCertKeysAndSignature(s: Sodium, cert: DeviceCert, sig: Uint8Array, identityKey: Uint8Array): CertRejection | undefined {
+  return checkKeys(s, cert) ?? (ed25519Verify(s, sig, certSignedBytes(cert), identityKey) ? undefined : 'signature');
+}
+
+/**
+ * Registration-time checks: keys and capabilities, a validity of at most 30 days that is current
+ * at `now`, and the identity key's signature.
  * @param s - libsodium
  * @param cert - decoded certificate
  * @param sig - identity signature over certSignedBytes
@@ -139,12 +164,8 @@ export function certFromWire(value: unknown): DeviceCert | undefined {
  * @returns undefined when acceptable, else the rule broken
  */
 export function checkDeviceCert(s: Sodium, cert: DeviceCert, sig: Uint8Array, identityKey: Uint8Array, now: number): CertRejection | undefined {
-  if (!checkEd25519PublicKey(s, cert.sigKey).ok) return 'sig-key';
-  if (!checkX25519PublicKey(s, cert.encKeyX25519).ok) return 'x25519-key';
-  if (cert.encKeyXWing !== undefined && !checkXWingPublicKey(s, cert.encKeyXWing).ok) return 'xwing-key';
-  if (cert.capabilities.length === 0 || new Set(cert.capabilities).size !== cert.capabilities.length
-    || cert.capabilities.some((c) => !KNOWN_SUITES.has(c))
-    || (cert.capabilities.includes(SUITES.hybrid) && cert.encKeyXWing === undefined)) return 'capabilities';
+  const keys = checkKeys(s, cert);
+  if (keys) return keys;
   if (cert.notAfter <= cert.notBefore || cert.notAfter - cert.notBefore > MAX_CERT_VALIDITY_MS) return 'validity';
   if (cert.notAfter <= now) return 'expired';
   if (cert.notBefore > now + MAX_CERT_SKEW_MS) return 'not-yet-valid';

@@ -3,7 +3,7 @@
  * canonical base64url, exact lengths. Errors name the field, never its value (values may be PHI
  * or attacker-chosen text that would end up in logs).
  */
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../errors.js';
 import { fromBase64Url, toBase64Url } from './base64url.js';
 import {
   ATTACHMENT_REF, LIMITS, SLUG, SUITES, WRAP_BYTES,

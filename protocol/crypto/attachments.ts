@@ -6,7 +6,7 @@
  * Blob layout (what the gateway stores and hashes): header (24 bytes) ‖ chunk ‖ chunk ‖ …,
  * every chunk but the last being 65,536 + 17 bytes.
  */
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../errors.js';
 import type { Sodium } from './sodium.js';
 import { ATTACHMENT_REF, LIMITS } from './envelope-types.js';
 import { cryptoReady, equalBytes } from './primitives.js';

@@ -1,11 +1,11 @@
 import t from 'tap';
-import { toBase64Url } from '../../../../gateway/crypto/base64url.js';
-import { SUITES } from '../../../../gateway/crypto/envelope-types.js';
-import { generateDeviceKeys } from '../../../../gateway/crypto/keys.js';
-import { cryptoReady } from '../../../../gateway/crypto/primitives.js';
+import { toBase64Url } from '../../../protocol/crypto/base64url.js';
+import { SUITES } from '../../../protocol/crypto/envelope-types.js';
+import { generateDeviceKeys } from '../../../protocol/crypto/keys.js';
+import { cryptoReady } from '../../../protocol/crypto/primitives.js';
 import {
   certFromWire, certSignedBytes, certToWire, checkDeviceCert, MAX_CERT_VALIDITY_MS, signDeviceCert, type DeviceCert,
-} from '../../../../gateway/directory/device-cert.js';
+} from '../../../protocol/device-cert.js';
 
 t.test('certificate: wire round trip, canonical bytes, each check', async (t) => {
   const s = await cryptoReady();

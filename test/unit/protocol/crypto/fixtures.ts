@@ -1,9 +1,9 @@
 // Shared test devices and a directory for the envelope tests (real libsodium keys, no mocks).
-import { generateDeviceKeys, type DeviceKeys } from '../../../../gateway/crypto/keys.js';
-import type { SenderDevice, SenderKeyLookup } from '../../../../gateway/crypto/envelope-verify.js';
-import type { OpeningDevice } from '../../../../gateway/crypto/envelope-open.js';
-import type { SealRecipient, SealSender } from '../../../../gateway/crypto/envelope-seal.js';
-import { SUITES, type Suite } from '../../../../gateway/crypto/envelope-types.js';
+import { generateDeviceKeys, type DeviceKeys } from '../../../../protocol/crypto/keys.js';
+import type { SenderDevice, SenderKeyLookup } from '../../../../protocol/crypto/envelope-verify.js';
+import type { OpeningDevice } from '../../../../protocol/crypto/envelope-open.js';
+import type { SealRecipient, SealSender } from '../../../../protocol/crypto/envelope-seal.js';
+import { SUITES, type Suite } from '../../../../protocol/crypto/envelope-types.js';
 
 export const NOW = 1_763_856_000_000;
 export const DAY = 24 * 3600 * 1000;

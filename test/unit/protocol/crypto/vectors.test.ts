@@ -4,9 +4,9 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { vectors } from '../../../helpers/corpus.js';
-import { cryptoReady, xchachaDecrypt, xchachaEncrypt } from '../../../../gateway/crypto/primitives.js';
-import { ed25519Verify } from '../../../../gateway/crypto/signature.js';
-import { checkEd25519PublicKey, checkX25519PublicKey, x25519Agree } from '../../../../gateway/crypto/keys.js';
+import { cryptoReady, xchachaDecrypt, xchachaEncrypt } from '../../../../protocol/crypto/primitives.js';
+import { ed25519Verify } from '../../../../protocol/crypto/signature.js';
+import { checkEd25519PublicKey, checkX25519PublicKey, x25519Agree } from '../../../../protocol/crypto/keys.js';
 
 interface WycheTest { tcId: number; result: 'valid' | 'invalid' | 'acceptable'; flags: string[]; [k: string]: unknown }
 interface WycheGroup { tests: WycheTest[]; [k: string]: unknown }

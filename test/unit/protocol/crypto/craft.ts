@@ -1,14 +1,14 @@
 // Build envelopes by hand from the low-level blocks, as a malicious sender (who holds a valid
 // signing key) would. Used only by the negative tests.
-import { toBase64Url } from '../../../../gateway/crypto/base64url.js';
-import { compareKids } from '../../../../gateway/crypto/envelope-codec.js';
+import { toBase64Url } from '../../../../protocol/crypto/base64url.js';
+import { compareKids } from '../../../../protocol/crypto/envelope-codec.js';
 import {
   commitFor, encryptPayload, payloadAad, recipientParticipants, signedBytes, wrapKey,
-} from '../../../../gateway/crypto/envelope-core.js';
-import { SUITES, type Envelope, type Suite } from '../../../../gateway/crypto/envelope-types.js';
-import { kidOf } from '../../../../gateway/crypto/keys.js';
-import { cryptoReady } from '../../../../gateway/crypto/primitives.js';
-import { ed25519Sign } from '../../../../gateway/crypto/signature.js';
+} from '../../../../protocol/crypto/envelope-core.js';
+import { SUITES, type Envelope, type Suite } from '../../../../protocol/crypto/envelope-types.js';
+import { kidOf } from '../../../../protocol/crypto/keys.js';
+import { cryptoReady } from '../../../../protocol/crypto/primitives.js';
+import { ed25519Sign } from '../../../../protocol/crypto/signature.js';
 import { DAY, NOW, type Device } from './fixtures.js';
 
 export interface CraftTarget {

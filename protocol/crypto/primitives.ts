@@ -5,7 +5,7 @@
  */
 import { loadSodium, type Sodium } from './sodium.js';
 
-/** Every libsodium function gateway/crypto calls; checked once at boot by loadSodium. */
+/** Every libsodium function protocol/crypto calls; checked once at boot by loadSodium. */
 export const SODIUM_FUNCTIONS = [
   'crypto_aead_xchacha20poly1305_ietf_encrypt',
   'crypto_aead_xchacha20poly1305_ietf_decrypt',

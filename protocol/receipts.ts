@@ -5,10 +5,10 @@
  * acknowledged; the gateway observed it and signs {id, device, deliveredAt} (it could lie; read
  * receipts are E2E envelopes instead).
  */
-import { fromBase64Url, toBase64Url } from '../crypto/base64url.js';
-import { be64, pae } from '../crypto/pae.js';
-import { ed25519Sign, ed25519Verify } from '../crypto/signature.js';
-import type { Sodium } from '../crypto/sodium.js';
+import { fromBase64Url, toBase64Url } from './crypto/base64url.js';
+import { be64, pae } from './crypto/pae.js';
+import { ed25519Sign, ed25519Verify } from './crypto/signature.js';
+import type { Sodium } from './crypto/sodium.js';
 
 /** Signed acceptance of one envelope. */
 export interface AcceptedReceipt {
@@ -65,4 +65,23 @@ export function verifyReceipt(s: Sodium, r: Receipt, serviceKey: Uint8Array): bo
   const sig = fromBase64Url(r.sig);
   const { sig: _sig, ...body } = r;
   return sig !== undefined && ed25519Verify(s, sig, signedBytes(body as Omit<AcceptedReceipt, 'sig'> | Omit<DeliveredReceipt, 'sig'>), serviceKey);
+}
+
+/**
+ * Structural decode of a receipt (untrusted JSON): the fields its type signs, with their types.
+ * @returns the receipt, or undefined when a field is missing or of the wrong type
+ */
+export function receiptFromWire(v: unknown): Receipt | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const r = v as Record<string, unknown>;
+  const str = (x: unknown): x is string => typeof x === 'string';
+  const num = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+  if (!str(r.id) || !str(r.sender) || !str(r.kid) || !str(r.sig)) return undefined;
+  if (r.type === 'accepted' && num(r.receivedAt) && str(r.hash)) {
+    return { type: 'accepted', id: r.id, sender: r.sender, receivedAt: r.receivedAt, hash: r.hash, kid: r.kid, sig: r.sig };
+  }
+  if (r.type === 'delivered' && str(r.participant) && str(r.device) && num(r.deliveredAt)) {
+    return { type: 'delivered', id: r.id, sender: r.sender, participant: r.participant, device: r.device, deliveredAt: r.deliveredAt, kid: r.kid, sig: r.sig };
+  }
+  return undefined;
 }

@@ -2,7 +2,7 @@
  * Seal a message for 1..N recipient devices (ENVELOPE.md §1–3): encrypt once under a random K,
  * wrap K per device, commit to K, then sign over the ciphertext and the recipient list.
  */
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../errors.js';
 import { toBase64Url } from './base64url.js';
 import { compareKids, MAX_PAYLOAD_BYTES } from './envelope-codec.js';
 import {

@@ -3,7 +3,7 @@
  * rendering of BLAKE2b-512 iterated over the sorted identity keys with a version byte. Not
  * Signal-compatible (Signal uses SHA-512, which the libsodium JS standard build lacks).
  */
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../errors.js';
 import { pae } from './pae.js';
 import { blake2b512, concatBytes, cryptoReady, SIZES } from './primitives.js';
 

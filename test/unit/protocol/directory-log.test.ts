@@ -1,12 +1,12 @@
 import t from 'tap';
-import { toBase64Url } from '../../../../gateway/crypto/base64url.js';
-import { cryptoReady } from '../../../../gateway/crypto/primitives.js';
-import { ed25519Sign } from '../../../../gateway/crypto/signature.js';
-import { revokeSignedBytes } from '../../../../gateway/directory/device-cert.js';
+import { toBase64Url } from '../../../protocol/crypto/base64url.js';
+import { cryptoReady } from '../../../protocol/crypto/primitives.js';
+import { ed25519Sign } from '../../../protocol/crypto/signature.js';
+import { revokeSignedBytes } from '../../../protocol/device-cert.js';
 import {
   chainEntry, contentHash, GENESIS, signHead, verifyInclusion, type LogEntry,
-} from '../../../../gateway/directory/log-entry.js';
-import { fromBase64Url } from '../../../../gateway/crypto/base64url.js';
+} from '../../../protocol/directory-log.js';
+import { fromBase64Url } from '../../../protocol/crypto/base64url.js';
 
 t.test('hash chain: every entry proves its position; any change breaks the proof', async (t) => {
   const s = await cryptoReady();

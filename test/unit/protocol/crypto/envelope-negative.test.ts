@@ -2,13 +2,13 @@
 // Outer tampering by a third party is caught by the signature; the deeper checks are also driven
 // by a malicious *sender* who re-signs what it tampered with.
 import t from 'tap';
-import { sealEnvelope } from '../../../../gateway/crypto/envelope-seal.js';
-import { openEnvelope, type OpenOptions } from '../../../../gateway/crypto/envelope-open.js';
-import { verifyOuter, MemoryReplayCache, OPEN_FAILURES, type OpenFailure, type SenderDevice } from '../../../../gateway/crypto/envelope-verify.js';
-import type { Envelope } from '../../../../gateway/crypto/envelope-types.js';
-import { cryptoReady } from '../../../../gateway/crypto/primitives.js';
-import { encodeEnvelope } from '../../../../gateway/crypto/envelope-codec.js';
-import { toBase64Url } from '../../../../gateway/crypto/base64url.js';
+import { sealEnvelope } from '../../../../protocol/crypto/envelope-seal.js';
+import { openEnvelope, type OpenOptions } from '../../../../protocol/crypto/envelope-open.js';
+import { verifyOuter, MemoryReplayCache, OPEN_FAILURES, type OpenFailure, type SenderDevice } from '../../../../protocol/crypto/envelope-verify.js';
+import type { Envelope } from '../../../../protocol/crypto/envelope-types.js';
+import { cryptoReady } from '../../../../protocol/crypto/primitives.js';
+import { encodeEnvelope } from '../../../../protocol/crypto/envelope-codec.js';
+import { toBase64Url } from '../../../../protocol/crypto/base64url.js';
 import { ALL_SUITES, DAY, device, directory, flip, NOW, type Device } from './fixtures.js';
 import { craft, resign } from './craft.js';
 

@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { sealEnvelope, type SealAttachment } from '../../../../gateway/crypto/envelope-seal.js';
-import { openEnvelope } from '../../../../gateway/crypto/envelope-open.js';
-import { verifyOuter, MemoryReplayCache } from '../../../../gateway/crypto/envelope-verify.js';
-import { decodeEnvelope, encodeEnvelope, compareKids } from '../../../../gateway/crypto/envelope-codec.js';
-import { encryptAttachment, decryptAttachment, CHUNK_BYTES } from '../../../../gateway/crypto/attachments.js';
-import { WRAP_BYTES } from '../../../../gateway/crypto/envelope-types.js';
+import { sealEnvelope, type SealAttachment } from '../../../../protocol/crypto/envelope-seal.js';
+import { openEnvelope } from '../../../../protocol/crypto/envelope-open.js';
+import { verifyOuter, MemoryReplayCache } from '../../../../protocol/crypto/envelope-verify.js';
+import { decodeEnvelope, encodeEnvelope, compareKids } from '../../../../protocol/crypto/envelope-codec.js';
+import { encryptAttachment, decryptAttachment, CHUNK_BYTES } from '../../../../protocol/crypto/attachments.js';
+import { WRAP_BYTES } from '../../../../protocol/crypto/envelope-types.js';
 import { ALL_SUITES, collect, device, directory, NOW, pieces, type Device } from './fixtures.js';
 
 const participants = ['chu-lyon', 'mutuelle-x', 'mutuelle-x', 'labo-bio', 'pharma-3'];

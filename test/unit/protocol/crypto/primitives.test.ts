@@ -1,15 +1,15 @@
 // Building blocks: base64url, PAE, sizes, key checks, kid, safety numbers, seal input checks.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { fromBase64Url, fromBase64UrlPortable, toBase64Url, toBase64UrlPortable } from '../../../../gateway/crypto/base64url.js';
-import { be64, le64, pae } from '../../../../gateway/crypto/pae.js';
-import { cryptoReady, SIZES, SODIUM_FUNCTIONS } from '../../../../gateway/crypto/primitives.js';
-import { checkEd25519PublicKey, checkX25519PublicKey, checkXWingPublicKey, generateDeviceKeys, kidOf } from '../../../../gateway/crypto/keys.js';
-import { formatSafetyNumber, safetyNumber } from '../../../../gateway/crypto/safety-number.js';
-import { sealEnvelope } from '../../../../gateway/crypto/envelope-seal.js';
-import { SUITES, LIMITS } from '../../../../gateway/crypto/envelope-types.js';
-import { openEnvelope } from '../../../../gateway/crypto/envelope-open.js';
-import { MemoryReplayCache } from '../../../../gateway/crypto/envelope-verify.js';
+import { fromBase64Url, fromBase64UrlPortable, toBase64Url, toBase64UrlPortable } from '../../../../protocol/crypto/base64url.js';
+import { be64, le64, pae } from '../../../../protocol/crypto/pae.js';
+import { cryptoReady, SIZES, SODIUM_FUNCTIONS } from '../../../../protocol/crypto/primitives.js';
+import { checkEd25519PublicKey, checkX25519PublicKey, checkXWingPublicKey, generateDeviceKeys, kidOf } from '../../../../protocol/crypto/keys.js';
+import { formatSafetyNumber, safetyNumber } from '../../../../protocol/crypto/safety-number.js';
+import { sealEnvelope } from '../../../../protocol/crypto/envelope-seal.js';
+import { SUITES, LIMITS } from '../../../../protocol/crypto/envelope-types.js';
+import { openEnvelope } from '../../../../protocol/crypto/envelope-open.js';
+import { MemoryReplayCache } from '../../../../protocol/crypto/envelope-verify.js';
 import { device, directory, NOW } from './fixtures.js';
 
 const s = await cryptoReady();

@@ -6,11 +6,11 @@
  * heads {size, headHash, time}. A client holding an entry, the content hashes after it and a
  * signed head can recompute the chain and know where the entry sits in the log.
  */
-import { fromBase64Url, toBase64Url } from '../crypto/base64url.js';
-import { be64, pae, type PaePart } from '../crypto/pae.js';
-import { blake2b256, equalBytes } from '../crypto/primitives.js';
-import { ed25519Sign, ed25519Verify } from '../crypto/signature.js';
-import type { Sodium } from '../crypto/sodium.js';
+import { fromBase64Url, toBase64Url } from './crypto/base64url.js';
+import { be64, pae, type PaePart } from './crypto/pae.js';
+import { blake2b256, equalBytes } from './crypto/primitives.js';
+import { ed25519Sign, ed25519Verify } from './crypto/signature.js';
+import type { Sodium } from './crypto/sodium.js';
 import { certFromWire, certSignedBytes, revokeSignedBytes, rotateSignedBytes, type WireDeviceCert } from './device-cert.js';
 
 /** Entry bodies by type; binary fields base64url. */
@@ -125,8 +125,7 @@ export interface InclusionProof {
 
 /**
  * Client-side check that `entry` is at `proof.seq` in the log whose head the directory signed:
- * recompute the entry's link from its content, fold the later content hashes, compare with the
- * signed head hash.
+ * the head's signature, then inclusionHolds.
  * @param s - libsodium
  * @param entry - the published entry
  * @param proof - position proof
@@ -137,6 +136,16 @@ export function verifyInclusion(s: Sodium, entry: LogEntry, proof: InclusionProo
   const headHash = fromBase64Url(head.headHash);
   const sig = fromBase64Url(head.sig);
   if (!headHash || !sig || !ed25519Verify(s, sig, headSignedBytes({ size: head.size, headHash, time: head.time }), directoryKey)) return false;
+  return inclusionHolds(s, entry, proof, { size: head.size, headHash });
+}
+
+/**
+ * Is `entry` at `proof.seq` in a log of `head.size` entries ending in `head.headHash` (a head
+ * whose signature the caller checked)? Recomputes the entry's link from its content, folds the
+ * later content hashes, compares with the head hash.
+ * @param s - libsodium
+ */
+export function inclusionHolds(s: Sodium, entry: LogEntry, proof: InclusionProof, head: { size: number; headHash: Uint8Array }): boolean {
   if (proof.seq !== entry.seq || proof.path.length !== head.size - 1 - proof.seq) return false;
   const prev = fromBase64Url(entry.prev);
   if (!prev) return false;
@@ -147,5 +156,40 @@ export function verifyInclusion(s: Sodium, entry: LogEntry, proof: InclusionProo
     if (!content) return false;
     h = linkHash(s, h, content);
   }
-  return equalBytes(s, h, headHash);
+  return equalBytes(s, h, head.headHash);
+}
+
+const str = (v: unknown): v is string => typeof v === 'string';
+const pos = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * Structural decode of a published entry (untrusted JSON): the fields its type needs, with their
+ * types; hashes and signatures are checked by inclusionHolds and the caller.
+ * @returns the entry, or undefined when a field is missing or of the wrong type
+ */
+export function entryFromWire(v: unknown): LogEntry | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const e = v as Record<string, unknown>;
+  if (!pos(e.seq) || !pos(e.at) || !str(e.participant) || !str(e.prev) || !str(e.hash)) return undefined;
+  const head = { seq: e.seq, at: e.at, participant: e.participant, prev: e.prev, hash: e.hash };
+  switch (e.type) {
+    case 'add-participant':
+      return str(e.identityKey) && str(e.sig) ? { ...head, type: e.type, identityKey: e.identityKey, sig: e.sig } : undefined;
+    case 'add-device':
+      return typeof e.cert === 'object' && e.cert !== null && str(e.sig) ? { ...head, type: e.type, cert: e.cert as WireDeviceCert, sig: e.sig } : undefined;
+    case 'revoke':
+      return str(e.deviceId) && pos(e.time) && str(e.sig) ? { ...head, type: e.type, deviceId: e.deviceId, time: e.time, sig: e.sig } : undefined;
+    case 'rotate-identity':
+      return str(e.oldKey) && str(e.newKey) && pos(e.time) && str(e.sigOld) && str(e.sigNew)
+        ? { ...head, type: e.type, oldKey: e.oldKey, newKey: e.newKey, time: e.time, sigOld: e.sigOld, sigNew: e.sigNew } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Structural decode of a position proof (untrusted JSON). */
+export function proofFromWire(v: unknown): InclusionProof | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const p = v as Record<string, unknown>;
+  return pos(p.seq) && str(p.entryHash) && Array.isArray(p.path) && p.path.every(str) ? { seq: p.seq, entryHash: p.entryHash, path: p.path } : undefined;
 }

@@ -1,10 +1,10 @@
 import t from 'tap';
-import { toBase64Url } from '../../../../gateway/crypto/base64url.js';
-import { OPEN_FAILURES } from '../../../../gateway/crypto/envelope-verify.js';
-import { cryptoReady } from '../../../../gateway/crypto/primitives.js';
+import { toBase64Url } from '../../../../protocol/crypto/base64url.js';
+import { OPEN_FAILURES } from '../../../../protocol/crypto/envelope-verify.js';
+import { cryptoReady } from '../../../../protocol/crypto/primitives.js';
 import {
   parseRejectedReceipt, REJECT_REASON_OF, REJECT_REASONS, rejectedReceiptBytes, signRejectedReceipt, verifyRejectedReceipt, type RejectedReceipt,
-} from '../../../../gateway/crypto/rejected-receipt.js';
+} from '../../../../protocol/crypto/rejected-receipt.js';
 
 const BODY = {
   type: 'rejected', id: 'AAECAwQFBgcICQoLDA0ODw', sender: 'kine-martin', participant: 'mutuelle-x', device: 'ingest-a',
