@@ -8,6 +8,7 @@
 import { WebSocket } from 'ws';
 import { GatewayError } from '../protocol/errors.js';
 import { parseRejectedReceipt, type RejectReason } from '../protocol/crypto/rejected-receipt.js';
+import { ackFrame, parseServerFrame, rejectFrame } from '../protocol/ws-frames.js';
 import type { DeliveryAnswer, PasserelleClient } from './client.js';
 import { receiptValid } from './gateway-receipts.js';
 import type { ReceiveOutcome } from './receive.js';
@@ -101,18 +102,14 @@ function session(client: PasserelleClient, o: FollowOptions, done: { n: number }
     });
 
     async function onFrame(text: string): Promise<void> {
-      let f: Json;
-      try {
-        f = JSON.parse(text) as Json;
-      } catch {
-        return;
-      }
+      const f = parseServerFrame(text);
+      if (!f) return;
       if (f.type === 'envelope') {
         // Past the requested count: leave it unacked; the gateway keeps it for the next run.
         if (o.count !== undefined && done.n >= o.count) return;
         const answer: DeliveryAnswer = {
-          ack: async (id) => { ws.send(JSON.stringify({ type: 'ack', id })); },
-          reject: async (id, receipt) => { ws.send(JSON.stringify({ type: 'reject', id, receipt })); },
+          ack: async (id) => { ws.send(ackFrame(id)); },
+          reject: async (id, receipt) => { ws.send(rejectFrame(id, receipt)); },
         };
         const outcome = await client.handleItem(f, answer);
         if (!outcome) return;
@@ -134,7 +131,7 @@ function session(client: PasserelleClient, o: FollowOptions, done: { n: number }
           await o.onEvent({ kind: 'rejected', id: rej.id, participant: rej.participant, device: rej.device, reason: rej.reason, at: rej.rejectedAt, verified });
         }
       } else if (f.type === 'error') {
-        await o.onEvent({ kind: 'error', code: String(f.code), reason: String(f.reason) });
+        await o.onEvent({ kind: 'error', code: f.code, reason: f.reason });
       }
     }
   });

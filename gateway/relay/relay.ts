@@ -24,6 +24,7 @@ import type { BlobStore } from './blobs.js';
 import type { MessagingPolicy } from './policy.js';
 import type { SenderQuota } from './quota.js';
 import { signReceipt, type AcceptedReceipt, type DeliveredReceipt } from '../../protocol/receipts.js';
+import { envelopeFrame } from '../../protocol/ws-frames.js';
 import type { RelayStore } from '../core/relay-store.js';
 
 /** A refusal with what every transport needs to say it: HTTP status, registry code, stable reason. */
@@ -229,7 +230,7 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
       this.#inflight.set(`${queue}|${lease.item.id}`, lease);
       return {
         id: lease.item.id,
-        frame: `{"type":"envelope","id":${JSON.stringify(lease.item.id)},"accepted":${utf8d.decode(rcpt)},"envelope":${utf8d.decode(env)}}`,
+        frame: envelopeFrame(lease.item.id, utf8d.decode(rcpt), utf8d.decode(env)),
       };
     }
   }

@@ -11,7 +11,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { RejectedReceipt } from '../../protocol/crypto/rejected-receipt.js';
 import { bearerToken, type TokenTable } from '../http/auth.js';
 import type { Logger } from '../log.js';
-import { CLOSE, errorFrame, parseClientFrame } from './frames.js';
+import { acceptedFrame, CLOSE, errorFrame, parseClientFrame, receiptFrame } from '../../protocol/ws-frames.js';
 import type { Relay } from './relay.js';
 import type { DeliveredReceipt } from '../../protocol/receipts.js';
 
@@ -56,7 +56,7 @@ export class WsRelay {
     for (const c of this.#conns) if (`dev:${c.participant}:${c.device}` === queue) this.#pump(c);
   };
   readonly #onReceipt = (r: DeliveredReceipt | RejectedReceipt): void => {
-    const frame = JSON.stringify({ type: 'receipt', receipt: r });
+    const frame = receiptFrame(r);
     for (const c of this.#conns) if (c.participant === r.sender && !c.closed) c.ws.send(frame);
   };
 
@@ -188,7 +188,7 @@ export class WsRelay {
     const out = await this.#o.relay.accept(c.participant, utf8.encode(JSON.stringify(f.envelope)));
     if (c.closed) return;
     c.ws.send(out.ok
-      ? JSON.stringify({ type: 'accepted', ...(f.ref === undefined ? {} : { ref: f.ref }), receipt: out.receipt })
+      ? acceptedFrame(out.receipt, f.ref)
       : errorFrame({ code: out.code, reason: out.reason, ...(f.ref === undefined ? {} : { ref: f.ref }) }));
   }
 

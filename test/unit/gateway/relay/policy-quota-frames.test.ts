@@ -1,5 +1,5 @@
 import t from 'tap';
-import { errorFrame, parseClientFrame } from '../../../../gateway/relay/frames.js';
+import { errorFrame, parseClientFrame } from '../../../../protocol/ws-frames.js';
 import { MessagingPolicy } from '../../../../gateway/relay/policy.js';
 import { SenderQuota } from '../../../../gateway/relay/quota.js';
 
