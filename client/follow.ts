@@ -6,7 +6,7 @@
  * processed one at a time so acks follow durable storage in order.
  */
 import { WebSocket } from 'ws';
-import { GatewayError } from '../protocol/errors.js';
+import { codeForStatus, ERROR_REGISTRY, GatewayError, wsCloseOf, type ErrorCode } from '../protocol/errors.js';
 import { parseRejectedReceipt, type RejectReason } from '../protocol/crypto/rejected-receipt.js';
 import { ackFrame, parseServerFrame, rejectFrame } from '../protocol/ws-frames.js';
 import type { DeliveryAnswer, PasserelleClient } from './client.js';
@@ -73,13 +73,20 @@ function session(client: PasserelleClient, o: FollowOptions, done: { n: number }
     o.signal?.addEventListener('abort', stop, { once: true });
 
     ws.on('unexpected-response', (_req, res) => {
-      // 401/403/404 on the upgrade will not fix themselves by retrying: give up with the reason.
+      // 401/403/404 on the upgrade will not fix themselves by retrying: give up with the gateway's code.
       const status = res.statusCode ?? 0;
-      if (status === 401 || status === 403 || status === 404) {
-        fatal = new GatewayError(status === 404 ? 'PSL_NOT_FOUND' : status === 403 ? 'PSL_FORBIDDEN' : 'PSL_AUTH_INVALID', `ws upgrade refused with ${status} (is this device registered?)`);
-      }
-      res.resume();
-      ws.terminate();
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => { if ((size += c.length) <= 4096) chunks.push(c); });
+      res.on('end', () => {
+        if (status === 401 || status === 403 || status === 404) {
+          fatal = new GatewayError(upgradeCode(status, Buffer.concat(chunks)), `ws upgrade refused with ${status} (is this device registered?)`);
+        }
+        ws.terminate();
+      });
+      res.on('error', () => ws.terminate());
+      // A body that never ends must not hold the follow loop.
+      setTimeout(() => ws.terminate(), 5000).unref();
     });
     ws.on('open', () => {
       opened = true;
@@ -91,7 +98,7 @@ function session(client: PasserelleClient, o: FollowOptions, done: { n: number }
       chain = chain.then(() => onFrame(text)).catch((err: unknown) => {
         // A transient failure (gateway blob fetch, disk): no ack was sent; reconnecting re-delivers.
         failed = true;
-        ws.close(1011, 'client error');
+        ws.close(wsCloseOf('PSL_INTERNAL'), 'client error');
         return o.onEvent({ kind: 'error', code: (err as { code?: string }).code ?? 'PSL_INTERNAL', reason: (err as Error).message });
       });
     });
@@ -135,6 +142,17 @@ function session(client: PasserelleClient, o: FollowOptions, done: { n: number }
       }
     }
   });
+}
+
+/** The code a refused upgrade's body names (`{error: {code}}`), else the status's. */
+function upgradeCode(status: number, body: Buffer): ErrorCode {
+  try {
+    const code = (JSON.parse(body.toString('utf8')) as { error?: { code?: unknown } }).error?.code;
+    if (typeof code === 'string' && code in ERROR_REGISTRY) return code as ErrorCode;
+  } catch {
+    // Not our JSON (a proxy's page): the status decides.
+  }
+  return codeForStatus(status);
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

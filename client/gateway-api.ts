@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { ERROR_REGISTRY, GatewayError, type ErrorCode } from '../protocol/errors.js';
+import { codeForStatus, ERROR_REGISTRY, GatewayError, type ErrorCode } from '../protocol/errors.js';
 import type { WireEnvelope } from '../protocol/crypto/envelope-types.js';
 import type { RejectedReceipt } from '../protocol/crypto/rejected-receipt.js';
 import type { DeviceRegistration } from './device-cert.js';
@@ -147,7 +147,7 @@ export class GatewayApi {
 }
 
 function unreachable(baseUrl: string, cause: unknown): GatewayError {
-  return new GatewayError('PSL_STORE_UNAVAILABLE', `gateway unreachable at ${baseUrl}`, { cause, retryable: true });
+  return new GatewayError('PSL_GATEWAY_UNREACHABLE', `gateway unreachable at ${baseUrl}`, { cause });
 }
 
 // What a person can do about the refusals a user meets in normal use (reasons are stable ids).
@@ -163,8 +163,7 @@ const HINTS: Readonly<Record<string, string>> = {
 
 /** Turn a non-2xx answer into a GatewayError with the gateway's code (and a hint) when it gave one. */
 async function failure(res: Response): Promise<never> {
-  let code: ErrorCode = res.status === 401 ? 'PSL_AUTH_INVALID' : res.status === 403 ? 'PSL_FORBIDDEN' : res.status === 404 ? 'PSL_NOT_FOUND'
-    : res.status === 413 ? 'PSL_PAYLOAD_TOO_LARGE' : res.status >= 500 ? 'PSL_INTERNAL' : 'PSL_BAD_REQUEST';
+  let code: ErrorCode = codeForStatus(res.status);
   let message = `gateway answered ${res.status}`;
   try {
     const body = (await res.json()) as { error?: { code?: unknown; message?: unknown }; message?: unknown };

@@ -82,7 +82,7 @@ export function loadPwhash(): Promise<PwhashSodium | undefined> {
 export async function newKdfParams(salt: string, prefer?: KdfParams['alg']): Promise<KdfParams> {
   const argon = prefer === 'scrypt' ? undefined : await loadPwhash();
   if (argon) return { alg: 'argon2id13', ...ARGON2ID_DEFAULTS, salt };
-  if (prefer === 'argon2id13') throw new GatewayError('PSL_CONFIG_INVALID', 'argon2id needs libsodium-wrappers-sumo (crypto_pwhash)');
+  if (prefer === 'argon2id13') throw new GatewayError('PSL_DEPENDENCY_MISSING', 'argon2id needs libsodium-wrappers-sumo (crypto_pwhash)');
   return { alg: 'scrypt', ...SCRYPT_DEFAULTS, salt };
 }
 
@@ -123,7 +123,7 @@ export async function deriveKey(passphrase: string, params: KdfParams, salt: Uin
   try {
     if (params.alg === 'argon2id13') {
       const s = await loadPwhash();
-      if (!s) throw new GatewayError('PSL_CONFIG_INVALID', 'this key file uses argon2id: install libsodium-wrappers-sumo (crypto_pwhash)');
+      if (!s) throw new GatewayError('PSL_DEPENDENCY_MISSING', 'this key file uses argon2id: install libsodium-wrappers-sumo (crypto_pwhash)');
       return s.crypto_pwhash(32, pw, salt, params.opslimit, params.memlimit, s.crypto_pwhash_ALG_ARGON2ID13);
     }
     const { N, r, p } = params;

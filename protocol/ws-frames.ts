@@ -13,17 +13,7 @@
  *   {"type":"send","ref"?:<≤64 chars>,"envelope":<WireEnvelope>}
  */
 
-/** Close codes: 1008 policy, 1009 too big (ws sends it itself past maxPayload), 4xxx ours. */
-export const CLOSE = {
-  goingAway: 1001,
-  policy: 1008,
-  tooBig: 1009,
-  internal: 1011,
-  /** The device was revoked while connected. */
-  revoked: 4003,
-  /** Frames that are not our JSON protocol. */
-  protocol: 4400,
-} as const;
+/* Close codes come from the error registry (protocol/errors.ts wsCloseOf); ws itself closes with 1009 past maxPayload. */
 
 /** A parsed device frame. */
 export type ClientFrame =

@@ -1,6 +1,7 @@
 import type { ResponseObject, ResponseToolkit, Server } from '@hapi/hapi';
 import { callerOf, param } from '../http/auth.js';
 import { toBase64Url } from '../../protocol/crypto/base64url.js';
+import type { ErrorCode } from '../../protocol/errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../core/ports.js';
 import { refusalResponse } from '../relay/refusal.js';
@@ -13,10 +14,15 @@ interface ProvenEntry { entry: LogEntry; proof: InclusionProof }
 /** A device's current certificate entry and its earlier ones (newest first), each proven. */
 interface DeviceView extends ProvenEntry { history: ProvenEntry[] }
 
-const STATUS: Record<Exclude<DirectoryResult, { ok: true }>['reason'], number> = {
-  'malformed': 400, 'sig-key': 400, 'x25519-key': 400, 'xwing-key': 400, 'capabilities': 400, 'validity': 400,
-  'expired': 400, 'not-yet-valid': 400, 'signature': 400, 'forbidden': 403, 'unknown-participant': 404,
-  'unknown-device': 404, 'revoked': 409, 'stale': 409, 'conflict': 503,
+/** Registry code per refusal reason (the registry decides the status). */
+const CODE: Record<Exclude<DirectoryResult, { ok: true }>['reason'], ErrorCode> = {
+  'malformed': 'PSL_BAD_REQUEST', 'sig-key': 'PSL_BAD_REQUEST', 'x25519-key': 'PSL_BAD_REQUEST', 'xwing-key': 'PSL_BAD_REQUEST',
+  'capabilities': 'PSL_BAD_REQUEST', 'validity': 'PSL_BAD_REQUEST', 'expired': 'PSL_BAD_REQUEST', 'not-yet-valid': 'PSL_BAD_REQUEST',
+  'signature': 'PSL_BAD_REQUEST', 'forbidden': 'PSL_FORBIDDEN', 'unknown-participant': 'PSL_NOT_FOUND', 'unknown-device': 'PSL_NOT_FOUND',
+  // An older certificate replayed, a revoked device id registered again: the request is well formed but the log says no.
+  'revoked': 'PSL_CONFLICT', 'stale': 'PSL_CONFLICT',
+  // Another writer took the log position and the retries ran out.
+  'conflict': 'PSL_STORE_UNAVAILABLE',
 };
 
 /**
@@ -30,10 +36,9 @@ export function registerDirectoryRoutes(server: Server, deps: { directory: Direc
   const { directory } = deps;
   const answer = async (result: DirectoryResult, action: string, actor: string, h: ResponseToolkit): Promise<ResponseObject> => {
     if (!result.ok) {
-      const status = STATUS[result.reason];
-      const code = status === 403 ? 'PSL_FORBIDDEN' : status === 404 ? 'PSL_NOT_FOUND' : status === 503 ? 'PSL_STORE_UNAVAILABLE' : 'PSL_BAD_REQUEST';
+      const code = CODE[result.reason];
       deps.log.info({ code, reason: result.reason, action }, 'directory change refused');
-      return refusalResponse(h, { status, code, reason: result.reason });
+      return refusalResponse(h, { code, reason: result.reason });
     }
     await deps.store.appendAudit({ action, actor, subject: String(result.entry.seq), detail: { entry: result.entry.hash } });
     deps.log.info({ seq: result.entry.seq, action }, 'directory entry appended');
@@ -70,7 +75,7 @@ export function registerDirectoryRoutes(server: Server, deps: { directory: Direc
       await directory.refresh();
       const participant = param(request, 'participant');
       const identity = directory.identityKey(participant);
-      if (!identity) return refusalResponse(h, { status: 404, code: 'PSL_NOT_FOUND', reason: 'unknown-participant' });
+      if (!identity) return refusalResponse(h, { code: 'PSL_NOT_FOUND', reason: 'unknown-participant' });
       const identityEntry = directory.entries().filter((e) => e.participant === participant && (e.type === 'add-participant' || e.type === 'rotate-identity')).at(-1)!;
       const devices = directory.devicesOf(participant);
       const proven = (e: LogEntry): ProvenEntry => ({ entry: e, proof: directory.proof(e.seq) });

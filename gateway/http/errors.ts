@@ -1,15 +1,9 @@
 import Boom from '@hapi/boom';
 import type { Request, ResponseToolkit, Server } from '@hapi/hapi';
-import { isGatewayError, type ErrorCode } from '../../protocol/errors.js';
+import { codeForStatus, isGatewayError, type ErrorCode } from '../../protocol/errors.js';
 import { operationOutcome, type IssueCode } from '../core/issues.js';
 import type { Logger } from '../log.js';
 import { bodyLimit } from './body-limit.js';
-
-/** HTTP statuses that hapi itself produces, mapped onto our registry codes. */
-const BOOM_CODES: Record<number, ErrorCode> = {
-  400: 'PSL_BAD_REQUEST', 401: 'PSL_AUTH_REQUIRED', 403: 'PSL_FORBIDDEN', 404: 'PSL_NOT_FOUND',
-  413: 'PSL_PAYLOAD_TOO_LARGE', 415: 'PSL_UNSUPPORTED_MEDIA', 503: 'PSL_SHUTTING_DOWN',
-};
 
 const FHIR_ISSUE: Record<number, IssueCode> = {
   400: 'structure', 401: 'security', 403: 'forbidden', 404: 'not-found', 413: 'too-long', 415: 'not-supported',
@@ -40,7 +34,8 @@ export function registerErrorMapper(server: Server, log: Logger): void {
     } else {
       status = response.output.statusCode;
       const data = response.data as { code?: ErrorCode } | null;
-      code = data?.code ?? BOOM_CODES[status] ?? 'PSL_BAD_REQUEST';
+      // hapi's own errors (no route, bad JSON, payload limits) carry a status only.
+      code = data?.code ?? codeForStatus(status);
       message = response.message;
       const limit = bodyLimit(request);
       // hapi's own 413 (declared length or counted chunks): say the limit in our words.

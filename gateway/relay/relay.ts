@@ -27,10 +27,9 @@ import { signReceipt, type AcceptedReceipt, type DeliveredReceipt } from '../../
 import { envelopeFrame } from '../../protocol/ws-frames.js';
 import type { RelayStore } from '../core/relay-store.js';
 
-/** A refusal with what every transport needs to say it: HTTP status, registry code, stable reason. */
+/** A refusal with what every transport needs to say it: registry code (status, close code), stable reason. */
 export interface Refusal {
   readonly ok: false;
-  readonly status: number;
   readonly code: ErrorCode;
   readonly reason: RelayRefusal;
   readonly retryAfterMs?: number;
@@ -69,17 +68,17 @@ const utf8 = new TextEncoder();
 const utf8d = new TextDecoder();
 const SKEW_MS = 5 * 60 * 1000;
 
-const refuse = (status: number, code: ErrorCode, reason: RelayRefusal, retryAfterMs?: number): Refusal =>
-  ({ ok: false, status, code, reason, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+const refuse = (code: ErrorCode, reason: RelayRefusal, retryAfterMs?: number): Refusal =>
+  ({ ok: false, code, reason, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
 
 // Registry codes: an authentic-looking envelope the gateway will not take is PSL_ENVELOPE_REJECTED
 // (422); the reason says which check failed.
-const OUTER_STATUS: Record<OpenFailure, [number, ErrorCode]> = {
-  'suite': [422, 'PSL_ENVELOPE_REJECTED'], 'expired': [422, 'PSL_ENVELOPE_REJECTED'], 'future': [422, 'PSL_ENVELOPE_REJECTED'],
-  'sender-unknown': [422, 'PSL_ENVELOPE_REJECTED'], 'sender-revoked': [422, 'PSL_ENVELOPE_REJECTED'], 'sender-expired': [422, 'PSL_ENVELOPE_REJECTED'],
-  'signature': [422, 'PSL_ENVELOPE_REJECTED'], 'replay': [409, 'PSL_ENVELOPE_REPLAY'], 'not-a-recipient': [422, 'PSL_ENVELOPE_REJECTED'],
-  'wrap': [422, 'PSL_ENVELOPE_REJECTED'], 'commit': [422, 'PSL_ENVELOPE_REJECTED'], 'payload': [422, 'PSL_ENVELOPE_REJECTED'],
-  'inner-mismatch': [422, 'PSL_ENVELOPE_REJECTED'], 'attachment': [422, 'PSL_ATTACHMENT_INVALID'],
+const OUTER_CODE: Record<OpenFailure, ErrorCode> = {
+  'suite': 'PSL_ENVELOPE_REJECTED', 'expired': 'PSL_ENVELOPE_REJECTED', 'future': 'PSL_ENVELOPE_REJECTED',
+  'sender-unknown': 'PSL_ENVELOPE_REJECTED', 'sender-revoked': 'PSL_ENVELOPE_REJECTED', 'sender-expired': 'PSL_ENVELOPE_REJECTED',
+  'signature': 'PSL_ENVELOPE_REJECTED', 'replay': 'PSL_ENVELOPE_REPLAY', 'not-a-recipient': 'PSL_ENVELOPE_REJECTED',
+  'wrap': 'PSL_ENVELOPE_REJECTED', 'commit': 'PSL_ENVELOPE_REJECTED', 'payload': 'PSL_ENVELOPE_REJECTED',
+  'inner-mismatch': 'PSL_ENVELOPE_REJECTED', 'attachment': 'PSL_ATTACHMENT_INVALID',
 };
 
 /** Queue of one recipient device. */
@@ -119,40 +118,39 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
    */
   async accept(sender: string, bytes: Uint8Array): Promise<AcceptOutcome> {
     const o = this.#o;
-    if (bytes.length > o.limits.maxEnvelopeBytes) return refuse(413, 'PSL_PAYLOAD_TOO_LARGE', 'too-big');
+    if (bytes.length > o.limits.maxEnvelopeBytes) return refuse('PSL_PAYLOAD_TOO_LARGE', 'too-big');
     let env: Envelope;
     try {
       env = decodeEnvelope(bytes);
     } catch (err) {
-      if (isGatewayError(err)) return refuse(400, 'PSL_ENVELOPE_MALFORMED', 'malformed');
+      if (isGatewayError(err)) return refuse('PSL_ENVELOPE_MALFORMED', 'malformed');
       throw err;
     }
-    if (env.from.participant !== sender) return refuse(403, 'PSL_FORBIDDEN', 'sender-mismatch');
+    if (env.from.participant !== sender) return refuse('PSL_FORBIDDEN', 'sender-mismatch');
     // verifyOuter bounds ts, not expires: without this a sender could make the gateway keep an
     // envelope (and its receipt) for decades.
-    if (env.expires - env.ts > DEFAULT_TTL_MS) return refuse(422, 'PSL_ENVELOPE_REJECTED', 'ttl');
+    if (env.expires - env.ts > DEFAULT_TTL_MS) return refuse('PSL_ENVELOPE_REJECTED', 'ttl');
     const id = toBase64Url(env.id);
     const canonical = encodeEnvelope(env);
     const hash = toBase64Url(blake2b256(this.#s, canonical));
     const known = await o.relayStore.get(receiptKey(sender, id));
     if (known) return this.#replay(id, hash, known);
     const wait = o.quota.take(sender, bytes.length);
-    if (wait > 0) return refuse(429, 'PSL_QUOTA_EXCEEDED', 'quota', wait);
+    if (wait > 0) return refuse('PSL_QUOTA_EXCEEDED', 'quota', wait);
 
     await o.directory.refresh();
     const receivedAt = Date.now();
     const outer = await verifyOuter(env, o.directory.senderLookup, { suites: o.suites, receivedAt, now: receivedAt });
     if (!outer.ok) {
-      const [status, code] = OUTER_STATUS[outer.reason];
-      return refuse(status, code, outer.reason);
+      return refuse(OUTER_CODE[outer.reason], outer.reason);
     }
     for (const r of env.to) {
-      if (!o.directory.recipientValid(r, env.suite, receivedAt)) return refuse(422, 'PSL_ENVELOPE_REJECTED', 'recipient-unknown');
+      if (!o.directory.recipientValid(r, env.suite, receivedAt)) return refuse('PSL_ENVELOPE_REJECTED', 'recipient-unknown');
     }
     const participants = [...new Set(env.to.map((r) => r.participant))];
-    if (!participants.every((p) => o.policy.allows(sender, p))) return refuse(403, 'PSL_FORBIDDEN', 'policy');
+    if (!participants.every((p) => o.policy.allows(sender, p))) return refuse('PSL_FORBIDDEN', 'policy');
     for (const a of env.attachments) {
-      if (!(await o.blobs.matches(sender, a))) return refuse(422, 'PSL_ATTACHMENT_INVALID', 'attachment');
+      if (!(await o.blobs.matches(sender, a))) return refuse('PSL_ATTACHMENT_INVALID', 'attachment');
     }
 
     return this.#persist(env, { sender, id, canonical, hash, receivedAt, participants });
@@ -191,7 +189,7 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
   #replay(id: string, hash: string, stored: Uint8Array): AcceptOutcome {
     const receipt = JSON.parse(utf8d.decode(stored)) as AcceptedReceipt;
     // Same id, other bytes: not a retry but a second message reusing an id.
-    if (receipt.hash !== hash) return refuse(409, 'PSL_ENVELOPE_REPLAY', 'replay');
+    if (receipt.hash !== hash) return refuse('PSL_ENVELOPE_REPLAY', 'replay');
     this.#o.log.debug({ envId: id, replay: true }, 'envelope accepted');
     return { ok: true, receipt, replay: true };
   }
@@ -199,8 +197,8 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
   /** Can this participant receive as this device right now? */
   deviceCheck(participant: string, device: string): Refusal | undefined {
     const dev = this.#o.directory.device(participant, device);
-    if (!dev) return refuse(404, 'PSL_NOT_FOUND', 'device-unknown');
-    if (dev.revokedAt !== undefined) return refuse(403, 'PSL_FORBIDDEN', 'device-revoked');
+    if (!dev) return refuse('PSL_NOT_FOUND', 'device-unknown');
+    if (dev.revokedAt !== undefined) return refuse('PSL_FORBIDDEN', 'device-revoked');
     return undefined;
   }
 
@@ -245,7 +243,7 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
   async ack(participant: string, device: string, deliveryId: string): Promise<{ ok: true; receipt: DeliveredReceipt } | Refusal> {
     const queue = deviceQueue(participant, device);
     const lease = this.#inflight.get(`${queue}|${deliveryId}`);
-    if (!lease) return refuse(404, 'PSL_NOT_FOUND', 'not-in-flight');
+    if (!lease) return refuse('PSL_NOT_FOUND', 'not-in-flight');
     this.#inflight.delete(`${queue}|${deliveryId}`);
     const { s: sender, e: id } = lease.item.payload as { s: string; e: string };
     const receipt = signReceipt<DeliveredReceipt>(this.#s, {
@@ -272,22 +270,22 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
    */
   async reject(participant: string, device: string, deliveryId: string, body: unknown): Promise<{ ok: true; receipt: RejectedReceipt } | Refusal> {
     const receipt = parseRejectedReceipt(body);
-    if (!receipt) return refuse(400, 'PSL_BAD_REQUEST', 'malformed');
+    if (!receipt) return refuse('PSL_BAD_REQUEST', 'malformed');
     const queue = deviceQueue(participant, device);
     const lease = this.#inflight.get(`${queue}|${deliveryId}`);
-    if (!lease) return refuse(404, 'PSL_NOT_FOUND', 'not-in-flight');
+    if (!lease) return refuse('PSL_NOT_FOUND', 'not-in-flight');
     const { s: sender, e: id } = lease.item.payload as { s: string; e: string };
     if (receipt.participant !== participant || receipt.device !== device || receipt.sender !== sender || receipt.id !== id) {
-      return refuse(403, 'PSL_FORBIDDEN', 'receipt-mismatch');
+      return refuse('PSL_FORBIDDEN', 'receipt-mismatch');
     }
     // A rotation since the delivery is fine: any certificate of this device with that signing kid.
     await this.#o.directory.refresh();
     const kid = fromBase64Url(receipt.kid);
     const key = kid ? this.#o.directory.senderLookup({ participant, device, kid }) : undefined;
-    if (key?.revokedAt != null) return refuse(403, 'PSL_FORBIDDEN', 'device-revoked');
-    if (!key || !verifyRejectedReceipt(this.#s, receipt, key.sigKey)) return refuse(403, 'PSL_FORBIDDEN', 'receipt-signature');
+    if (key?.revokedAt != null) return refuse('PSL_FORBIDDEN', 'device-revoked');
+    if (!key || !verifyRejectedReceipt(this.#s, receipt, key.sigKey)) return refuse('PSL_FORBIDDEN', 'receipt-signature');
     // The in-flight check above may have raced an ack of the same delivery: only one removes it.
-    if (!this.#inflight.delete(`${queue}|${deliveryId}`)) return refuse(404, 'PSL_NOT_FOUND', 'not-in-flight');
+    if (!this.#inflight.delete(`${queue}|${deliveryId}`)) return refuse('PSL_NOT_FOUND', 'not-in-flight');
     // Once every recipient device has answered (delivered or rejected), nobody needs the ciphertext.
     const lost = await this.#settle(lease, receipt, { action: 'message.rejected', actor: participant, subject: id, detail: { device, reason: receipt.reason } });
     if (lost) return lost;
@@ -311,7 +309,7 @@ export class Relay extends EventEmitter<{ enqueued: [string]; delivered: [Delive
       });
       return undefined;
     } catch (err) {
-      if (isGatewayError(err) && err.code === 'PSL_LEASE_LOST') return refuse(409, 'PSL_LEASE_LOST', 'lease-lost');
+      if (isGatewayError(err) && err.code === 'PSL_LEASE_LOST') return refuse('PSL_LEASE_LOST', 'lease-lost');
       throw err;
     }
   }

@@ -54,7 +54,7 @@ export function registerRelayRoutes(server: Server, deps: {
     method: 'GET', path: '/v1/messages/{id}/receipts',
     handler: async (request, h) => {
       const r = await relay.receipts(callerOf(request).participant, param(request, 'id'));
-      return r ?? refusalResponse(h, { status: 404, code: 'PSL_NOT_FOUND', reason: 'not-found' });
+      return r ?? refusalResponse(h, { code: 'PSL_NOT_FOUND', reason: 'not-found' });
     },
   });
 
@@ -63,7 +63,7 @@ export function registerRelayRoutes(server: Server, deps: {
     handler: async (request, h) => {
       const caller = callerOf(request).participant;
       const device = query(request, 'device') ?? '';
-      if (!DEVICE.test(device)) return refusalResponse(h, { status: 400, code: 'PSL_BAD_REQUEST', reason: 'device-unknown' });
+      if (!DEVICE.test(device)) return refusalResponse(h, { code: 'PSL_BAD_REQUEST', reason: 'device-unknown' });
       const bad = relay.deviceCheck(caller, device);
       if (bad) return refusalResponse(h, bad);
       const max = Math.min(100, Math.max(1, Number(query(request, 'max') ?? 10) || 10));
@@ -114,10 +114,9 @@ export function registerRelayRoutes(server: Server, deps: {
       const out = await blobs.upload(caller, declared, request.payload as Readable);
       if (!out.ok) {
         log.info({ reason: out.reason }, 'blob refused');
-        const [status, code] = out.reason === 'too-big' ? [413, 'PSL_PAYLOAD_TOO_LARGE'] as const
-          : out.reason === 'exists' ? [409, 'PSL_BAD_REQUEST'] as const
-            : out.reason === 'ref' ? [400, 'PSL_BAD_REQUEST'] as const : [422, 'PSL_ATTACHMENT_INVALID'] as const;
-        return refusalResponse(h, { status, code, reason: out.reason });
+        const code = out.reason === 'too-big' ? 'PSL_PAYLOAD_TOO_LARGE' : out.reason === 'exists' ? 'PSL_CONFLICT'
+          : out.reason === 'ref' ? 'PSL_BAD_REQUEST' : 'PSL_ATTACHMENT_INVALID';
+        return refusalResponse(h, { code, reason: out.reason });
       }
       log.debug({ ref: out.meta.ref, bytes: out.meta.size }, 'blob stored');
       return h.response({ ref: out.meta.ref, size: out.meta.size, hash: out.meta.hash }).code(out.duplicate ? 200 : 201);
@@ -128,7 +127,7 @@ export function registerRelayRoutes(server: Server, deps: {
     method: 'GET', path: '/v1/blobs/{ref}',
     handler: async (request, h) => {
       const b = await blobs.open(callerOf(request).participant, param(request, 'ref'));
-      if (!b) return refusalResponse(h, { status: 404, code: 'PSL_NOT_FOUND', reason: 'not-found' });
+      if (!b) return refusalResponse(h, { code: 'PSL_NOT_FOUND', reason: 'not-found' });
       return h.response(b.stream).type('application/octet-stream').header('content-length', String(b.meta.size))
         .header('x-blob-hash', b.meta.hash);
     },

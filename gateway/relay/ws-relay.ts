@@ -11,7 +11,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { RejectedReceipt } from '../../protocol/crypto/rejected-receipt.js';
 import { bearerToken, type TokenTable } from '../http/auth.js';
 import type { Logger } from '../log.js';
-import { acceptedFrame, CLOSE, errorFrame, parseClientFrame, receiptFrame } from '../../protocol/ws-frames.js';
+import { httpStatusOf, wsCloseOf, type ErrorCode } from '../../protocol/errors.js';
+import { acceptedFrame, errorFrame, parseClientFrame, receiptFrame } from '../../protocol/ws-frames.js';
 import type { Relay } from './relay.js';
 import type { DeliveredReceipt } from '../../protocol/receipts.js';
 
@@ -96,7 +97,7 @@ export class WsRelay {
     this.#o.relay.off('rejected', this.#onReceipt);
     await Promise.all([...this.#conns].map((c) => new Promise<void>((resolve) => {
       c.ws.once('close', () => resolve());
-      c.ws.close(CLOSE.goingAway, 'shutting down');
+      c.ws.close(wsCloseOf('PSL_SHUTTING_DOWN'), 'shutting down');
       setTimeout(() => { c.ws.terminate(); resolve(); }, 2000).unref();
     })));
     await Promise.all([...this.#conns].map((c) => this.#released(c)));
@@ -106,17 +107,17 @@ export class WsRelay {
     const url = new URL(req.url ?? '/', 'http://gateway');
     if (url.pathname !== '/v1/ws') {
       // Another component may own that path; answer only when nobody else listens for upgrades.
-      if ((this.#listener?.listenerCount('upgrade') ?? 0) <= 1) reject(socket, 404, 'PSL_NOT_FOUND', 'not-found');
+      if ((this.#listener?.listenerCount('upgrade') ?? 0) <= 1) reject(socket, 'PSL_NOT_FOUND', 'not-found');
       return;
     }
     socket.on('error', () => socket.destroy());
     const header = req.headers.authorization;
     const token = bearerToken(header);
     const caller = token === undefined ? undefined : this.#o.tokens.identify(token);
-    if (!caller) return reject(socket, 401, header ? 'PSL_AUTH_INVALID' : 'PSL_AUTH_REQUIRED', 'auth');
+    if (!caller) return reject(socket, header ? 'PSL_AUTH_INVALID' : 'PSL_AUTH_REQUIRED', 'auth');
     const device = url.searchParams.get('device') ?? '';
     const bad = this.#o.relay.deviceCheck(caller.participant, device);
-    if (bad) return reject(socket, bad.status, bad.code, bad.reason);
+    if (bad) return reject(socket, bad.code, bad.reason);
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#connected(ws, caller.participant, device));
   }
 
@@ -128,7 +129,7 @@ export class WsRelay {
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
         ws.send(errorFrame({ code: 'PSL_BAD_REQUEST', reason: 'binary' }));
-        ws.close(CLOSE.protocol, 'text frames only');
+        ws.close(wsCloseOf('PSL_BAD_REQUEST'), 'text frames only');
         return;
       }
       this.#frame(c, data.toString()).catch((err: unknown) => {
@@ -214,7 +215,7 @@ export class WsRelay {
       const bad = relay.deviceCheck(c.participant, c.device);
       if (bad) {
         c.ws.send(errorFrame({ code: bad.code, reason: bad.reason }));
-        c.ws.close(CLOSE.revoked, bad.reason);
+        c.ws.close(wsCloseOf(bad.code), bad.reason);
         return;
       }
       while (!c.closed && c.inflight.size < maxInFlight) {
@@ -252,8 +253,9 @@ export class WsRelay {
   }
 }
 
-/** Refuse an upgrade with a plain HTTP answer and a JSON body naming the code (no frame is sent). */
-function reject(socket: Duplex, status: number, code: string, reason: string): void {
+/** Refuse an upgrade with a plain HTTP answer (the registry's status) and a JSON body naming the code (no frame is sent). */
+function reject(socket: Duplex, code: ErrorCode, reason: string): void {
+  const status = httpStatusOf(code);
   const body = JSON.stringify({ error: { code, reason } });
   const text = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Bad Request';
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`
