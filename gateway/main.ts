@@ -5,8 +5,7 @@ import { MllpFeed } from '../adapters/hl7v2/mllp-feed.js';
 import { readFileSync } from 'node:fs';
 import type { Config } from './config/schema.js';
 import { readSecret } from './config/secrets.js';
-import type { NormalizationEvents, Normalizer, Store } from './core/ports.js';
-import type { Format } from './core/types.js';
+import type { NormalizationEvents, Store } from './core/ports.js';
 import { loadSodium } from '../protocol/crypto/sodium.js';
 import { listenError } from './http/listen-error.js';
 import { createHttpServer } from './http/server.js';
@@ -22,7 +21,6 @@ import type { NormalizeThreadData } from './normalize-main.js';
 import { Router } from './router/router.js';
 import { AtRestCipher } from './store/at-rest.js';
 import { loadDataKey } from './store/data-key.js';
-import { isAbsolute, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { NORMALIZE_THREAD, feedNormalizing, identityDomains, openStore, redisUrl } from './wiring.js';
 import { createMessaging, type Messaging } from './relay/messaging.js';
@@ -171,7 +169,6 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
 /** One MLLP listener per hl7v2 feed with an `mllp` block; files and secret references are read here. */
 function mllpFeeds(config: Config, deps: { intake: Intake; store: Store; events: NormalizationEvents; log: Logger }): MllpFeed[] {
-  const file = (path: string): Buffer => readFileSync(isAbsolute(path) ? path : join(config.dir, path));
   return config.feeds.flatMap((f) => {
     const m = f.mllp;
     if (!m) return [];
@@ -186,7 +183,7 @@ function mllpFeeds(config: Config, deps: { intake: Intake; store: Store; events:
       ...(m.allowedMessageTypes ? { allowedMessageTypes: m.allowedMessageTypes } : {}),
       ...(m.encoding ? { encoding: m.encoding } : {}),
       ...(m.tls ? { tls: {
-        cert: file(m.tls.cert), key: readSecret(m.tls.key, config.dir), ...(m.tls.ca ? { ca: file(m.tls.ca) } : {}),
+        cert: readFileSync(m.tls.cert), key: readSecret(m.tls.key, config.dir), ...(m.tls.ca ? { ca: readFileSync(m.tls.ca) } : {}),
         requireClientCert: m.tls.requireClientCert, clientFingerprints: m.tls.clientFingerprints, clientSubjects: m.tls.clientSubjects,
       } } : {}),
       events: deps.events, originals: deps.store, self: { application: 'PASSERELLE', facility: config.gateway.name },

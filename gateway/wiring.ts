@@ -2,7 +2,7 @@
  * What both composition roots build the same way: the main thread (main.ts) and the normalize
  * thread (normalize-main.ts). Like them, this file may import adapters/.
  */
-import { extname, isAbsolute, join } from 'node:path';
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FeedNormalizing } from '../adapters/normalizers.js';
 import type { Config } from './config/schema.js';
@@ -17,8 +17,7 @@ import { RedisStore } from './store/redis-store.js';
 export async function openStore(config: Config, cipher: AtRestCipher, log: Logger): Promise<Store> {
   const s = config.gateway.store;
   if (s.kind === 'lmdb') {
-    const path = isAbsolute(s.path) ? s.path : join(config.dir, s.path);
-    return LmdbStore.open({ path, cipher, log });
+    return LmdbStore.open({ path: s.path, cipher, log });
   }
   return RedisStore.open({ url: redisUrl(config), prefix: s.prefix, cipher, durability: s.durability, log });
 }

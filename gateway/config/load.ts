@@ -4,6 +4,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { CONFIG_FILES, type Config } from './schema.js';
 import { didYouMean, formatPath, knownKeysAt, type ConfigProblem } from './problems.js';
+import { resolvePaths } from './resolve.js';
 import { crossCheck } from './cross-check.js';
 import { keyPosition, locate, type ParsedFile } from './yaml-position.js';
 
@@ -55,7 +56,7 @@ export function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.env): L
     routes: (parsed.routes as { routes: Config['routes'] }).routes,
   } as Config;
   problems.push(...crossCheck(config, files as Record<FileKey, ParsedFile>, env));
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, config: deepFreeze(config) };
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, config: deepFreeze(resolvePaths(config)) };
 }
 
 function locateIssue(issue: z.core.$ZodIssue, schema: z.ZodType, data: unknown, file: ParsedFile): ConfigProblem[] {

@@ -261,7 +261,7 @@ export type MessagingConfig = z.infer<typeof messagingSchema>;
 
 /** The validated configuration, deep-frozen, passed down explicitly (no global getter). */
 export interface Config {
-  /** Absolute config directory; relative paths in the files resolve against it. */
+  /** Absolute config directory. Every path and `file:` reference below is absolute (config/resolve.ts). */
   readonly dir: string;
   readonly gateway: GatewayFile;
   readonly participants: ParticipantsFile['participants'];

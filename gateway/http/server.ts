@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
 import Hapi, { type Server } from '@hapi/hapi';
 import type { Config } from '../config/schema.js';
 import { readSecret } from '../config/secrets.js';
@@ -29,9 +28,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<Server> {
   const { config, log, metrics } = deps;
   const http = config.gateway.http;
   const tls = http.tls && {
-    cert: readFileSync(resolveIn(config.dir, http.tls.cert)),
+    cert: readFileSync(http.tls.cert),
     key: readSecret(http.tls.key, config.dir),
-    ...(http.tls.ca ? { ca: readFileSync(resolveIn(config.dir, http.tls.ca)) } : {}),
+    ...(http.tls.ca ? { ca: readFileSync(http.tls.ca) } : {}),
     requestCert: http.tls.requireClientCert,
     rejectUnauthorized: http.tls.requireClientCert,
   };
@@ -54,8 +53,4 @@ export async function createHttpServer(deps: HttpDeps): Promise<Server> {
   registerFhirRoutes(server, { store: deps.store, baseUrl: '' });
   registerIdentityConflictRoutes(server, { store: deps.store });
   return server;
-}
-
-function resolveIn(dir: string, path: string): string {
-  return isAbsolute(path) ? path : join(dir, path);
 }

@@ -4,7 +4,6 @@
  * rotation entry (the problem names the file, line and path, never the keys).
  */
 import type { Server as HttpServer } from 'node:http';
-import { isAbsolute, join } from 'node:path';
 import type { Server } from '@hapi/hapi';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../core/ports.js';
@@ -37,7 +36,6 @@ export interface Messaging {
   close(): Promise<void>;
 }
 
-const resolveIn = (dir: string, p: string): string => (isAbsolute(p) ? p : join(dir, p));
 
 /**
  * Build directory and relay, or undefined when messaging is not configured.
@@ -55,7 +53,7 @@ export async function createMessaging(config: Config, store: Store, log: Logger)
     const serviceKey = await loadGatewayKey(m.serviceKey, config.dir, 'serviceKey', log);
     const { directory, mismatches } = await Directory.open({ store: relayStore, directoryKey, participants: config.participants });
     assertIdentities(config.dir, mismatches);
-    const blobs = new BlobStore({ dir: resolveIn(config.dir, m.blobDir), store: relayStore, maxBytes: m.limits.maxBlobBytes });
+    const blobs = new BlobStore({ dir: m.blobDir, store: relayStore, maxBytes: m.limits.maxBlobBytes });
     const relayLog = log.child({ component: 'relay' });
     const relay = await Relay.create({
       store, relayStore, directory, blobs, serviceKey,

@@ -28,7 +28,7 @@ t.test('the bench config is the example config plus one open MLLP feed, and load
   t.equal(config.gateway.http.port, cfg.httpPort);
   t.equal(config.gateway.normalize.enabled, false, 'normalize switch written');
   t.equal(config.gateway.log.level, 'warn');
-  t.same(config.gateway.store, { kind: 'lmdb', path: 'data/lmdb' }, 'store inside the temp dir');
+  t.same(config.gateway.store, { kind: 'lmdb', path: join(cfg.dir, 'data/lmdb') }, 'store inside the temp dir (resolved against the config directory)');
   const feed = config.feeds.find((f) => f.name === 'bench-mllp');
   t.equal(feed?.owner, 'chu-lyon', 'owned by the example hospital');
   t.equal(feed?.mllp?.port, cfg.mllpPort);

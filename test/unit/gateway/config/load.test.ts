@@ -109,3 +109,24 @@ t.test('a feed time zone must be an IANA name', async (t) => {
   t.equal(result.ok, false);
   if (!result.ok) t.match(formatProblem(result.problems[0]!), /feeds\.yaml:9:15 feeds\[1\]\.timeZone: not an IANA time zone — fix: use a name such as Europe\/Paris/);
 });
+
+t.test('every path and file: reference comes out absolute, against the config directory', async (t) => {
+  const dir = exampleCopy(t);
+  const result = loadConfig(dir);
+  if (!result.ok) return t.fail(result.problems.map(formatProblem).join('\n'));
+  const g = result.config.gateway;
+  const data = join(dir, '..', 'data');
+  t.same(g.store, { kind: 'lmdb', path: join(data, 'lmdb') }, 'store.path');
+  t.equal(g.dataKey.ref, `file:${join(data, 'data.key')}`, 'dataKey.ref');
+  t.equal(g.messaging?.blobDir, join(data, 'blobs'), 'messaging.blobDir');
+  t.equal(g.messaging?.directoryKey.ref, `file:${join(data, 'directory.key')}`, 'messaging.directoryKey.ref');
+  t.equal(g.messaging?.serviceKey.ref, `file:${join(data, 'service.key')}`, 'messaging.serviceKey.ref');
+
+  const tlsDir = exampleCopy(t);
+  for (const f of ['server.crt', 'server.key', 'ca.crt']) writeFileSync(join(tlsDir, f), 'PEM');
+  edit(tlsDir, 'gateway.yaml', '  # tls:', '  tls: { cert: server.crt, key: file:server.key, ca: ca.crt }\n  # tls:');
+  const withTls = loadConfig(tlsDir, { ...process.env });
+  if (!withTls.ok) return t.fail(withTls.problems.map(formatProblem).join('\n'));
+  t.same(withTls.config.gateway.http.tls && { cert: withTls.config.gateway.http.tls.cert, key: withTls.config.gateway.http.tls.key, ca: withTls.config.gateway.http.tls.ca },
+    { cert: join(tlsDir, 'server.crt'), key: `file:${join(tlsDir, 'server.key')}`, ca: join(tlsDir, 'ca.crt') }, 'http.tls files');
+});

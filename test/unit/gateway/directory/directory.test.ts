@@ -11,7 +11,7 @@ import { Directory } from '../../../../gateway/directory/directory.js';
 import { openLmdbRelay, openRedisRelay } from '../../../helpers/relay-stores.js';
 import { loadSodium } from '../../../../protocol/crypto/sodium.js';
 import { AtRestCipher } from '../../../../gateway/store/at-rest.js';
-import { cleanPrefix, REDIS_URL, testPrefix } from '../../../helpers/redis.js';
+import { cleanPrefix, testPrefix } from '../../../helpers/redis.js';
 
 const sodium = await loadSodium();
 const cipher = new AtRestCipher(sodium, sodium.randombytes_buf(32));
