@@ -83,7 +83,7 @@ export class LmdbRelayStore implements RelayStore {
       return { k, slot: { v: this.#seal.seal(k, p.value), exp: p.expiresAt } satisfies Slot };
     });
     const guard = sealed[0]!;
-    const existing = await this.#write(() => {
+    const existing = await this.#writeAll(() => {
       const live = this.#live(guard.k);
       if (live && 'v' in live) return live.v;
       for (const { k, slot } of sealed) this.#kv.put(k, slot);
@@ -98,7 +98,7 @@ export class LmdbRelayStore implements RelayStore {
     const k = this.#seal.key(s.outcome.key);
     const item = this.#seal.seal(k, s.outcome.value);
     const drop = this.#seal.key(s.drop.key);
-    return this.#write(() => {
+    return this.#writeAll(() => {
       // Checked before anything is written: a plain transaction callback keeps writes made before a throw.
       if (!this.#parts.queues.holds(lease)) throw new GatewayError('PSL_LEASE_LOST', 'the delivery lease is no longer held');
       this.#parts.queues.completeWithin(lease);
@@ -256,10 +256,20 @@ export class LmdbRelayStore implements RelayStore {
     });
   }
 
-  async #write<T>(fn: () => T): Promise<T> {
+  /**
+   * A write of several keys that could throw after the first (a queue or audit write), in a child
+   * transaction of the group commit, which a throw rolls back: a plain lmdb-js transaction
+   * callback keeps what it wrote before throwing.
+   */
+  #writeAll<T>(fn: () => T): Promise<T> {
+    return this.#write(fn, true);
+  }
+
+  /** One write in the group commit (`child`: see #writeAll). */
+  async #write<T>(fn: () => T, child = false): Promise<T> {
     if (this.#closed) throw new GatewayError('PSL_SHUTTING_DOWN', 'relay store is closed');
     try {
-      return await this.#env.transaction(fn);
+      return await (child ? this.#env.childTransaction(fn) : this.#env.transaction(fn));
     } catch (err) {
       if (isGatewayError(err)) throw err;
       throw new GatewayError('PSL_STORE_UNAVAILABLE', 'relay lmdb write failed', { cause: err });

@@ -307,3 +307,16 @@ t.test('Redis keys written before sealing (layout 1) are migrated on open; a new
   await client.set(`${relay}format`, '99');
   await t.rejects(openRedisRelay(prefix, cipher), { code: 'PSL_STORE_CORRUPT', message: /layout 99/ });
 });
+
+t.test('LMDB: an accept that fails after its first write leaves nothing behind', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'relay-store-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const opened = await openLmdbRelay(join(dir, 'lmdb'), cipher);
+  t.teardown(() => opened.close());
+  // A queue name past LMDB's key size makes the enqueue throw after the receipt and envelope were put.
+  await t.rejects(opened.relay.acceptEnvelope(acceptance('F1', ['x'.repeat(4000)])));
+  t.equal(await opened.relay.get('rcpt:kine-martin:F1'), undefined, 'no receipt');
+  t.equal(await opened.relay.get('env:kine-martin:F1'), undefined, 'no envelope');
+  t.same(await auditActions(opened.store, 'F1'), [], 'no audit entry');
+  t.equal(await opened.relay.acceptEnvelope(acceptance('F1', ['d1'])), undefined, 'a retry is accepted');
+});
