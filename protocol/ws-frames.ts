@@ -26,14 +26,8 @@ export type ClientFrame =
  * @returns the frame, or undefined when it is not one of ours
  */
 export function parseClientFrame(text: string): ClientFrame | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
-  const o = v as Record<string, unknown>;
+  const o = jsonObject(text);
+  if (!o) return undefined;
   if (o.type === 'ack' && typeof o.id === 'string' && o.id.length <= 256) return { type: 'ack', id: o.id };
   // The receipt's own shape and signature are the relay's to check (Relay.reject).
   if (o.type === 'reject' && typeof o.id === 'string' && o.id.length <= 256 && o.receipt !== undefined) return { type: 'reject', id: o.id, receipt: o.receipt };
@@ -66,14 +60,8 @@ export type ServerFrame =
  * @returns the frame, or undefined when it is not one of ours
  */
 export function parseServerFrame(text: string): ServerFrame | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
-  const o = v as Record<string, unknown>;
+  const o = jsonObject(text);
+  if (!o) return undefined;
   const ref = typeof o.ref === 'string' ? { ref: o.ref } : {};
   if (o.type === 'envelope' && typeof o.id === 'string') return { type: 'envelope', id: o.id, accepted: o.accepted, envelope: o.envelope };
   if (o.type === 'accepted' && o.receipt !== undefined) return { type: 'accepted', ...ref, receipt: o.receipt };
@@ -108,4 +96,14 @@ export function receiptFrame(receipt: unknown): string {
  */
 export function errorFrame(e: { code: string; reason: string; ref?: string }): string {
   return JSON.stringify({ type: 'error', ...(e.ref === undefined ? {} : { ref: e.ref }), code: e.code, reason: e.reason });
+}
+
+/** A frame's JSON object, or undefined when the text is not JSON or not an object. */
+function jsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
