@@ -190,8 +190,9 @@ export class Hl7Intake {
         feed: this.feed, participant: ctx.auth.caller.participant, format: 'hl7v2', body: bytes,
         ...(controlId ? { sourceRef: controlId } : {}),
         ...this.#similar(bytes),
-        // The charset actually used travels with the raw, so the normalizer can decode it the same way.
-        contentType: `${ctx.contentType ?? 'x-application/hl7-v2+er7'}; charset=${choice.charset === 'utf8' ? 'utf-8' : choice.charset}`,
+        // The charset actually used travels with the raw, so the normalizer decodes it the same way.
+        ...(ctx.contentType === undefined ? {} : { contentType: ctx.contentType }),
+        charset: choice.charset === 'utf8' ? 'utf-8' : choice.charset,
       });
     } catch (err) {
       // Transient store failure: AE (original) / CE (enhanced, "commit error", v2.5.1 §2.9.3); never AA/CA.

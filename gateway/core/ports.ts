@@ -165,6 +165,8 @@ export interface IntakeRequest {
   /** The feed's duplicate window (PutRawOptions.similar). */
   similar?: { hash: string; windowMs: number };
   contentType?: string;
+  /** The character set the adapter decoded the body with (RawMessage.charset). */
+  charset?: string;
 }
 
 /**

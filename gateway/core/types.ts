@@ -14,7 +14,13 @@ export interface RawMessage {
   readonly sha256: string;
   /** MSH-10, Bundle.id, `file.csv#row=12`: identifiers, never content. */
   readonly sourceRef?: string;
+  /** The transport's content type, as received (HTTP `Content-Type`), when it had one. */
   readonly contentType?: string;
+  /**
+   * The character set the intake decoded the body with (HL7 v2: the feed's override, MSH-18 or
+   * the transport's), so the normalizer reads the text exactly as the intake did.
+   */
+  readonly charset?: string;
   /** Set by the store: the feed had already sent this sourceRef (control id) with other bytes. */
   readonly controlIdReused?: boolean;
 }

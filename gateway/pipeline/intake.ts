@@ -55,6 +55,7 @@ export class Intake implements IntakePort {
       sha256: sha256Hex(req.body),
       ...(req.sourceRef === undefined ? {} : { sourceRef: req.sourceRef }),
       ...(req.contentType === undefined ? {} : { contentType: req.contentType }),
+      ...(req.charset === undefined ? {} : { charset: req.charset }),
     };
     let result: PutRawResult;
     try {

@@ -64,6 +64,7 @@ export interface StoredRaw {
   /** AtRestCipher blob of the sourceRef (MSH-10 and the like), slot `ref:<id>` */
   sealedRef?: Uint8Array;
   contentType?: string;
+  charset?: string;
   bytes: number;
   /** the feed had already sent this sourceRef with other bytes */
   controlIdReused?: boolean;

@@ -93,6 +93,7 @@ export class LmdbStore implements Store {
       sha256: raw.sha256,
       ...(raw.sourceRef === undefined ? {} : { sealedRef: this.#cipher.seal(Buffer.from(raw.sourceRef, 'utf8'), refSlot(raw.id)) }),
       ...(raw.contentType === undefined ? {} : { contentType: raw.contentType }),
+      ...(raw.charset === undefined ? {} : { charset: raw.charset }),
       bytes: raw.body.length,
       sealed: this.#cipher.seal(raw.body, rawSlot(raw.id)),
     };
@@ -155,6 +156,7 @@ export class LmdbStore implements Store {
       sha256: s.sha256,
       ...(s.sealedRef === undefined ? {} : { sourceRef: Buffer.from(this.#cipher.open(s.sealedRef, refSlot(id))).toString('utf8') }),
       ...(s.contentType === undefined ? {} : { contentType: s.contentType }),
+      ...(s.charset === undefined ? {} : { charset: s.charset }),
       ...(s.controlIdReused ? { controlIdReused: true } : {}),
     };
   }

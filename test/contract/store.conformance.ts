@@ -33,7 +33,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const enc = new TextEncoder();
 
 /** A RawMessage as a feed would build it. */
-export function makeRaw(options: { feed?: string; body: string | Uint8Array; sourceRef?: string; contentType?: string }): RawMessage {
+export function makeRaw(options: { feed?: string; body: string | Uint8Array; sourceRef?: string; contentType?: string; charset?: string }): RawMessage {
   const body = typeof options.body === 'string' ? enc.encode(options.body) : options.body;
   return {
     id: newId('raw'),
@@ -45,6 +45,7 @@ export function makeRaw(options: { feed?: string; body: string | Uint8Array; sou
     sha256: sha256Hex(body),
     ...(options.sourceRef === undefined ? {} : { sourceRef: options.sourceRef }),
     ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
+    ...(options.charset === undefined ? {} : { charset: options.charset }),
   };
 }
 
@@ -195,7 +196,7 @@ export async function storeConformance(t: Test, name: string, open: OpenStore): 
 
   withStore('getRaw returns identical bytes and metadata; getRawMeta has no body', async (t, { store }) => {
     const bytes = Uint8Array.from({ length: 4096 }, (_, i) => (i * 31 + 7) % 256);
-    const raw = makeRaw({ body: bytes, sourceRef: 'file.csv#row=12', contentType: 'application/octet-stream' });
+    const raw = makeRaw({ body: bytes, sourceRef: 'file.csv#row=12', contentType: 'application/octet-stream', charset: 'windows-1252' });
     await store.putRaw(raw);
     const got = await store.getRaw(raw.id);
     if (!got) throw new Error('stored raw not found');
@@ -203,7 +204,7 @@ export async function storeConformance(t: Test, name: string, open: OpenStore): 
     t.ok(got.receivedAt instanceof Date, 'receivedAt is a Date');
     t.equal(got.receivedAt.getTime(), raw.receivedAt.getTime());
     t.match(got, { id: raw.id, feed: raw.feed, participant: raw.participant, format: raw.format, sha256: raw.sha256,
-      sourceRef: raw.sourceRef, contentType: raw.contentType });
+      sourceRef: raw.sourceRef, contentType: raw.contentType, charset: 'windows-1252' });
 
     const meta = await store.getRawMeta(raw.id);
     if (!meta) throw new Error('stored raw meta not found');

@@ -98,11 +98,12 @@ export function createHl7v2Normalizer(options: Hl7v2NormalizerOptions = {}): Nor
 export const hl7v2Normalizer: Normalizer = createHl7v2Normalizer();
 
 /**
- * The raw's text in the charset the intake chose (feed override, MSH-18, transport), which it
- * records as `charset=` on the content type; without one, the same choice is made again here.
+ * The raw's text in the charset the intake chose (feed override, MSH-18, transport), recorded as
+ * RawMessage.charset. Raws stored before that field carry it as `charset=` on their content
+ * type; without either, the same choice is made again here.
  */
 function decodeRaw(raw: RawMessage): string {
-  const declared = /;\s*charset=([^;\s]+)/i.exec(raw.contentType ?? '')?.[1];
+  const declared = raw.charset ?? /;\s*charset=([^;\s]+)/i.exec(raw.contentType ?? '')?.[1];
   const charset = declared ? resolveCharset(declared) : undefined;
   return decodeText(raw.body, charset ?? chooseCharset(raw.body).charset);
 }

@@ -54,6 +54,7 @@ export function registerRawRoutes(server: Server, options: { config: Config; sto
         receivedAt: meta.receivedAt.toISOString(), bytes: meta.bytes, sha256: meta.sha256,
         ...(meta.sourceRef === undefined ? {} : { sourceRef: meta.sourceRef }),
         ...(meta.contentType === undefined ? {} : { contentType: meta.contentType }),
+        ...(meta.charset === undefined ? {} : { charset: meta.charset }),
       };
     },
   });

@@ -18,6 +18,7 @@ t.test('Latin-1 bytes declared in MSH-18 normalize to the right names', async (t
 
 t.test('the charset recorded by the intake wins over a wrong MSH-18', async (t) => {
   const cp1252 = iconv.encode(ADT.replace('8859/1', 'UNICODE UTF-8').replace('Hélène', 'Hélène€'), 'windows-1252');
-  const raw = makeRaw({ body: cp1252, contentType: 'x-application/hl7-v2+er7; charset=windows-1252' });
-  t.match(familyOf(raw), { family: 'Hélène€' });
+  t.match(familyOf(makeRaw({ body: cp1252, charset: 'windows-1252' })), { family: 'Hélène€' }, 'RawMessage.charset');
+  t.match(familyOf(makeRaw({ body: cp1252, contentType: 'x-application/hl7-v2+er7; charset=windows-1252' })), { family: 'Hélène€' },
+    'a raw stored before that field, with the charset on its content type');
 });
