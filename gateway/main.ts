@@ -1,6 +1,6 @@
 import type { Server } from '@hapi/hapi';
 import { buildNormalizers } from '../adapters/normalizers.js';
-import { registerHl7HttpRoutes } from '../adapters/hl7v2/hl7-http.js';
+import { hl7HttpPlugin } from '../adapters/hl7v2/hl7-http.js';
 import { MllpFeed } from '../adapters/hl7v2/mllp-feed.js';
 import { readFileSync } from 'node:fs';
 import type { Config } from './config/schema.js';
@@ -8,7 +8,11 @@ import { readSecret } from './config/secrets.js';
 import type { NormalizationEvents, Store } from './core/ports.js';
 import { loadSodium } from '../protocol/crypto/sodium.js';
 import { listenError } from './http/listen-error.js';
-import { createHttpServer } from './http/server.js';
+import { fhirPlugin } from './http/plugins/fhir.js';
+import { healthPlugin } from './http/plugins/health.js';
+import { identityConflictsPlugin } from './http/plugins/identity-conflicts.js';
+import { rawPlugin } from './http/plugins/raw.js';
+import { createHttpServer, feature, registerFeatures } from './http/server.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Intake, NORMALIZE_QUEUE } from './pipeline/intake.js';
@@ -72,17 +76,24 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await store.close();
     throw err;
   }
-  const http = await createHttpServer({ config, store, intake, metrics, log: log.child({ component: 'http' }), isReady: () => ready });
-  messaging?.register(http);
+  const http = await createHttpServer({ config, metrics, log: log.child({ component: 'http' }) });
+  // Every HTTP feature, in one list.
+  await registerFeatures(http, [
+    feature(healthPlugin, { store, metrics, isReady: () => ready }),
+    feature(rawPlugin, { config, store, intake }),
+    feature(fhirPlugin, { store, baseUrl: '' }),
+    feature(identityConflictsPlugin, { store }),
+    feature(hl7HttpPlugin, {
+      feeds: config.feeds.filter((f) => f.format === 'hl7v2').map((f) => ({
+        name: f.name, owner: f.owner, ...(f.maxBodyBytes === undefined ? {} : { maxBodyBytes: f.maxBodyBytes }),
+        ...(f.duplicates?.msh7WindowSeconds ? { msh7WindowMs: f.duplicates.msh7WindowSeconds * 1000 } : {}),
+        ...(f.mllp ? { ackMode: f.mllp.ackMode, ...(f.mllp.allowedMessageTypes ? { allowedMessageTypes: f.mllp.allowedMessageTypes } : {}), ...(f.mllp.encoding ? { encoding: f.mllp.encoding } : {}) } : {}),
+      })),
+      intake, originals: store, maxBodyBytes: config.gateway.limits.maxBodyBytes, log: log.child({ component: 'hl7-http' }),
+    }),
+    ...(messaging?.httpFeatures ?? []),
+  ]);
   messaging?.attach(http.listener);
-  registerHl7HttpRoutes(http, {
-    feeds: config.feeds.filter((f) => f.format === 'hl7v2').map((f) => ({
-      name: f.name, owner: f.owner, ...(f.maxBodyBytes === undefined ? {} : { maxBodyBytes: f.maxBodyBytes }),
-      ...(f.duplicates?.msh7WindowSeconds ? { msh7WindowMs: f.duplicates.msh7WindowSeconds * 1000 } : {}),
-      ...(f.mllp ? { ackMode: f.mllp.ackMode, ...(f.mllp.allowedMessageTypes ? { allowedMessageTypes: f.mllp.allowedMessageTypes } : {}), ...(f.mllp.encoding ? { encoding: f.mllp.encoding } : {}) } : {}),
-    })),
-    intake, originals: store, maxBodyBytes: config.gateway.limits.maxBodyBytes, log: log.child({ component: 'hl7-http' }),
-  });
   try {
     await http.start();
   } catch (err) {

@@ -1,4 +1,4 @@
-import type { Server } from '@hapi/hapi';
+import type { Plugin, Server } from '@hapi/hapi';
 import type { Logger } from 'pino';
 import { GatewayError } from '../../protocol/errors.js';
 import { checkFeedName } from '../../gateway/core/feed-name.js';
@@ -95,3 +95,6 @@ function mediaType(header: string): { type: string; charset: string | undefined 
 function httpCharset(name: string): string {
   return name === 'utf8' ? 'utf-8' : name === 'latin1' ? 'iso-8859-1' : name;
 }
+
+/** registerHl7HttpRoutes as a hapi plugin (gateway/main.ts registers every HTTP feature from one list). */
+export const hl7HttpPlugin: Plugin<Hl7HttpOptions> = { name: 'passerelle/hl7-http', register: registerHl7HttpRoutes };

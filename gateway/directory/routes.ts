@@ -1,4 +1,4 @@
-import type { ResponseObject, ResponseToolkit, Server } from '@hapi/hapi';
+import type { Plugin, ResponseObject, ResponseToolkit, Server } from '@hapi/hapi';
 import { callerOf, param } from '../http/auth.js';
 import { toBase64Url } from '../../protocol/crypto/base64url.js';
 import type { ErrorCode } from '../../protocol/errors.js';
@@ -104,3 +104,6 @@ export function registerDirectoryRoutes(server: Server, deps: { directory: Direc
     },
   });
 }
+
+/** registerDirectoryRoutes as a hapi plugin (gateway/main.ts registers every HTTP feature from one list). */
+export const directoryPlugin: Plugin<Parameters<typeof registerDirectoryRoutes>[1]> = { name: 'passerelle/directory', register: registerDirectoryRoutes };

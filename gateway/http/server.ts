@@ -1,29 +1,39 @@
 import { readFileSync } from 'node:fs';
-import Hapi, { type Server } from '@hapi/hapi';
+import Hapi, { type Plugin, type Server } from '@hapi/hapi';
 import type { Config } from '../config/schema.js';
 import { readSecret } from '../config/secrets.js';
-import type { Store } from '../core/ports.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Intake } from '../pipeline/intake.js';
 import { registerAuth, TokenTable } from './auth.js';
 import { registerBodyLimit } from './body-limit.js';
 import { registerErrorMapper } from './errors.js';
-import { registerHealthRoutes } from './plugins/health.js';
-import { registerRawRoutes } from './plugins/raw.js';
-import { registerFhirRoutes } from './plugins/fhir.js';
-import { registerIdentityConflictRoutes } from './plugins/identity-conflicts.js';
 
 export interface HttpDeps {
   config: Config;
-  store: Store;
-  intake: Intake;
   metrics: Metrics;
   log: Logger;
-  isReady: () => boolean;
 }
 
-/** The hapi server with every route, not yet started. Port 0 in config means "any free port" (tests). */
+/** One HTTP feature: a hapi plugin and its options, registered by registerFeatures. */
+export interface HttpFeature {
+  register(server: Server): Promise<void>;
+}
+
+/** Pairs a plugin with its options (typed together), for the one list gateway/main.ts registers. */
+export function feature<T>(plugin: Plugin<T>, options: T): HttpFeature {
+  return { register: (server) => server.register({ plugin, options }) };
+}
+
+/** Registers every HTTP feature, in order. */
+export async function registerFeatures(server: Server, features: readonly HttpFeature[]): Promise<void> {
+  for (const f of features) await f.register(server);
+}
+
+/**
+ * The hapi server with what every route shares (authentication, the error mapper, body limits,
+ * request metrics), not yet started; routes come as features (registerFeatures). Port 0 in
+ * config means "any free port" (tests).
+ */
 export async function createHttpServer(deps: HttpDeps): Promise<Server> {
   const { config, log, metrics } = deps;
   const http = config.gateway.http;
@@ -48,9 +58,5 @@ export async function createHttpServer(deps: HttpDeps): Promise<Server> {
     const response = request.response as { statusCode?: number } | null;
     metrics.httpRequests.inc({ method: request.method, route: request.route.path, status: String(response?.statusCode ?? 0) });
   });
-  registerHealthRoutes(server, { store: deps.store, metrics, isReady: deps.isReady });
-  registerRawRoutes(server, { config, store: deps.store, intake: deps.intake });
-  registerFhirRoutes(server, { store: deps.store, baseUrl: '' });
-  registerIdentityConflictRoutes(server, { store: deps.store });
   return server;
 }

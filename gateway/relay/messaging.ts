@@ -4,14 +4,14 @@
  * rotation entry (the problem names the file, line and path, never the keys).
  */
 import type { Server as HttpServer } from 'node:http';
-import type { Server } from '@hapi/hapi';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../core/ports.js';
 import { toBase64Url } from '../../protocol/crypto/base64url.js';
 import { Directory } from '../directory/directory.js';
 import { loadGatewayKey } from '../directory/gateway-keys.js';
 import { assertIdentities } from '../directory/identity-check.js';
-import { registerDirectoryRoutes } from '../directory/routes.js';
+import { directoryPlugin } from '../directory/routes.js';
+import { feature, type HttpFeature } from '../http/server.js';
 import { TokenTable } from '../http/auth.js';
 import type { Logger } from '../log.js';
 import { BlobStore } from './blobs.js';
@@ -19,7 +19,7 @@ import { MessagingPolicy } from './policy.js';
 import { SenderQuota } from './quota.js';
 import type { RelayStore } from '../core/relay-store.js';
 import { Relay } from './relay.js';
-import { registerRelayRoutes } from './routes.js';
+import { relayPlugin } from './routes.js';
 import { WsRelay } from './ws-relay.js';
 
 /** The running messaging part of the gateway. */
@@ -29,8 +29,8 @@ export interface Messaging {
   readonly ws: WsRelay;
   readonly relayStore: RelayStore;
   readonly blobs: BlobStore;
-  /** Register the HTTP routes on hapi (before start). */
-  register(server: Server): void;
+  /** The directory's and the relay's HTTP routes (gateway/main.ts registers them with the others). */
+  readonly httpFeatures: readonly HttpFeature[];
   /** Handle ws upgrades on hapi's listener. */
   attach(listener: HttpServer): void;
   close(): Promise<void>;
@@ -69,16 +69,16 @@ export async function createMessaging(config: Config, store: Store, log: Logger)
     });
     return {
       directory, relay, ws, relayStore, blobs,
-      register(server) {
-        registerDirectoryRoutes(server, { directory, store, log: log.child({ component: 'directory' }), directoryKey: directoryKey.publicKey });
-        registerRelayRoutes(server, {
+      httpFeatures: [
+        feature(directoryPlugin, { directory, store, log: log.child({ component: 'directory' }), directoryKey: directoryKey.publicKey }),
+        feature(relayPlugin, {
           relay, blobs, log: relayLog, maxEnvelopeBytes: m.limits.maxEnvelopeBytes, maxBlobBytes: m.limits.maxBlobBytes,
           publicInfo: {
             directoryKey: toBase64Url(directoryKey.publicKey), serviceKey: toBase64Url(serviceKey.publicKey),
             suites: m.suites, maxEnvelopeBytes: m.limits.maxEnvelopeBytes, maxBlobBytes: m.limits.maxBlobBytes,
           },
-        });
-      },
+        }),
+      ],
       attach(listener) {
         ws.attach(listener);
       },

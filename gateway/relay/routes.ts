@@ -1,4 +1,4 @@
-import type { Server } from '@hapi/hapi';
+import type { Plugin, Server } from '@hapi/hapi';
 import type { Readable } from 'node:stream';
 import { callerOf, param } from '../http/auth.js';
 import type { Logger } from '../log.js';
@@ -133,3 +133,6 @@ export function registerRelayRoutes(server: Server, deps: {
     },
   });
 }
+
+/** registerRelayRoutes as a hapi plugin (gateway/main.ts registers every HTTP feature from one list). */
+export const relayPlugin: Plugin<Parameters<typeof registerRelayRoutes>[1]> = { name: 'passerelle/relay', register: registerRelayRoutes };

@@ -1,4 +1,4 @@
-import type { ResponseObject, ResponseToolkit, Server } from '@hapi/hapi';
+import type { Plugin, ResponseObject, ResponseToolkit, Server } from '@hapi/hapi';
 import type { Store } from '../../core/ports.js';
 import type { CanonicalRecord } from '../../core/types.js';
 import { GatewayError } from '../../../protocol/errors.js';
@@ -59,3 +59,6 @@ async function readVisible(store: Store, type: string, id: string, caller: Retur
   }
   return record;
 }
+
+/** registerFhirRoutes as a hapi plugin (gateway/main.ts registers every HTTP feature from one list). */
+export const fhirPlugin: Plugin<{ store: Store; baseUrl: string }> = { name: 'passerelle/fhir-r4', register: registerFhirRoutes };

@@ -1,4 +1,4 @@
-import type { Server } from '@hapi/hapi';
+import type { Plugin, Server } from '@hapi/hapi';
 import type { Store } from '../../core/ports.js';
 import { GatewayError } from '../../../protocol/errors.js';
 import type { Metrics } from '../../metrics.js';
@@ -33,3 +33,6 @@ export function registerHealthRoutes(server: Server, options: { store: Store; me
     },
   });
 }
+
+/** registerHealthRoutes as a hapi plugin (gateway/main.ts registers every HTTP feature from one list). */
+export const healthPlugin: Plugin<{ store: Store; metrics: Metrics; isReady: () => boolean }> = { name: 'passerelle/health', register: registerHealthRoutes };

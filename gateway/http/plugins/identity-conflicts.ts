@@ -1,4 +1,4 @@
-import type { Server } from '@hapi/hapi';
+import type { Plugin, Server } from '@hapi/hapi';
 import type { Store } from '../../core/ports.js';
 import { GatewayError } from '../../../protocol/errors.js';
 import { callerOf } from '../auth.js';
@@ -60,3 +60,6 @@ export function registerIdentityConflictRoutes(server: Server, options: { store:
     },
   });
 }
+
+/** registerIdentityConflictRoutes as a hapi plugin (gateway/main.ts registers every HTTP feature from one list). */
+export const identityConflictsPlugin: Plugin<{ store: Store }> = { name: 'passerelle/identity-conflicts', register: registerIdentityConflictRoutes };

@@ -1,4 +1,4 @@
-import type { Server } from '@hapi/hapi';
+import type { Plugin, Server } from '@hapi/hapi';
 import type { Store } from '../../core/ports.js';
 import type { Config } from '../../config/schema.js';
 import { GatewayError } from '../../../protocol/errors.js';
@@ -59,3 +59,6 @@ export function registerRawRoutes(server: Server, options: { config: Config; sto
     },
   });
 }
+
+/** registerRawRoutes as a hapi plugin (gateway/main.ts registers every HTTP feature from one list). */
+export const rawPlugin: Plugin<{ config: Config; store: Store; intake: Intake }> = { name: 'passerelle/raw', register: registerRawRoutes };
