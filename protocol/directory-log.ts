@@ -11,6 +11,7 @@ import { be64, pae, type PaePart } from './crypto/pae.js';
 import { blake2b256, equalBytes } from './crypto/primitives.js';
 import { ed25519Sign, ed25519Verify } from './crypto/signature.js';
 import type { Sodium } from './crypto/sodium.js';
+import { isCount, isString } from './wire-checks.js';
 import { certFromWire, certSignedBytes, revokeSignedBytes, rotateSignedBytes, type WireDeviceCert } from './device-cert.js';
 
 /** Entry bodies by type; binary fields base64url. */
@@ -159,9 +160,6 @@ export function inclusionHolds(s: Sodium, entry: LogEntry, proof: InclusionProof
   return equalBytes(s, h, head.headHash);
 }
 
-const str = (v: unknown): v is string => typeof v === 'string';
-const pos = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-
 /**
  * Structural decode of a published entry (untrusted JSON): the fields its type needs, with their
  * types; hashes and signatures are checked by inclusionHolds and the caller.
@@ -170,17 +168,17 @@ const pos = (v: unknown): v is number => typeof v === 'number' && Number.isSafeI
 export function entryFromWire(v: unknown): LogEntry | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const e = v as Record<string, unknown>;
-  if (!pos(e.seq) || !pos(e.at) || !str(e.participant) || !str(e.prev) || !str(e.hash)) return undefined;
+  if (!isCount(e.seq) || !isCount(e.at) || !isString(e.participant) || !isString(e.prev) || !isString(e.hash)) return undefined;
   const head = { seq: e.seq, at: e.at, participant: e.participant, prev: e.prev, hash: e.hash };
   switch (e.type) {
     case 'add-participant':
-      return str(e.identityKey) && str(e.sig) ? { ...head, type: e.type, identityKey: e.identityKey, sig: e.sig } : undefined;
+      return isString(e.identityKey) && isString(e.sig) ? { ...head, type: e.type, identityKey: e.identityKey, sig: e.sig } : undefined;
     case 'add-device':
-      return typeof e.cert === 'object' && e.cert !== null && str(e.sig) ? { ...head, type: e.type, cert: e.cert as WireDeviceCert, sig: e.sig } : undefined;
+      return typeof e.cert === 'object' && e.cert !== null && isString(e.sig) ? { ...head, type: e.type, cert: e.cert as WireDeviceCert, sig: e.sig } : undefined;
     case 'revoke':
-      return str(e.deviceId) && pos(e.time) && str(e.sig) ? { ...head, type: e.type, deviceId: e.deviceId, time: e.time, sig: e.sig } : undefined;
+      return isString(e.deviceId) && isCount(e.time) && isString(e.sig) ? { ...head, type: e.type, deviceId: e.deviceId, time: e.time, sig: e.sig } : undefined;
     case 'rotate-identity':
-      return str(e.oldKey) && str(e.newKey) && pos(e.time) && str(e.sigOld) && str(e.sigNew)
+      return isString(e.oldKey) && isString(e.newKey) && isCount(e.time) && isString(e.sigOld) && isString(e.sigNew)
         ? { ...head, type: e.type, oldKey: e.oldKey, newKey: e.newKey, time: e.time, sigOld: e.sigOld, sigNew: e.sigNew } : undefined;
     default:
       return undefined;
@@ -191,5 +189,5 @@ export function entryFromWire(v: unknown): LogEntry | undefined {
 export function proofFromWire(v: unknown): InclusionProof | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const p = v as Record<string, unknown>;
-  return pos(p.seq) && str(p.entryHash) && Array.isArray(p.path) && p.path.every(str) ? { seq: p.seq, entryHash: p.entryHash, path: p.path } : undefined;
+  return isCount(p.seq) && isString(p.entryHash) && Array.isArray(p.path) && p.path.every(isString) ? { seq: p.seq, entryHash: p.entryHash, path: p.path } : undefined;
 }

@@ -9,6 +9,7 @@ import { fromBase64Url, toBase64Url } from './crypto/base64url.js';
 import { be64, pae } from './crypto/pae.js';
 import { ed25519Sign, ed25519Verify } from './crypto/signature.js';
 import type { Sodium } from './crypto/sodium.js';
+import { isCount, isString } from './wire-checks.js';
 
 /** Signed acceptance of one envelope. */
 export interface AcceptedReceipt {
@@ -74,13 +75,11 @@ export function verifyReceipt(s: Sodium, r: Receipt, serviceKey: Uint8Array): bo
 export function receiptFromWire(v: unknown): Receipt | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const r = v as Record<string, unknown>;
-  const str = (x: unknown): x is string => typeof x === 'string';
-  const num = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-  if (!str(r.id) || !str(r.sender) || !str(r.kid) || !str(r.sig)) return undefined;
-  if (r.type === 'accepted' && num(r.receivedAt) && str(r.hash)) {
+  if (!isString(r.id) || !isString(r.sender) || !isString(r.kid) || !isString(r.sig)) return undefined;
+  if (r.type === 'accepted' && isCount(r.receivedAt) && isString(r.hash)) {
     return { type: 'accepted', id: r.id, sender: r.sender, receivedAt: r.receivedAt, hash: r.hash, kid: r.kid, sig: r.sig };
   }
-  if (r.type === 'delivered' && str(r.participant) && str(r.device) && num(r.deliveredAt)) {
+  if (r.type === 'delivered' && isString(r.participant) && isString(r.device) && isCount(r.deliveredAt)) {
     return { type: 'delivered', id: r.id, sender: r.sender, participant: r.participant, device: r.device, deliveredAt: r.deliveredAt, kid: r.kid, sig: r.sig };
   }
   return undefined;

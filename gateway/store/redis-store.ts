@@ -65,7 +65,6 @@ export class RedisStore implements Store {
   readonly #queues: RedisQueues;
   readonly #audit: RedisAudit;
   readonly #log: Logger | undefined;
-  readonly #prefix: string;
   #closed = false;
 
   private constructor(conn: RedisConn, options: RedisStoreOptions) {
@@ -76,7 +75,6 @@ export class RedisStore implements Store {
     this.#records = new RedisRecords(conn, this.#keys, options.cipher, this.#queues);
     this.#audit = new RedisAudit(conn, this.#keys);
     this.#log = options.log;
-    this.#prefix = options.prefix;
   }
 
   /**
@@ -231,7 +229,7 @@ export class RedisStore implements Store {
   /** See Store.openRelayStore: the relay's values under `<prefix>relay:`, on this connection. */
   openRelayStore(): Promise<RelayStore> {
     return this.#guard('openRelayStore', () => RedisRelayStore.open({
-      conn: this.#conn, prefix: `${this.#prefix}relay:`, cipher: this.#cipher, parts: { keys: this.#keys, audit: this.#audit }, ...(this.#log ? { log: this.#log } : {}),
+      conn: this.#conn, prefix: `${this.#keys.prefix}relay:`, cipher: this.#cipher, parts: { keys: this.#keys, audit: this.#audit }, ...(this.#log ? { log: this.#log } : {}),
     }));
   }
 
