@@ -1,6 +1,8 @@
 import type { Server } from '@hapi/hapi';
 import { buildNormalizers } from '../adapters/normalizers.js';
 import { hl7HttpPlugin } from '../adapters/hl7v2/hl7-http.js';
+import { fhirWritePlugin } from '../adapters/fhir/fhir-http.js';
+import { R4Validator } from '../adapters/fhir/validate.js';
 import { MllpFeed } from '../adapters/hl7v2/mllp-feed.js';
 import { readFileSync } from 'node:fs';
 import type { Config } from './config/schema.js';
@@ -76,6 +78,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await store.close();
     throw err;
   }
+  // Created before the HTTP features that wait on outcomes (FHIR writes); started after listen.
+  const events = new NormalizationEventBus({ log: log.child({ component: 'normalize' }), ...outcomeTransport(config, log) });
+  const fhirFeeds = config.feeds.filter((f) => f.format === 'fhir-r4');
+  // The R4 definitions take about a second to index: once, at start, only when a FHIR feed exists.
+  const validator = fhirFeeds.length > 0 ? R4Validator.load() : undefined;
   const http = await createHttpServer({ config, metrics, log: log.child({ component: 'http' }) });
   // Every HTTP feature, in one list.
   await registerFeatures(http, [
@@ -91,6 +98,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       })),
       intake, originals: store, maxBodyBytes: config.gateway.limits.maxBodyBytes, log: log.child({ component: 'hl7-http' }),
     }),
+    ...(validator ? [feature(fhirWritePlugin, {
+      feeds: fhirFeeds.map((f) => ({ name: f.name, owner: f.owner, ...(f.maxBodyBytes === undefined ? {} : { maxBodyBytes: f.maxBodyBytes }) })),
+      intake, events, store, validator, baseUrl: '', log: log.child({ component: 'fhir' }),
+      maxBodyBytes: config.gateway.limits.maxBodyBytes, ...config.gateway.fhir,
+    })] : []),
     ...(messaging?.httpFeatures ?? []),
   ]);
   messaging?.attach(http.listener);
@@ -102,7 +114,6 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     const { host, port } = config.gateway.http;
     throw listenError(err, { listener: 'HTTP API', host, port, configDir: config.dir, file: 'gateway', key: 'http.port' });
   }
-  const events = new NormalizationEventBus({ log: log.child({ component: 'normalize' }), ...outcomeTransport(config, log) });
   /** Closes what is open once the event bus is, when a later step of the start fails. */
   const undoStart = async (err: unknown): Promise<never> => {
     await events.close();

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { isGatewayError } from '../../protocol/errors.js';
 import type { NormalizationOutcome } from '../../gateway/core/ports.js';
-import type { AppAckRouter } from './app-ack.js';
+import type { OutcomeRouter } from '../outcome-router.js';
 import type { AuthDecision } from './feed-auth.js';
 import type { Hl7Intake, Hl7Reply } from './hl7-intake.js';
 import { MllpFramer } from './mllp-framer.js';
@@ -28,7 +28,7 @@ export interface MllpConnectionOptions {
   socket: Socket;
   auth: AuthDecision;
   handler: Hl7Intake;
-  appAcks: AppAckRouter | undefined;
+  appAcks: OutcomeRouter | undefined;
   maxFrameBytes: number;
   idleTimeoutMs: number;
   /** A frame must end within this long of its <VT>, however steadily its bytes trickle in. */

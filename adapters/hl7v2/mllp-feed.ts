@@ -2,7 +2,7 @@ import { createServer as createNetServer, type AddressInfo, type Server, type So
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Caller, IntakePort, NormalizationEvents, Store } from '../../gateway/core/ports.js';
-import { AppAckRouter } from './app-ack.js';
+import { OutcomeRouter } from '../outcome-router.js';
 import { FeedAuthenticator } from './feed-auth.js';
 import type { AckMode } from './hl7-evaluate.js';
 import { Hl7Intake } from './hl7-intake.js';
@@ -80,7 +80,7 @@ export class MllpFeed {
   readonly #o: MllpFeedOptions & typeof MLLP_FEED_DEFAULTS;
   readonly #handler: Hl7Intake;
   readonly #auth: FeedAuthenticator;
-  readonly #appAcks: AppAckRouter | undefined;
+  readonly #appAcks: OutcomeRouter | undefined;
   readonly #server: Server;
   readonly #conns = new Set<MllpConnection>();
   /** Every TCP socket, including TLS handshakes that never completed, so close() can end them all. */
@@ -112,7 +112,7 @@ export class MllpFeed {
       ...(o.originals ? { originals: o.originals } : {}),
       ...(o.msh7WindowMs ? { msh7WindowMs: o.msh7WindowMs } : {}),
     });
-    this.#appAcks = o.events ? new AppAckRouter(o.events) : undefined;
+    this.#appAcks = o.events ? new OutcomeRouter(o.events) : undefined;
     this.#server = o.tls ? this.#tlsServer(o.tls) : createNetServer({ allowHalfOpen: true });
     this.#server.on('connection', (socket: Socket) => {
       if (!this.#admit(socket)) return;

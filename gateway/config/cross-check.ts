@@ -26,9 +26,14 @@ export function crossCheck(config: Config, files: Files, env: NodeJS.ProcessEnv)
     });
   });
   const feeds = new Set<string>();
+  const fhirOwners = new Map<string, string>();
   config.feeds.forEach((f, i) => {
     if (feeds.has(f.name)) at('feeds', ['feeds', i, 'name'], 'duplicate feed name', 'give each feed a unique name');
     feeds.add(f.name);
+    // The FHIR API picks the feed from the caller's token, so an owner has at most one.
+    const earlier = f.format === 'fhir-r4' ? fhirOwners.get(f.owner) : undefined;
+    if (earlier !== undefined) at('feeds', ['feeds', i, 'format'], `participant ${f.owner} already owns fhir-r4 feed ${earlier}`, 'give each participant at most one fhir-r4 feed');
+    if (f.format === 'fhir-r4' && earlier === undefined) fhirOwners.set(f.owner, f.name);
     if (!participants.has(f.owner)) at('feeds', ['feeds', i, 'owner'], 'owner is not a declared participant', 'declare it in participants.yaml or use an existing participant id');
   });
   checkMllpFeeds(config, env, (path, message, fix) => at('feeds', path, message, fix));

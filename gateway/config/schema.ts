@@ -96,6 +96,12 @@ export const gatewayFileSchema = z.strictObject({
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).prefault({}),
+  /** The FHIR R4 API (`/fhir/r4`), written through the fhir-r4 feeds of feeds.yaml. */
+  fhir: z.strictObject({
+    maxBundleEntries: z.number().int().min(1).max(100_000).default(1000).describe('entries a transaction Bundle may hold'),
+    answerWithinMs: z.number().int().min(0).max(120_000).default(10_000)
+      .describe('how long a write waits for its records before answering 202 with the stored raw'),
+  }).prefault({}),
   messaging: messagingSchema.optional(),
   normalize: z.strictObject({
     enabled: z.boolean().default(true).describe('run the normalize worker here (off: another process on the same Redis does it)'),
@@ -220,6 +226,10 @@ export const feedsFileSchema = z.strictObject({
       domain: slug.optional(),
       /** PID-3 identifier types trusted for patient matching; default MR and PI (with an assigning authority). */
       patientIdentifierTypes: z.array(z.string().min(1).max(5)).min(1).optional(),
+      /** Identifier systems trusted for patient matching whatever their type (FHIR senders often send none). */
+      patientIdentifierSystems: z.array(z.string().regex(/^(https?:\/\/|urn:)\S+$/, {
+        message: 'not an identifier system URI — fix: write it as the sender does, e.g. urn:oid:1.2.250.1.71.4.2.7 or https://hospital.example/mrn',
+      })).min(1).optional(),
       /** The sender's national identifier (INS) is qualified, so it may link patients. */
       qualifiedNationalId: z.boolean().optional(),
     }).optional(),

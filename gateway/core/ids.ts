@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { poolRandom } from './random-pool.js';
+import type { Identifier } from './types.js';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -34,4 +35,17 @@ export function newId(prefix: string, now: number = Date.now()): string {
 /** Hex SHA-256: the content address logs may show in place of content. */
 export function sha256Hex(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * Index identifier of a record that carries no business identifier (or none that may match):
+ * `<rawId>#<localRef>`. It makes re-normalizing the same raw (after a crash, or when a mapping
+ * improves) land on the same record instead of creating a twin. Kept in the record's index only,
+ * never in the FHIR resource.
+ */
+export const SOURCE_SYSTEM = 'urn:passerelle:source';
+
+/** The index identifier of the record a raw's `localRef` produced. */
+export function sourceIdentifier(rawId: string, localRef: string): Identifier {
+  return { system: SOURCE_SYSTEM, value: `${rawId}#${localRef}` };
 }

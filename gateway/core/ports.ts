@@ -167,6 +167,8 @@ export interface IntakeRequest {
   contentType?: string;
   /** The character set the adapter decoded the body with (RawMessage.charset). */
   charset?: string;
+  /** The REST request that delivered the body (RawMessage.request). */
+  request?: string;
 }
 
 /**

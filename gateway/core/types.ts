@@ -21,6 +21,11 @@ export interface RawMessage {
    * the transport's), so the normalizer reads the text exactly as the intake did.
    */
   readonly charset?: string;
+  /**
+   * The REST request that delivered the raw, when its meaning depends on it (FHIR: `POST Patient`
+   * creates, `POST` to the base runs a Bundle). Method and path only, never a query or a body.
+   */
+  readonly request?: string;
   /** Set by the store: the feed had already sent this sourceRef (control id) with other bytes. */
   readonly controlIdReused?: boolean;
 }

@@ -56,6 +56,7 @@ export class Intake implements IntakePort {
       ...(req.sourceRef === undefined ? {} : { sourceRef: req.sourceRef }),
       ...(req.contentType === undefined ? {} : { contentType: req.contentType }),
       ...(req.charset === undefined ? {} : { charset: req.charset }),
+      ...(req.request === undefined ? {} : { request: req.request }),
     };
     let result: PutRawResult;
     try {

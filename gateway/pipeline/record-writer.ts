@@ -1,15 +1,12 @@
 import type { NormalizedRecord, RecordTxn, Store } from '../core/ports.js';
-import type { Identifier, PutRecordResult, RawMessage, RecordInput } from '../core/types.js';
+import type { PutRecordResult, RawMessage, RecordInput } from '../core/types.js';
+import { sourceIdentifier } from '../core/ids.js';
 import type { Issue } from '../core/issues.js';
 import { rewriteLocalReferences } from './reference-rewrite.js';
 import type { RecordHeader } from '../router/router.js';
 
-/**
- * Index identifier of a record that carries no business identifier: `<rawId>#<localRef>`. It makes
- * re-normalizing the same raw (after a crash, or when a mapping improves) land on the same record
- * instead of creating a twin. Kept in the record's index only, never in the FHIR resource.
- */
-export const SOURCE_SYSTEM = 'urn:passerelle:source';
+/** Where a record without business identifiers is indexed (its raw and localRef). */
+export { SOURCE_SYSTEM, sourceIdentifier } from '../core/ids.js';
 
 /** One stored record of a message. */
 export interface WrittenRecord {
@@ -132,9 +129,4 @@ function toInput(record: NormalizedRecord, raw: RawMessage, mapping: string, res
     },
     ...(patientId === undefined ? {} : { patientId }),
   };
-}
-
-/** The index identifier a record without business identifiers gets. */
-export function sourceIdentifier(rawId: string, localRef: string): Identifier {
-  return { system: SOURCE_SYSTEM, value: `${rawId}#${localRef}` };
 }

@@ -65,6 +65,7 @@ export interface StoredRaw {
   sealedRef?: Uint8Array;
   contentType?: string;
   charset?: string;
+  request?: string;
   bytes: number;
   /** the feed had already sent this sourceRef with other bytes */
   controlIdReused?: boolean;

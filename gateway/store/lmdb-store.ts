@@ -94,6 +94,7 @@ export class LmdbStore implements Store {
       ...(raw.sourceRef === undefined ? {} : { sealedRef: this.#cipher.seal(Buffer.from(raw.sourceRef, 'utf8'), refSlot(raw.id)) }),
       ...(raw.contentType === undefined ? {} : { contentType: raw.contentType }),
       ...(raw.charset === undefined ? {} : { charset: raw.charset }),
+      ...(raw.request === undefined ? {} : { request: raw.request }),
       bytes: raw.body.length,
       sealed: this.#cipher.seal(raw.body, rawSlot(raw.id)),
     };
@@ -157,6 +158,7 @@ export class LmdbStore implements Store {
       ...(s.sealedRef === undefined ? {} : { sourceRef: Buffer.from(this.#cipher.open(s.sealedRef, refSlot(id))).toString('utf8') }),
       ...(s.contentType === undefined ? {} : { contentType: s.contentType }),
       ...(s.charset === undefined ? {} : { charset: s.charset }),
+      ...(s.request === undefined ? {} : { request: s.request }),
       ...(s.controlIdReused ? { controlIdReused: true } : {}),
     };
   }

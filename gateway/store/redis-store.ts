@@ -110,6 +110,7 @@ export class RedisStore implements Store {
         ...(raw.sourceRef === undefined ? {} : { sealedRef: Buffer.from(this.#cipher.seal(Buffer.from(raw.sourceRef, 'utf8'), refSlot(raw.id))).toString('base64') }),
         ...(raw.contentType === undefined ? {} : { contentType: raw.contentType }),
         ...(raw.charset === undefined ? {} : { charset: raw.charset }),
+        ...(raw.request === undefined ? {} : { request: raw.request }),
       };
       const bySha = this.#keys.rawBySha(raw.feed, raw.sha256);
       const byRef = raw.sourceRef === undefined ? bySha : this.#keys.rawByRef(raw.feed, raw.sourceRef);

@@ -33,7 +33,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const enc = new TextEncoder();
 
 /** A RawMessage as a feed would build it. */
-export function makeRaw(options: { feed?: string; body: string | Uint8Array; sourceRef?: string; contentType?: string; charset?: string }): RawMessage {
+export function makeRaw(options: { feed?: string; body: string | Uint8Array; sourceRef?: string; contentType?: string; charset?: string; request?: string }): RawMessage {
   const body = typeof options.body === 'string' ? enc.encode(options.body) : options.body;
   return {
     id: newId('raw'),
@@ -46,6 +46,7 @@ export function makeRaw(options: { feed?: string; body: string | Uint8Array; sou
     ...(options.sourceRef === undefined ? {} : { sourceRef: options.sourceRef }),
     ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
     ...(options.charset === undefined ? {} : { charset: options.charset }),
+    ...(options.request === undefined ? {} : { request: options.request }),
   };
 }
 
@@ -196,7 +197,7 @@ export async function storeConformance(t: Test, name: string, open: OpenStore): 
 
   withStore('getRaw returns identical bytes and metadata; getRawMeta has no body', async (t, { store }) => {
     const bytes = Uint8Array.from({ length: 4096 }, (_, i) => (i * 31 + 7) % 256);
-    const raw = makeRaw({ body: bytes, sourceRef: 'file.csv#row=12', contentType: 'application/octet-stream', charset: 'windows-1252' });
+    const raw = makeRaw({ body: bytes, sourceRef: 'file.csv#row=12', contentType: 'application/octet-stream', charset: 'windows-1252', request: 'POST Observation' });
     await store.putRaw(raw);
     const got = await store.getRaw(raw.id);
     if (!got) throw new Error('stored raw not found');
@@ -204,14 +205,14 @@ export async function storeConformance(t: Test, name: string, open: OpenStore): 
     t.ok(got.receivedAt instanceof Date, 'receivedAt is a Date');
     t.equal(got.receivedAt.getTime(), raw.receivedAt.getTime());
     t.match(got, { id: raw.id, feed: raw.feed, participant: raw.participant, format: raw.format, sha256: raw.sha256,
-      sourceRef: raw.sourceRef, contentType: raw.contentType, charset: 'windows-1252' });
+      sourceRef: raw.sourceRef, contentType: raw.contentType, charset: 'windows-1252', request: 'POST Observation' });
 
     const meta = await store.getRawMeta(raw.id);
     if (!meta) throw new Error('stored raw meta not found');
     t.notOk('body' in meta, 'meta carries no body');
     t.equal(meta.bytes, bytes.length);
     t.ok(meta.receivedAt instanceof Date);
-    t.match(meta, { id: raw.id, feed: raw.feed, sha256: raw.sha256, sourceRef: raw.sourceRef });
+    t.match(meta, { id: raw.id, feed: raw.feed, sha256: raw.sha256, sourceRef: raw.sourceRef, request: 'POST Observation' });
 
     const plain = makeRaw({ body: 'no ref here' });
     await store.putRaw(plain);

@@ -89,7 +89,7 @@ export interface RunningTestGateway extends TestConfig {
 }
 
 /** A gateway in this process on a fresh config; stop it with `cleanup()`. */
-export async function startTestGateway(options: { store: 'lmdb' | 'redis'; logLevel?: string } = { store: 'lmdb' }): Promise<RunningTestGateway> {
+export async function startTestGateway(options: { store: 'lmdb' | 'redis'; logLevel?: string; extraFeeds?: string } = { store: 'lmdb' }): Promise<RunningTestGateway> {
   const cfg = writeTestConfig(options);
   const logs = new LogSink();
   const config = mustLoad(cfg.dir);

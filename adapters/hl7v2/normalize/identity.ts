@@ -1,77 +1,21 @@
 import type { Identifier } from '../../../gateway/core/types.js';
+import { isPlaceholder, provesPatientIdentity, type IdentityRules } from '../../identity.js';
 import { hdSystem } from './datatypes.js';
 import type { Comp } from './reader.js';
 
-/**
- * Identity trust rules of a feed: which identifiers prove that a record is the same entity as an
- * earlier one (the record's `matchKeys`). Everything else may stay in `identifiers` and in the
- * resource, but never merges two records.
- */
-export interface Hl7v2IdentityOptions {
-  /**
-   * PID-3 / MRG-1 identifier types (CX-5, table 0203) a Patient may be matched on, when the CX also
-   * names its assigning authority (CX-4). Default `['MR', 'PI']`. Types in {@link NEVER_MATCH}
-   * are refused even when listed.
-   */
-  patientIdentifierTypes?: string[];
-  /**
-   * The feed sends the national identifier (French INS, `urn:oid:1.2.250.1.213.1.4.8` / `.4.10`)
-   * only once qualified (checked against the national teleservice): then it is a match key.
-   * Default false: an INS is kept but never matched on.
-   */
-  qualifiedNationalId?: boolean;
-}
-
-/** The rules with their defaults applied. */
-export interface IdentityRules {
-  patientTypes: ReadonlySet<string>;
-  qualifiedNationalId: boolean;
-}
+export { NATIONAL_ID_SYSTEMS, NEVER_MATCH, identityRules, isPlaceholder, type IdentityOptions as Hl7v2IdentityOptions, type IdentityRules } from '../../identity.js';
 
 /**
- * Identifier types that never prove identity: SSN / national insurance numbers (shared, mistyped,
- * reused), account and visit numbers (one patient has many), licences and the like.
- */
-export const NEVER_MATCH: ReadonlySet<string> = new Set(['SS', 'NI', 'NNFRA', 'AN', 'VN', 'AND', 'DL', 'PPN', 'BC', 'PEN', 'PN', 'NH', 'NIIP']);
-
-/** French INS (NIR-based, `.4.8`; NIA, `.4.10`) systems. */
-export const NATIONAL_ID_SYSTEMS: ReadonlySet<string> = new Set(['urn:oid:1.2.250.1.213.1.4.8', 'urn:oid:1.2.250.1.213.1.4.10']);
-
-/** Rules from options (defaults in this one place). */
-export function identityRules(o: Hl7v2IdentityOptions = {}): IdentityRules {
-  const types = o.patientIdentifierTypes ?? ['MR', 'PI'];
-  return {
-    patientTypes: new Set(types.map((t) => t.toUpperCase()).filter((t) => !NEVER_MATCH.has(t))),
-    qualifiedNationalId: o.qualifiedNationalId === true,
-  };
-}
-
-/**
- * A placeholder sent when the real value is unknown: one character repeated (`000000`,
- * `999999999`, a run of one letter) or a word such as `UNKNOWN`. Never a match key.
- */
-export function isPlaceholder(value: string): boolean {
-  const v = value.trim().toUpperCase();
-  if (v.length === 0) return true;
-  if (/^(.)\1*$/.test(v)) return true;
-  return /^(UNK|UNKNOWN|NONE|NULL|N\/A|INCONNU)$/.test(v);
-}
-
-/**
- * The CX repetitions (PID-3, MRG-1) that may identify the Patient under the rules: a trusted type
- * with an assigning authority, or a qualified national identifier; never a placeholder.
+ * The CX repetitions (PID-3, MRG-1) that may identify the Patient under the rules
+ * (provesPatientIdentity), the system read from the assigning authority (CX-4).
  */
 export function patientMatchKeys(reps: readonly Comp[], rules: IdentityRules): Identifier[] {
   const out: Identifier[] = [];
   for (const c of reps) {
     const value = c.c(1);
     const system = hdSystem(c.c(4, 1), c.c(4, 2), c.c(4, 3));
-    if (!value || !system || isPlaceholder(value)) continue;
-    const type = c.c(5).toUpperCase();
-    const trusted = NATIONAL_ID_SYSTEMS.has(system)
-      ? rules.qualifiedNationalId
-      : rules.patientTypes.has(type) && !NEVER_MATCH.has(type);
-    if (trusted && !out.some((k) => k.system === system && k.value === value)) out.push({ system, value });
+    if (!system || !provesPatientIdentity(system, value, c.c(5), rules)) continue;
+    if (!out.some((k) => k.system === system && k.value === value)) out.push({ system, value });
   }
   return out;
 }

@@ -55,6 +55,7 @@ export function registerRawRoutes(server: Server, options: { config: Config; sto
         ...(meta.sourceRef === undefined ? {} : { sourceRef: meta.sourceRef }),
         ...(meta.contentType === undefined ? {} : { contentType: meta.contentType }),
         ...(meta.charset === undefined ? {} : { charset: meta.charset }),
+        ...(meta.request === undefined ? {} : { request: meta.request }),
       };
     },
   });

@@ -1,15 +1,16 @@
-import type { NormalizationEvents, NormalizationOutcome } from '../../gateway/core/ports.js';
+import type { NormalizationEvents, NormalizationOutcome } from '../gateway/core/ports.js';
 
 type Waiter = (outcome: NormalizationOutcome) => void;
 
 /**
- * Enhanced mode (HL7 v2.5.1 §2.9.3): the application ACK follows normalization. One subscription
- * per feed; connections register the raws they owe an application ACK for and cancel on close.
- * Outcomes that arrive before the registration (the worker can be faster than the commit ACK
- * write) are kept briefly so none is missed. Several waiters may wait on one raw: a resend of a
- * message still being normalized owes the same application ACK as the original.
+ * Hands normalization outcomes to whoever waits on a raw: an MLLP connection that owes an
+ * enhanced-mode application ACK (HL7 v2.5.1 §2.9.3), a FHIR create that answers with the record.
+ * One subscription per feed; waiters register the raws they wait on and cancel when they give up.
+ * Outcomes that arrive before the registration (the worker can be faster than the intake's reply)
+ * are kept briefly so none is missed. Several waiters may wait on one raw: a resend of a message
+ * still being normalized owes the same answer as the original.
  */
-export class AppAckRouter {
+export class OutcomeRouter {
   readonly #waiters = new Map<string, Set<Waiter>>();
   readonly #early = new Map<string, NormalizationOutcome>();
   readonly #max: number;
@@ -27,7 +28,7 @@ export class AppAckRouter {
   /**
    * Call `waiter` once when rawId's outcome is known. Returns a cancel function.
    * @param rawId - the stored raw
-   * @param waiter - sends the application ACK (must not throw)
+   * @param waiter - sends the answer (must not throw)
    */
   expect(rawId: string, waiter: Waiter): () => void {
     const early = this.#early.get(rawId);
@@ -50,7 +51,7 @@ export class AppAckRouter {
     };
   }
 
-  /** Number of raws still owed an application ACK. */
+  /** Number of raws still waited on. */
   get pending(): number {
     return this.#waiters.size;
   }
