@@ -132,7 +132,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   // threads − 1 more for the mappings alone; 0: on this event loop.
   const threadData = (): NormalizeThreadData => ({ config, dataKey, applier: `normalize-${randomUUID()}`, logLevel: log.level, mappingThreads: Math.max(0, threads - 1) });
   const normalize = threads > 0
-    ? new NormalizeThread({ script: NORMALIZE_THREAD, workerData: threadData, events, metrics, log })
+    ? new NormalizeThread({ script: NORMALIZE_THREAD, workerData: threadData, events, metrics, log, beforePublish: () => store.readLatest() })
     : new NormalizeWorker({
       store, normalizers: normalizerMap, events, metrics, route: (h) => router.route(h), batchSize, lingerMs,
       identityDomains: identityDomains(config), log: normalizeLog,

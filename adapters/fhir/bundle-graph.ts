@@ -82,24 +82,37 @@ export function forEachReference(value: unknown, visit: (reference: string) => v
 
 /**
  * Depth-first, in bundle order: each entry goes right after the targets it is waiting on, so an
- * entry keeps its place unless it refers forward. O(entries + references).
+ * entry keeps its place unless it refers forward. Iterative (a chain of thousands of entries must
+ * not exhaust the call stack); O(entries + references).
  */
 function topologicalOrder(links: readonly EntryLinks[]): { order: number[] | undefined; cycle: number[] } {
   const state = new Array<'active' | 'done' | undefined>(links.length);
   const order: number[] = [];
   const cycle = new Set<number>();
-  const stack: number[] = [];
-  const visit = (i: number): void => {
-    state[i] = 'active';
-    stack.push(i);
-    for (const t of links[i]!.targets) {
-      if (state[t] === 'active') for (const c of stack.slice(stack.indexOf(t))) cycle.add(c);
-      else if (state[t] === undefined) visit(t);
+  for (let root = 0; root < links.length; root++) {
+    if (state[root] !== undefined) continue;
+    // Each frame: an entry and how many of its targets have been looked at.
+    const stack: Array<[number, number]> = [[root, 0]];
+    state[root] = 'active';
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1]!;
+      const [i, next] = frame;
+      const targets = links[i]!.targets;
+      if (next === targets.length) {
+        stack.pop();
+        state[i] = 'done';
+        order.push(i);
+        continue;
+      }
+      frame[1] = next + 1;
+      const t = targets[next]!;
+      if (state[t] === 'active') {
+        for (let k = stack.findIndex(([e]) => e === t); k < stack.length; k++) cycle.add(stack[k]![0]);
+      } else if (state[t] === undefined) {
+        state[t] = 'active';
+        stack.push([t, 0]);
+      }
     }
-    stack.pop();
-    state[i] = 'done';
-    order.push(i);
-  };
-  for (let i = 0; i < links.length; i++) if (state[i] === undefined) visit(i);
+  }
   return cycle.size === 0 ? { order, cycle: [] } : { order: undefined, cycle: [...cycle].sort((a, b) => a - b) };
 }

@@ -52,9 +52,21 @@ export class ElementChecks {
     if (id !== undefined && (typeof id !== 'string' || !FHIR_ID.test(id))) {
       out.push({ severity: 'error', code: 'value', where: `${path}.id`, message: 'a resource id is 1 to 64 letters, digits, "-" or "."' });
     }
+    if (type === 'Bundle') this.#fullUrls(resource, path, out);
     // Entries of a Bundle may point at each other by fullUrl.
     const inner = type === 'Bundle' ? { ...context, inBundle: true } : context;
     this.#object(resource, getDataType(type), path, inner, out);
+  }
+
+  /** Bundle.entry.fullUrl is absolute (R4: an absolute URL, or a urn:uuid: / urn:oid:). */
+  #fullUrls(bundle: Record<string, unknown>, path: string, out: Issue[]): void {
+    if (!Array.isArray(bundle.entry)) return;
+    bundle.entry.forEach((e: unknown, i) => {
+      const fullUrl = isObject(e) ? e.fullUrl : undefined;
+      if (typeof fullUrl === 'string' && fullUrl !== '' && !/^[a-z][a-z0-9+.-]*:/i.test(fullUrl)) {
+        out.push({ severity: 'error', code: 'value', where: `${path}.entry[${i}].fullUrl`, message: 'a fullUrl is an absolute URL or a urn:uuid: / urn:oid:, never relative' });
+      }
+    });
   }
 
   #object(obj: Record<string, unknown>, schema: InternalTypeSchema, path: string, context: CheckContext, out: Issue[]): void {

@@ -133,6 +133,13 @@ export interface Store {
    */
   openRelayStore(): Promise<RelayStore>;
 
+  /**
+   * Makes the next reads see every commit made so far, whichever thread made it. LMDB reads from
+   * one snapshot per event-loop turn, so a reader told of another thread's commit (a normalization
+   * outcome) must refresh first; on Redis every read is current and this does nothing.
+   */
+  readLatest(): void;
+
   /** Cheap round trip for /ready. */
   ping(): Promise<void>;
   close(): Promise<void>;

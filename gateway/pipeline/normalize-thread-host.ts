@@ -16,6 +16,11 @@ export interface NormalizeThreadOptions {
   workerData: () => unknown;
   /** Where committed outcomes are published on this thread (the event bus the ACKs listen on). */
   events: OutcomePublisher;
+  /**
+   * Called before a report's outcomes are published: the thread committed them, and a listener
+   * that reads the store next must see that commit (Store.readLatest).
+   */
+  beforePublish?: () => void;
   metrics?: NormalizeMetrics;
   /** The root logger: the thread's lines carry their own component. */
   log: Logger;
@@ -130,7 +135,10 @@ export class NormalizeThread {
   }
 
   #onMessage(msg: FromNormalizeThread): void {
-    if (msg.kind === 'report') applyReport(msg, this.#o);
+    if (msg.kind === 'report') {
+      if (msg.outcomes.length > 0) this.#o.beforePublish?.();
+      applyReport(msg, this.#o);
+    }
     else if (msg.kind === 'log') relayLogLine(this.#o.log, msg.line);
   }
 }

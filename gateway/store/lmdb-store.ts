@@ -286,6 +286,10 @@ export class LmdbStore implements Store {
     return this.#read(() => firstBrokenLink(readAuditEntries(this.#dbs, {})));
   }
 
+  readLatest(): void {
+    if (!this.#closed) this.#dbs.env.resetReadTxn();
+  }
+
   async ping(): Promise<void> {
     this.#read(() => this.#dbs.env.getStats());
   }

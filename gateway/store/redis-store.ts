@@ -242,6 +242,8 @@ export class RedisStore implements Store {
     return this.#guard('verifyAudit', () => this.#audit.verify());
   }
 
+  readLatest(): void {}
+
   ping(): Promise<void> {
     return this.#guard('ping', async () => {
       await this.#conn.ping();

@@ -5,7 +5,8 @@
  * same participant's domain are one record.
  */
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { startTestGateway, type RunningTestGateway } from '../helpers/gateway.js';
 import { corpus } from '../helpers/corpus.js';
 
@@ -149,3 +150,28 @@ for (const store of ['lmdb', 'redis'] as const) {
     t.same([routed.meta.versionId, routed.name[0]?.given], ['2', ['Léa']], "the hospital, which the lab's HL7 feed is routed to, still sees the lab's Patient, now from FHIR");
   });
 }
+
+t.test('lmdb: every R4 specification example is created and read back whole', async (t) => {
+  const gw = await startTestGateway({ store: 'lmdb', extraFeeds: FHIR_FEED });
+  t.teardown(() => gw.cleanup());
+  const dir = corpus('fhir/hl7-spec-r4-examples');
+  // Refused, as the unit test explains: they contradict R4's own definitions.
+  const refused = new Set(['explanationofbenefit-example.json', 'medicationrequest0301.json']);
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+    const sent = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Json & { resourceType: string };
+    const res = await post(gw, `/fhir/r4/${sent.resourceType}`, sent);
+    if (refused.has(file)) {
+      t.equal(res.status, 422, `${file} is refused`);
+      continue;
+    }
+    t.equal(res.status, 201, `${file} is created`);
+    const location = res.headers.get('location') ?? '';
+    const read = (await (await gw.as('labo-bioplus', location.slice(gw.gateway.url.length))).json()) as Json;
+    const { id: _a, meta: readMeta, ...readRest } = read;
+    const { id: _b, meta: sentMeta, ...sentRest } = sent;
+    t.same(readRest, sentRest, `${file}: every element is read back`);
+    const { versionId: _v, lastUpdated: _u, ...sourceMeta } = (sentMeta ?? {}) as Json;
+    const { versionId: _w, lastUpdated: _x, ...keptMeta } = (readMeta ?? {}) as Json;
+    t.same(keptMeta, sourceMeta, `${file}: meta other than versionId and lastUpdated is kept`);
+  }
+});

@@ -102,6 +102,18 @@ t.test('duplicate ids and shared token hashes are refused', async (t) => {
   t.match(lines, /participants\[3\]\.tokens\[0\]\.sha256: token hash already belongs to participant chu-lyon/);
 });
 
+t.test('a participant owns at most one fhir-r4 feed (its token picks the feed)', async (t) => {
+  const dir = exampleCopy(t);
+  const path = join(dir, 'feeds.yaml');
+  writeFileSync(path, `${readFileSync(path, 'utf8')}  - name: bioplus-fhir-2\n    owner: labo-bioplus\n    format: fhir-r4\n  - name: chu-fhir\n    owner: chu-lyon\n    format: fhir-r4\n`);
+  const result = loadConfig(dir);
+  t.equal(result.ok, false);
+  if (result.ok) return;
+  const lines = result.problems.map(formatProblem);
+  t.equal(lines.length, 1, 'the hospital\'s first FHIR feed is fine');
+  t.match(lines[0], /feeds\.yaml:\d+:\d+ feeds\[3\]\.format: participant labo-bioplus already owns fhir-r4 feed bioplus-fhir — fix: give each participant at most one fhir-r4 feed/);
+});
+
 t.test('a feed time zone must be an IANA name', async (t) => {
   const dir = exampleCopy(t);
   edit(dir, 'feeds.yaml', 'timeZone: Europe/Paris', 'timeZone: Europe/Lyon');
