@@ -1,11 +1,11 @@
 import { randomBytes, createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.js';
 import { isGatewayError } from '../protocol/errors.js';
 import { formatProblem } from './config/problems.js';
 import { createLogger } from './log.js';
 import { startGateway, type Gateway } from './main.js';
+import { GATEWAY_VERSION } from './version.js';
 
 const USAGE = `usage:
   passerelle start --config <dir>         run the gateway
@@ -82,6 +82,5 @@ async function runWithConfig(command: 'start' | 'check-config', dir: string): Pr
 }
 
 function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  return GATEWAY_VERSION;
 }

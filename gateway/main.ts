@@ -3,6 +3,7 @@ import { buildNormalizers } from '../adapters/normalizers.js';
 import { hl7HttpPlugin } from '../adapters/hl7v2/hl7-http.js';
 import { fhirWritePlugin } from '../adapters/fhir/fhir-http.js';
 import { R4Validator } from '../adapters/fhir/validate.js';
+import { fhirMetadataPlugin } from '../adapters/fhir/capability.js';
 import { MllpFeed } from '../adapters/hl7v2/mllp-feed.js';
 import { readFileSync } from 'node:fs';
 import type { Config } from './config/schema.js';
@@ -30,6 +31,7 @@ import { loadDataKey } from './store/data-key.js';
 import { randomUUID } from 'node:crypto';
 import { NORMALIZE_THREAD, feedNormalizing, identityDomains, openStore, redisUrl } from './wiring.js';
 import { createMessaging, type Messaging } from './relay/messaging.js';
+import { GATEWAY_VERSION } from './version.js';
 
 /** Queues the gateway reports on /metrics. */
 export const QUEUES = ['normalize'] as const;
@@ -89,6 +91,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     feature(healthPlugin, { store, metrics, isReady: () => ready }),
     feature(rawPlugin, { config, store, intake }),
     feature(fhirPlugin, { store, baseUrl: '' }),
+    feature(fhirMetadataPlugin, { writes: validator !== undefined, version: GATEWAY_VERSION, startedAt: new Date(), baseUrl: '' }),
     feature(identityConflictsPlugin, { store }),
     feature(hl7HttpPlugin, {
       feeds: config.feeds.filter((f) => f.format === 'hl7v2').map((f) => ({

@@ -175,3 +175,26 @@ t.test('lmdb: every R4 specification example is created and read back whole', as
     t.same(keptMeta, sourceMeta, `${file}: meta other than versionId and lastUpdated is kept`);
   }
 });
+
+t.test('lmdb: the CapabilityStatement claims what the gateway does, with and without a FHIR feed', async (t) => {
+  for (const extraFeeds of [FHIR_FEED, '']) {
+    const gw = await startTestGateway({ store: 'lmdb', extraFeeds });
+    try {
+      const res = await gw.as('labo-bioplus', '/fhir/r4/metadata');
+      t.equal(res.status, 200);
+      t.equal(res.headers.get('content-type')?.split(';')[0], 'application/fhir+json');
+      const cs = (await res.json()) as { resourceType: string; fhirVersion: string; rest: Array<{ interaction?: Array<{ code: string }>; resource: Array<{ type: string; interaction: Array<{ code: string }>; searchParam: Array<{ name: string }> }> }> };
+      t.equal(cs.resourceType, 'CapabilityStatement');
+      t.equal(cs.fhirVersion, '4.0.1');
+      const patient = cs.rest[0]?.resource.find((r) => r.type === 'Patient');
+      const writes = extraFeeds !== '';
+      t.same(patient?.interaction.map((i) => i.code), ['read', 'vread', 'search-type', ...(writes ? ['create'] : [])], writes ? 'create with a FHIR feed' : 'reads only');
+      t.same(patient?.searchParam.map((p) => p.name), ['identifier', 'patient', 'subject', '_lastUpdated']);
+      t.same(cs.rest[0]?.interaction?.map((i) => i.code) ?? [], writes ? ['transaction'] : []);
+      if (writes) t.ok((cs.rest[0]?.resource.length ?? 0) >= 140, 'every R4 resource type is accepted');
+      t.equal((await gw.as(undefined, '/fhir/r4/metadata')).status, 401, 'authenticated like every route');
+    } finally {
+      await gw.cleanup();
+    }
+  }
+});
