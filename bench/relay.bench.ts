@@ -80,7 +80,7 @@ async function setup(): Promise<Env> {
     + `identityKey: ${toBase64Url(ids[n]!.publicKey)}, tokens: [{ sha256: ${sha(tokens[n]!)} }] }\n`).join('')}`);
   writeFileSync(join(dir, 'feeds.yaml'), 'feeds: []\n');
   writeFileSync(join(dir, 'routes.yaml'), 'routes: []\n');
-  const gateway = await GatewayProcess.start(REPO, { dir, httpPort, mllpPort: 0, lmdbPath: join(dir, 'data/lmdb'), adminToken: '' });
+  const gateway = await GatewayProcess.start(REPO, { dir, httpPort, mllpPort: 0, lmdbPath: join(dir, 'data/lmdb'), adminToken: '', labToken: '' });
   leftovers.add(() => gateway.kill());
   const register = async (participant: string, deviceId: string): Promise<Device> => {
     const keys = await generateDeviceKeys({ xwing: false });

@@ -21,6 +21,8 @@ export interface BenchConfig {
   readonly lmdbPath: string;
   /** Bearer token of the example admin participant, for /metrics. */
   readonly adminToken: string;
+  /** Bearer token of the example lab participant (owner of the example FHIR feed). */
+  readonly labToken: string;
 }
 
 /** Options for {@link writeBenchConfig}. */
@@ -56,6 +58,7 @@ export async function writeBenchConfig(options: BenchConfigOptions): Promise<Ben
   const httpPort = await freePort();
   const mllpPort = await freePort();
   const adminToken = randomBytes(32).toString('base64url');
+  const labToken = randomBytes(32).toString('base64url');
 
   const gateway = read('gateway.yaml');
   gateway.setIn(['http', 'port'], httpPort);
@@ -88,6 +91,7 @@ export async function writeBenchConfig(options: BenchConfigOptions): Promise<Ben
   const hospital = entries.find((p) => p.get('kind') === 'hospital');
   if (!admin || !hospital) throw new Error('participants.yaml needs an admin and a hospital participant');
   admin.set('tokens', [{ sha256: createHash('sha256').update(adminToken).digest('hex'), label: 'bench' }]);
+  entries.find((p) => p.get('kind') === 'lab')?.set('tokens', [{ sha256: createHash('sha256').update(labToken).digest('hex'), label: 'bench' }]);
 
   const feeds = read('feeds.yaml');
   const feedList = feeds.getIn(['feeds']);
@@ -108,5 +112,5 @@ export async function writeBenchConfig(options: BenchConfigOptions): Promise<Ben
   writeFileSync(join(dir, 'participants.yaml'), participants.toString());
   writeFileSync(join(dir, 'feeds.yaml'), feeds.toString());
   writeFileSync(join(dir, 'routes.yaml'), readFileSync(join(options.source, 'routes.yaml')));
-  return { dir, httpPort, mllpPort, lmdbPath: join(dir, 'data', 'lmdb'), adminToken };
+  return { dir, httpPort, mllpPort, lmdbPath: join(dir, 'data', 'lmdb'), adminToken, labToken };
 }
