@@ -5,11 +5,13 @@ import { GatewayError } from '../../protocol/errors.js';
 import { operationOutcome, type Issue } from '../../gateway/core/issues.js';
 import type { Caller, IntakePort, NormalizationEvents, NormalizationOutcome, Store } from '../../gateway/core/ports.js';
 import { storedOutcome } from '../../gateway/core/stored-outcome.js';
+import { canSeeRecord } from '../../gateway/core/access.js';
 import type { CanonicalRecord } from '../../gateway/core/types.js';
 import { OutcomeRouter } from '../outcome-router.js';
 import { checkTransaction } from './bundle-checks.js';
 import { FHIR_JSON, createdReply, returnPreference, transactionResponse, type FhirReply } from './fhir-answer.js';
 import { parseFhirJson } from './json-text.js';
+import { conditionOf, createRequest } from './conditional.js';
 import type { R4Validator } from './validate.js';
 
 /** One fhir-r4 feed as HTTP sees it (main.ts maps the config onto this). */
@@ -66,15 +68,24 @@ export function registerFhirWriteRoutes(server: Server, options: FhirHttpOptions
       if (resource.resourceType !== type) {
         return reply(h, refusal(400, [{ severity: 'error', code: 'value', where: 'resourceType', message: `the body's resourceType is not the ${type} the URL names` }]));
       }
+      const condition = conditionOf(header(request, 'if-none-exist'));
+      if (!condition.ok) return reply(h, refusal(400, [condition.issue]));
       const issues = options.validator.validate(resource);
       if (issues.some(isError)) return reply(h, refusal(422, issues));
-      const stored = await options.intake.accept({ feed: feed.name, participant: feed.owner, format: 'fhir-r4', body: read.body, contentType: FHIR_JSON, request: `POST ${type}` });
+      const prefer = returnPreference(header(request, 'prefer'));
+      if (condition.identifier) {
+        // Existing matches the caller may read decide first; the store's keep rule covers the race.
+        const caller = callerOf(request);
+        const found = (await options.store.findByIdentifier(condition.identifier, type)).filter((r) => canSeeRecord(caller, r));
+        if (found.length > 1) return reply(h, refusal(412, [{ severity: 'error', code: 'duplicate', where: 'If-None-Exist', message: 'several records match the condition; nothing was created' }]));
+        if (found[0]) return reply(h, createdReply(found[0], false, base(request), prefer, operationOutcome([{ severity: 'information', code: 'informational', message: 'a record matches the condition; nothing was created' }])));
+      }
+      const stored = await options.intake.accept({ feed: feed.name, participant: feed.owner, format: 'fhir-r4', body: read.body, contentType: FHIR_JSON, request: createRequest(type, condition.identifier) });
       const written = await recordsOf(stored.rawId, issues);
       if (!written.ok) return reply(h, written.reply);
       const [first] = written.records;
       if (!first) return reply(h, refusal(500, [{ severity: 'error', code: 'exception', message: 'the resource was stored but no record was written' }]));
-      const created = stored.status === 'stored' && first.version === 1;
-      return reply(h, createdReply(first, created, base(request), returnPreference(header(request, 'prefer')), operationOutcome(written.issues)));
+      return reply(h, createdReply(first, createdBy(first, stored), base(request), prefer, operationOutcome(written.issues)));
     },
   });
 
@@ -95,7 +106,7 @@ export function registerFhirWriteRoutes(server: Server, options: FhirHttpOptions
       const stored = await options.intake.accept({ feed: feed.name, participant: feed.owner, format: 'fhir-r4', body: read.body, contentType: FHIR_JSON, request: 'POST' });
       const written = await recordsOf(stored.rawId, issues);
       if (!written.ok) return reply(h, written.reply);
-      const records = written.records.map((record) => ({ record, created: stored.status === 'stored' && record.version === 1 }));
+      const records = written.records.map((record) => ({ record, created: createdBy(record, stored) }));
       return reply(h, { status: 200, body: transactionResponse(checked.graph, records), headers: {} });
     },
   });
@@ -131,9 +142,20 @@ export function registerFhirWriteRoutes(server: Server, options: FhirHttpOptions
   }
 }
 
+/**
+ * A record this raw created: its first version, written from this raw (a conditional create that
+ * lost the race gets the winner's record; a retry of a stored body gets its original's).
+ */
+function createdBy(record: CanonicalRecord, stored: { status: 'stored' | 'duplicate'; rawId: string }): boolean {
+  return stored.status === 'stored' && record.version === 1 && record.provenance.rawId === stored.rawId;
+}
+
+function callerOf(request: Request): Caller {
+  return request.auth.credentials as unknown as Caller;
+}
+
 function feedOf(request: Request, byOwner: ReadonlyMap<string, FhirFeed>): FhirFeed {
-  const caller = request.auth.credentials as unknown as Caller;
-  const feed = byOwner.get(caller.participant);
+  const feed = byOwner.get(callerOf(request).participant);
   if (!feed) throw new GatewayError('PSL_FORBIDDEN', 'the caller owns no fhir-r4 feed');
   return feed;
 }

@@ -3,6 +3,7 @@ import { sourceIdentifier } from '../../gateway/core/ids.js';
 import type { FhirResource, Identifier, RawMessage } from '../../gateway/core/types.js';
 import { identityRules, provesPatientIdentity, type IdentityOptions, type IdentityRules } from '../identity.js';
 import { bundleGraph, type BundleEntryLike } from './bundle-graph.js';
+import { conditionOfRequest } from './conditional.js';
 
 export const FHIR_MAPPING = 'fhir-r4@1';
 const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
@@ -24,7 +25,8 @@ export interface FhirNormalizerOptions {
  * Identity: a Patient is matched on the identifiers the feed's rules trust (adapters/identity.ts),
  * in the writer's identity domain, so the same patient from an ADT feed and from a FHIR POST is one
  * record. Every other resource is a new record, as a FHIR create is; a replay of the same raw lands
- * on the same records (source keys).
+ * on the same records (source keys). A conditional create (`POST Type?identifier=s|v`, from
+ * If-None-Exist) also matches on that identifier, and a match leaves the existing record as is.
  */
 export function createFhirNormalizer(options: FhirNormalizerOptions = {}): Normalizer {
   const rules = identityRules(options.identity);
@@ -43,7 +45,11 @@ function normalizeRaw(raw: RawMessage, rules: IdentityRules): Normalized {
   }
   if (!isResource(body)) return { ok: false, issues: [{ severity: 'error', code: 'structure', where: 'body', message: 'the stored body is not a FHIR resource' }] };
   if (raw.request === 'POST' && body.resourceType === 'Bundle') return transaction(raw, body, rules);
-  return { ok: true, records: [record(raw, body, 'resource', body.resourceType, rules)], issues: [] };
+  const single = record(raw, body, 'resource', body.resourceType, rules);
+  // A conditional create (If-None-Exist): the condition is a match key, and a match is kept as is.
+  const condition = conditionOfRequest(raw.request);
+  const records = condition === undefined ? [single] : [{ ...single, matchKeys: [...(single.matchKeys ?? []), condition], onMatch: 'keep' as const }];
+  return { ok: true, records, issues: [] };
 }
 
 /** The entries of a transaction, targets first, each reference to another entry made local. */

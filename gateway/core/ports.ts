@@ -45,6 +45,11 @@ export interface PutRawOptions {
    * stored less than `windowMs` ago is a duplicate of that raw.
    */
   similar?: { hash: string; windowMs: number };
+  /**
+   * What "the same message" is hashed on when it is more than the body (hex SHA-256): a FHIR body
+   * means something else posted to another URL or under another condition. Default: raw.sha256.
+   */
+  dedupeHash?: string;
 }
 
 /** `controlIdReused`: stored as a new message although the feed had sent its sourceRef before. */

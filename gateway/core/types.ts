@@ -23,7 +23,8 @@ export interface RawMessage {
   readonly charset?: string;
   /**
    * The REST request that delivered the raw, when its meaning depends on it (FHIR: `POST Patient`
-   * creates, `POST` to the base runs a Bundle). Method and path only, never a query or a body.
+   * creates, `POST` to the base runs a Bundle, `POST Patient?identifier=s|v` creates unless that
+   * identifier exists). It may name an identifier, so the stores seal it like the body.
    */
   readonly request?: string;
   /** Set by the store: the feed had already sent this sourceRef (control id) with other bytes. */
@@ -103,6 +104,12 @@ export interface RecordInput {
    * domain the admin configured (e.g. a hospital group's MPI). Never widened by a normalizer.
    */
   identityDomain?: string;
+  /**
+   * `keep`: create only if absent (FHIR conditional create). A record its match keys find is the
+   * answer, as it is (`unchanged`, its id and version), and nothing is written; when they find
+   * several, the oldest id is the answer. Default `update`.
+   */
+  onMatch?: 'update' | 'keep';
   patientId?: string;
   sharedWith?: readonly string[];
 }

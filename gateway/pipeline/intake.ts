@@ -61,7 +61,11 @@ export class Intake implements IntakePort {
     let result: PutRawResult;
     try {
       const normalize = this.#normalized.has(req.format);
-      const options = { ...(normalize ? { enqueue: NORMALIZE_QUEUE } : {}), ...(req.similar ? { similar: req.similar } : {}) };
+      const options = {
+        ...(normalize ? { enqueue: NORMALIZE_QUEUE } : {}), ...(req.similar ? { similar: req.similar } : {}),
+        // The same bytes sent with another request (another URL, another condition) are another message.
+        ...(req.request === undefined ? {} : { dedupeHash: sha256Hex(Buffer.concat([Buffer.from(`${req.request}\n`, 'utf8'), req.body])) }),
+      };
       result = await this.#metrics.timeStore('putRaw', () => this.#store.putRaw(raw, options));
       if (normalize) this.#onQueued();
     } catch (err) {

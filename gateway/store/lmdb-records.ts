@@ -48,6 +48,10 @@ export class LmdbRecords {
     const decision: MatchDecision = input.id !== undefined
       ? { kind: 'update', id: input.id }
       : decideMatch(input, this.#candidates(tables, matchHashes), options.notOnto);
+    if (input.onMatch === 'keep' && decision.kind !== 'create') {
+      const keptId = decision.kind === 'update' ? decision.id : [...decision.existingIds].sort()[0]!;
+      return { status: 'unchanged', id: keptId, version: tables.head(keptId)?.version ?? 1 };
+    }
     const id = decision.kind === 'update' ? decision.id : undefined;
     const head = id === undefined ? undefined : tables.head(id);
     if (input.id !== undefined && head === undefined) {

@@ -12,7 +12,7 @@ import type { AuditEntry, Identifier, IdentityConflict, QueueItem } from '../cor
  * | db      | key                                          | value                       |
  * |---------|----------------------------------------------|-----------------------------|
  * | raw     | rawId                                        | StoredRaw (body sealed)     |
- * | dedupe  | ['s', feed, sha256] (dedupe) / ['r', feed, refHash] (latest raw with that sourceRef) | rawId |
+ * | dedupe  | ['s', feed, sha256 or PutRawOptions.dedupeHash] (dedupe) / ['r', feed, refHash] (latest raw with that sourceRef) | rawId |
  * |         | ['w', feed, hash without MSH-7] (duplicate window)  | `<epoch ms> <rawId>`        |
  * | rec     | [recId, version]                             | sealed CanonicalRecord JSON |
  * | head    | recId                                        | RecordHead                  |
@@ -65,7 +65,8 @@ export interface StoredRaw {
   sealedRef?: Uint8Array;
   contentType?: string;
   charset?: string;
-  request?: string;
+  /** AtRestCipher blob of the REST request line (it may name an identifier), slot `req:<id>` */
+  sealedRequest?: Uint8Array;
   bytes: number;
   /** the feed had already sent this sourceRef with other bytes */
   controlIdReused?: boolean;

@@ -26,6 +26,7 @@ export interface LmdbStoreOptions {
 
 const rawSlot = (id: string): string => `raw:${id}`;
 const refSlot = (id: string): string => `ref:${id}`;
+const requestSlot = (id: string): string => `req:${id}`;
 
 /**
  * The embedded Store: LMDB through lmdb-js.
@@ -94,11 +95,11 @@ export class LmdbStore implements Store {
       ...(raw.sourceRef === undefined ? {} : { sealedRef: this.#cipher.seal(Buffer.from(raw.sourceRef, 'utf8'), refSlot(raw.id)) }),
       ...(raw.contentType === undefined ? {} : { contentType: raw.contentType }),
       ...(raw.charset === undefined ? {} : { charset: raw.charset }),
-      ...(raw.request === undefined ? {} : { request: raw.request }),
+      ...(raw.request === undefined ? {} : { sealedRequest: this.#cipher.seal(Buffer.from(raw.request, 'utf8'), requestSlot(raw.id)) }),
       bytes: raw.body.length,
       sealed: this.#cipher.seal(raw.body, rawSlot(raw.id)),
     };
-    const shaKey: [string, string, string] = ['s', raw.feed, raw.sha256];
+    const shaKey: [string, string, string] = ['s', raw.feed, options.dedupeHash ?? raw.sha256];
     const refKey: [string, string, string] | undefined =
       raw.sourceRef === undefined ? undefined : ['r', raw.feed, this.#cipher.lookupHash(raw.sourceRef)];
     const { dedupe, raw: rawDb } = this.#dbs;
@@ -158,7 +159,7 @@ export class LmdbStore implements Store {
       ...(s.sealedRef === undefined ? {} : { sourceRef: Buffer.from(this.#cipher.open(s.sealedRef, refSlot(id))).toString('utf8') }),
       ...(s.contentType === undefined ? {} : { contentType: s.contentType }),
       ...(s.charset === undefined ? {} : { charset: s.charset }),
-      ...(s.request === undefined ? {} : { request: s.request }),
+      ...(s.sealedRequest === undefined ? {} : { request: Buffer.from(this.#cipher.open(s.sealedRequest, requestSlot(id))).toString('utf8') }),
       ...(s.controlIdReused ? { controlIdReused: true } : {}),
     };
   }

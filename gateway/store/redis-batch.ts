@@ -73,6 +73,10 @@ export class RedisBatch implements RecordTxn {
       if (found.some((r) => r === undefined)) return this.#placeholder();
       const candidates = found.filter((r): r is CanonicalRecord => r !== null);
       const decision = decideMatch(input, candidates.map((r) => ({ id: r.id, ...(r.patientId === undefined ? {} : { patientId: r.patientId }) })), options.notOnto);
+      if (input.onMatch === 'keep' && decision.kind !== 'create') {
+        const kept = decision.kind === 'update' ? decision.id : [...decision.existingIds].sort()[0]!;
+        return { status: 'unchanged', id: kept, version: candidates.find((r) => r.id === kept)?.version ?? 1 };
+      }
       if (decision.kind === 'update') {
         id = decision.id;
         latest = candidates.find((r) => r.id === decision.id);

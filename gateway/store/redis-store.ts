@@ -53,7 +53,7 @@ export interface RedisStoreOptions {
 }
 
 /** Raw metadata as stored: the sourceRef (control id) sealed as base64 under slot `ref:<id>`. */
-type StoredMeta = Omit<RawMeta, 'receivedAt' | 'sourceRef'> & { receivedAt: string; sealedRef?: string };
+type StoredMeta = Omit<RawMeta, 'receivedAt' | 'sourceRef' | 'request'> & { receivedAt: string; sealedRef?: string; sealedRequest?: string };
 
 /** The Redis implementation of Store (DESIGN.md section 6). */
 export class RedisStore implements Store {
@@ -110,9 +110,9 @@ export class RedisStore implements Store {
         ...(raw.sourceRef === undefined ? {} : { sealedRef: Buffer.from(this.#cipher.seal(Buffer.from(raw.sourceRef, 'utf8'), refSlot(raw.id))).toString('base64') }),
         ...(raw.contentType === undefined ? {} : { contentType: raw.contentType }),
         ...(raw.charset === undefined ? {} : { charset: raw.charset }),
-        ...(raw.request === undefined ? {} : { request: raw.request }),
+        ...(raw.request === undefined ? {} : { sealedRequest: Buffer.from(this.#cipher.seal(Buffer.from(raw.request, 'utf8'), requestSlot(raw.id))).toString('base64') }),
       };
-      const bySha = this.#keys.rawBySha(raw.feed, raw.sha256);
+      const bySha = this.#keys.rawBySha(raw.feed, options.dedupeHash ?? raw.sha256);
       const byRef = raw.sourceRef === undefined ? bySha : this.#keys.rawByRef(raw.feed, raw.sourceRef);
       const window = options.similar !== undefined && options.similar.windowMs > 0 ? options.similar : undefined;
       const bySimilar = window === undefined ? bySha : this.#keys.rawBySimilar(raw.feed, window.hash);
@@ -145,9 +145,10 @@ export class RedisStore implements Store {
   }
 
   #openMeta(stored: StoredMeta): RawMeta {
-    const { sealedRef, receivedAt, ...meta } = stored;
+    const { sealedRef, sealedRequest, receivedAt, ...meta } = stored;
     return {
       ...meta, receivedAt: new Date(receivedAt),
+      ...(sealedRequest === undefined ? {} : { request: Buffer.from(this.#cipher.open(Buffer.from(sealedRequest, 'base64'), requestSlot(stored.id))).toString('utf8') }),
       ...(sealedRef === undefined ? {} : { sourceRef: Buffer.from(this.#cipher.open(Buffer.from(sealedRef, 'base64'), refSlot(stored.id))).toString('utf8') }),
     };
   }
@@ -273,6 +274,7 @@ function bodySlot(id: string): string {
 }
 
 const refSlot = (id: string): string => `ref:${id}`;
+const requestSlot = (id: string): string => `req:${id}`;
 
 function parseMeta(json: string): StoredMeta {
   try {

@@ -111,6 +111,19 @@ export async function batchConformance(t: Test, name: string, open: OpenStore): 
     t.match(await store.identityConflicts({ status: 'open' }), [{ reason: 'same-message', recordId: result.second.id }], 'the conflict is stored with the batch');
   });
 
+  withStore('onMatch keep (conditional create): concurrent creates of one identity give one record, left as first written', async (t, { store }) => {
+    const keep = (n: number): RecordInput => ({ ...patient('MRN-KEEP', { n }), onMatch: 'keep' });
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.commitBatch([], (txn) => txn.putRecord(keep(i)))));
+    const ids = new Set(results.map((r) => r.result.id));
+    t.equal(ids.size, 1, 'every create answered with the one record');
+    t.same(results.map((r) => r.result.status).sort(), ['created', ...Array<string>(7).fill('unchanged')]);
+    const found = await store.findByIdentifier(mrn('MRN-KEEP'));
+    t.equal(found.length, 1, 'one record holds the identifier');
+    t.equal(found[0]?.version, 1, 'the existing record is not updated');
+    const { result: same } = await store.commitBatch([], (txn) => [txn.putRecord(keep(100)), txn.putRecord(keep(101))]);
+    t.same(same.map((r) => [r.status, r.id]), [['unchanged', found[0]!.id], ['unchanged', found[0]!.id]], 'within one batch too');
+  });
+
   withStore('commitBatch: concurrent batches on one record serialise (no lost update)', async (t, { store }) => {
     const base = await store.putRecord(patient('MRN-CC'));
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) =>

@@ -109,7 +109,7 @@ t.test('nothing readable at rest: bodies, resources and identifiers are not in t
   const MARKER = 'MARKER-ZEBULON-4711';
   const sut = await openFresh();
   t.teardown(() => sut.cleanup());
-  const raw = makeRaw({ body: `MSH|^~\\&|A|B\rPID|1||${MARKER}^^^HOSP||${MARKER}^JEAN` });
+  const raw = makeRaw({ body: `MSH|^~\\&|A|B\rPID|1||${MARKER}^^^HOSP||${MARKER}^JEAN`, request: `POST Patient?identifier=urn:x|${MARKER}` });
   t.equal((await sut.store.putRaw(raw)).status, 'stored');
   const ident = { system: 'urn:oid:1.2.250.1.71.4.2.7', value: `${MARKER}-MRN` };
   const rec = await sut.store.putRecord(makeRecord({

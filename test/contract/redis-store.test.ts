@@ -62,7 +62,7 @@ t.test('nothing readable at rest: no key name or value under the prefix holds th
   const sut = await openFresh();
   t.teardown(() => sut.cleanup());
   const { store } = sut;
-  const raw = makeRaw({ body: `MSH|^~\\&|A|B\rPID|1||${MARKER}^^^HOSP||${MARKER}^JEAN`, sourceRef: 'CTRL-7' });
+  const raw = makeRaw({ body: `MSH|^~\\&|A|B\rPID|1||${MARKER}^^^HOSP||${MARKER}^JEAN`, sourceRef: 'CTRL-7', request: `POST Patient?identifier=urn:x|${MARKER}` });
   t.equal((await store.putRaw(raw)).status, 'stored');
   const ident = { system: 'urn:oid:1.2.250.1.71.4.2.7', value: `${MARKER}-MRN` };
   const rec = await store.putRecord(makeRecord({ identifiers: [ident], extra: { name: [{ family: MARKER }] } }));

@@ -179,6 +179,16 @@ export async function storeConformance(t: Test, name: string, open: OpenStore): 
     t.not(noKeys.id, noKeys2.id, 'an identifier outside matchKeys never links');
   });
 
+  withStore('putRaw dedupeHash: the same bytes under another request are another message', async (t, { store }) => {
+    const body = '{"resourceType":"Observation"}';
+    const first = await store.putRaw(makeRaw({ body, request: 'POST Observation' }), { dedupeHash: 'a'.repeat(64) });
+    const other = await store.putRaw(makeRaw({ body, request: 'POST Observation?identifier=urn%3Ax%7C1' }), { dedupeHash: 'b'.repeat(64) });
+    const again = await store.putRaw(makeRaw({ body, request: 'POST Observation' }), { dedupeHash: 'a'.repeat(64) });
+    t.same([first.status, other.status, again.status], ['stored', 'stored', 'duplicate']);
+    t.not(other.rawId, first.rawId);
+    t.equal(again.rawId, first.rawId, 'a retry of the same request is the original');
+  });
+
   withStore('putRaw with enqueue queues the stored id, and the original id on a duplicate', async (t, { store }) => {
     const a = makeRaw({ body: 'MSH|^~\\&|Q|1', sourceRef: 'Q-1' });
     await store.putRaw(a, { enqueue: 'normalize' });

@@ -81,6 +81,27 @@ for (const store of ['lmdb', 'redis'] as const) {
     t.equal((await gw.as(undefined, '/fhir/r4/Patient', { method: 'POST', headers: FHIR, body: '{"resourceType":"Patient"}' })).status, 401, 'no token, no write');
   });
 
+  t.test(`${store}: conditional create is race-free: 8 parallel creates of one identifier make one resource`, async (t) => {
+    const gw = await startTestGateway({ store, extraFeeds: FHIR_FEED });
+    t.teardown(() => gw.cleanup());
+    const cond = { ...FHIR, 'if-none-exist': `identifier=${encodeURIComponent('urn:oid:1.2.250.1.71.4.2.9|R-77')}` };
+    const body = (n: number): object => ({ resourceType: 'Observation', identifier: [{ system: 'urn:oid:1.2.250.1.71.4.2.9', value: 'R-77' }], status: 'final', code: { text: 'glucose' }, valueQuantity: { value: n } });
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => post(gw, '/fhir/r4/Observation', body(i), cond)));
+    t.same(answers.map((r) => r.status).sort(), [200, 200, 200, 200, 200, 200, 200, 201], 'one created, seven answered with it');
+    t.equal(new Set(answers.map((r) => r.headers.get('location'))).size, 1, 'every answer names the one resource');
+    t.equal(await count(gw, 'Observation'), 1, 'one resource stored');
+    const later = await post(gw, '/fhir/r4/Observation', body(99), cond);
+    t.equal(later.status, 200, 'a later conditional create finds it');
+    t.equal(((await later.json()) as { valueQuantity: { value: number } }).valueQuantity.value, ((await (await gw.as('labo-bioplus', new URL(answers[0]!.headers.get('location')!).pathname)).json()) as { valueQuantity: { value: number } }).valueQuantity.value, 'and answers it unchanged');
+    await post(gw, '/fhir/r4/Observation', body(1));
+    const several = await post(gw, '/fhir/r4/Observation', body(2), cond);
+    t.equal(several.status, 412, 'several matches: 412, nothing created');
+    t.equal(await count(gw, 'Observation'), 2);
+    const unsupported = await post(gw, '/fhir/r4/Observation', body(3), { ...FHIR, 'if-none-exist': 'code=1234' });
+    t.equal(unsupported.status, 400, 'a condition other than identifier is refused, not ignored');
+    t.equal(((await unsupported.json()) as Outcome).issue[0]?.expression?.[0], 'If-None-Exist');
+  });
+
   t.test(`${store}: a transaction stores its entries as records that refer to each other`, async (t) => {
     const gw = await startTestGateway({ store, extraFeeds: FHIR_FEED });
     t.teardown(() => gw.cleanup());

@@ -3,7 +3,7 @@ import type { Store } from '../../core/ports.js';
 import type { CanonicalRecord } from '../../core/types.js';
 import { GatewayError } from '../../../protocol/errors.js';
 import { callerOf, param } from '../auth.js';
-import { canSeeRecord } from '../access.js';
+import { canSeeRecord } from '../../core/access.js';
 import { idParam } from '../params.js';
 import { parseSearchQuery, searchVisible } from '../fhir-search.js';
 import { searchsetBundle } from '../fhir-bundle.js';

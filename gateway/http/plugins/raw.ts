@@ -5,7 +5,7 @@ import { GatewayError } from '../../../protocol/errors.js';
 import type { Intake } from '../../pipeline/intake.js';
 import { callerOf } from '../auth.js';
 import { feedParam, idParam } from '../params.js';
-import { canSeeRaw } from '../access.js';
+import { canSeeRaw } from '../../core/access.js';
 
 const SOURCE_REF = /^[\x21-\x7e]{1,200}$/;
 

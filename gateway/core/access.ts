@@ -1,5 +1,5 @@
-import type { CanonicalRecord, RawMeta } from '../core/types.js';
-import type { Caller } from './auth.js';
+import type { CanonicalRecord, RawMeta } from './types.js';
+import type { Caller } from './ports.js';
 
 /** Least privilege: a participant sees what came from it or was routed to it; admin sees all. */
 export function canSeeRaw(caller: Caller, raw: RawMeta): boolean {
