@@ -102,7 +102,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       intake, originals: store, maxBodyBytes: config.gateway.limits.maxBodyBytes, log: log.child({ component: 'hl7-http' }),
     }),
     ...(validator ? [feature(fhirWritePlugin, {
-      feeds: fhirFeeds.map((f) => ({ name: f.name, owner: f.owner, ...(f.maxBodyBytes === undefined ? {} : { maxBodyBytes: f.maxBodyBytes }) })),
+      feeds: fhirFeeds.map((f) => ({
+        name: f.name, owner: f.owner, ...(f.maxBodyBytes === undefined ? {} : { maxBodyBytes: f.maxBodyBytes }),
+        ...(f.identity?.domain ? { identityDomain: f.identity.domain } : {}),
+      })),
       intake, events, store, validator, baseUrl: '', log: log.child({ component: 'fhir' }),
       maxBodyBytes: config.gateway.limits.maxBodyBytes, ...config.gateway.fhir,
     })] : []),

@@ -32,13 +32,14 @@ export interface CapabilityOptions {
 
 /**
  * The CapabilityStatement of this gateway, saying only what it does: read, vread and type search
- * on the parameters above for every type; create and transaction when a FHIR feed is configured.
- * No update, delete, history, conditional operations or batch yet, so none is claimed.
+ * on the parameters above for every type; create (also conditional, on an identifier), update with
+ * If-Match, and transaction when a FHIR feed is configured. No delete, history, conditional update
+ * or batch yet, so none is claimed.
  * @param base - the FHIR base URL of the request
  */
 export function capabilityStatement(options: CapabilityOptions, base: string): object {
   const types = options.writes ? [...getResourceTypes()].sort() : [...NORMALIZED_TYPES].sort();
-  const interactions = ['read', 'vread', 'search-type', ...(options.writes ? ['create'] : [])];
+  const interactions = ['read', 'vread', 'search-type', ...(options.writes ? ['create', 'update'] : [])];
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -57,10 +58,11 @@ export function capabilityStatement(options: CapabilityOptions, base: string): o
       resource: types.map((type) => ({
         type,
         interaction: interactions.map((code) => ({ code })),
-        versioning: 'versioned',
+        // versioned-update: an update honours If-Match.
+        versioning: options.writes ? 'versioned-update' : 'versioned',
         readHistory: false,
         updateCreate: false,
-        conditionalCreate: false,
+        conditionalCreate: options.writes,
         conditionalRead: 'not-supported',
         conditionalUpdate: false,
         conditionalDelete: 'not-supported',

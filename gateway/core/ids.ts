@@ -49,3 +49,12 @@ export const SOURCE_SYSTEM = 'urn:passerelle:source';
 export function sourceIdentifier(rawId: string, localRef: string): Identifier {
   return { system: SOURCE_SYSTEM, value: `${rawId}#${localRef}` };
 }
+
+/**
+ * A canonical record id: time-ordered like {@link newId}, written `rec-…` because records are
+ * served as FHIR resources and an R4 id admits only A-Z a-z 0-9 - . (no `_`). Records stored
+ * before this rule keep their `rec_…` ids, which stay readable.
+ */
+export function newRecordId(): string {
+  return `rec-${newId('rec').slice('rec_'.length)}`;
+}

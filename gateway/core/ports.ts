@@ -18,6 +18,12 @@ export interface NormalizedRecord extends RecordInput {
   localRef: string;
   /** localRef of the Patient record this one is about, if any (becomes patientId). */
   patientRef?: string;
+  /**
+   * An update of an existing record (FHIR `PUT Type/id`, If-Match as `ifVersion`). The writer
+   * honours it only when the raw's request names that record (`PUT Type/id`), which the intake
+   * authorised: a normalizer cannot aim a write at a record on its own.
+   */
+  updateOf?: { id: string; ifVersion?: number };
 }
 
 /** Data problems are values: a message that cannot be mapped yields issues, never an exception. */

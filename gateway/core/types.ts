@@ -110,6 +110,11 @@ export interface RecordInput {
    * several, the oldest id is the answer. Default `update`.
    */
   onMatch?: 'update' | 'keep';
+  /**
+   * With `id`: write only if the record's latest version is this one (FHIR `If-Match`). Otherwise
+   * nothing is written and the result is `unchanged` with `stale: true` and the latest version.
+   */
+  ifVersion?: number;
   patientId?: string;
   sharedWith?: readonly string[];
 }
@@ -121,6 +126,8 @@ export interface RecordInput {
  */
 export type PutRecordResult = {
   status: 'created' | 'updated' | 'unchanged'; id: string; version: number;
+  /** The input named a version (ifVersion) that is no longer the latest: nothing was written. */
+  stale?: true;
   conflict?: { id: string; existingIds: string[]; reason: IdentityConflictReason };
 };
 

@@ -65,6 +65,9 @@ export function writeRecordsIn(
     const notOnto = new Set(results.filter((_, j) => records[j]!.localRef !== record.localRef).map((r) => r.id));
     const result = txn.putRecord(input, { notOnto });
     results.push(result);
+    if (result.stale) {
+      issues.push({ severity: 'error', code: 'conflict', where: 'If-Match', message: `version ${input.ifVersion ?? ''} is no longer the latest (${result.version}); nothing was written` });
+    }
     if (result.conflict !== undefined) {
       issues.push({ severity: 'warning', code: 'conflict', where: whereOf(record), message: `identity-conflict ${result.conflict.id} (${result.conflict.reason}): stored as a new record, the existing one is untouched until an admin resolves it` });
     }
@@ -101,10 +104,15 @@ const whereOf = (record: NormalizedRecord): string => record.provenance?.locatio
 
 /** The RecordInput for one record, with references resolved; linking problems go to `issues`. */
 function toInput(record: NormalizedRecord, raw: RawMessage, mapping: string, resolve: (ref: string) => string | undefined, issues: Issue[]): RecordInput {
-  // id and patientId are canonical ids a pure normalizer cannot know: never taken from it.
+  // id and patientId are canonical ids a pure normalizer cannot know: never taken from it (an
+  // update names its record in updateOf, honoured only when the raw's request names it too).
   // identityDomain comes from the feed's config, never from a normalizer.
-  const { localRef, patientRef, id: _id, patientId: _patientId, identityDomain: _domain, ...rest } = record;
+  const { localRef, patientRef, id: _id, patientId: _patientId, identityDomain: _domain, updateOf, ifVersion: _ifVersion, ...rest } = record;
   const where = whereOf(record);
+  const target = updateOf !== undefined && requestNames(raw.request, record.resourceType, updateOf.id) ? updateOf : undefined;
+  if (updateOf !== undefined && target === undefined) {
+    issues.push({ severity: 'fatal', code: 'security', where, message: 'an update of a record the request did not name: stored as a record of its own' });
+  }
   const rewritten = rewriteLocalReferences(record.resource, resolve);
   if (rewritten.unresolved.length > 0) {
     issues.push({ severity: 'error', code: 'invariant', where, message: `${rewritten.unresolved.length} local reference(s) have no earlier record in the message; removed` });
@@ -128,5 +136,12 @@ function toInput(record: NormalizedRecord, raw: RawMessage, mapping: string, res
       mapping: record.provenance?.mapping || mapping,
     },
     ...(patientId === undefined ? {} : { patientId }),
+    ...(target === undefined ? {} : { id: target.id, ...(target.ifVersion === undefined ? {} : { ifVersion: target.ifVersion }) }),
   };
+}
+
+/** True when the raw arrived as `PUT Type/id` (with or without a query). */
+function requestNames(request: string | undefined, type: string, id: string): boolean {
+  const line = `PUT ${type}/${id}`;
+  return request === line || request?.startsWith(`${line}?`) === true;
 }

@@ -1,7 +1,7 @@
 import type { CanonicalRecord, Identifier, IdentityConflict, PutRecordResult, RecordInput } from '../core/types.js';
 import { decideMatch, identityDomainOf, matchKeysOf, matchLookup, type MatchCandidate, type MatchDecision } from './record-match.js';
 import { GatewayError } from '../../protocol/errors.js';
-import { newId } from '../core/ids.js';
+import { newId, newRecordId } from '../core/ids.js';
 import type { AtRestCipher } from './at-rest.js';
 import { carryAccess, nextVersion, recordChanged } from './record-version.js';
 import { HIGH, identifierHash, type LmdbDbs, type RecordHead } from './lmdb-schema.js';
@@ -58,7 +58,7 @@ export class LmdbRecords {
       throw new GatewayError('PSL_NOT_FOUND', `record ${input.id} does not exist`);
     }
     if (id === undefined || head === undefined) {
-      const created = nextVersion(input, newId('rec'), 1);
+      const created = nextVersion(input, newRecordId(), 1);
       this.#write(tables, created, undefined, identHashes, matchHashes);
       if (decision.kind !== 'conflict') return { status: 'created', id: created.id, version: 1 };
       const conflict = this.#openConflict(tables, input, created.id, decision.existingIds, decision.reason);
@@ -67,6 +67,7 @@ export class LmdbRecords {
     if (head.resourceType !== input.resourceType) {
       throw new GatewayError('PSL_BAD_REQUEST', `record ${id} is a ${head.resourceType}, not a ${input.resourceType}`);
     }
+    if (input.ifVersion !== undefined && head.version !== input.ifVersion) return { status: 'unchanged', id, version: head.version, stale: true };
     const latest = this.#open(id, head.version, tables);
     const applied = carryAccess(input, latest);
     if (!recordChanged(latest, applied)) return { status: 'unchanged', id, version: head.version };

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../protocol/errors.js';
-import { newId } from '../core/ids.js';
+import { newId, newRecordId } from '../core/ids.js';
 import type { RecordTxn } from '../core/ports.js';
 import type { CanonicalRecord, Identifier, IdentityConflict, PutRecordResult, RecordInput } from '../core/types.js';
 import { decideMatch, identityDomainOf, matchKeysOf, matchLookup } from './record-match.js';
@@ -67,6 +67,7 @@ export class RedisBatch implements RecordTxn {
       if (found === undefined) return this.#placeholder();
       id = input.id;
       latest = found ?? undefined;
+      if (latest !== undefined && input.ifVersion !== undefined && latest.version !== input.ifVersion) return { status: 'unchanged', id, version: latest.version, stale: true };
     } else {
       const ids = [...new Set(known.flat().map((m) => parseIndexMember(m).id))].sort();
       const found = ids.map((c) => this.#latest(c));
@@ -81,7 +82,7 @@ export class RedisBatch implements RecordTxn {
         id = decision.id;
         latest = candidates.find((r) => r.id === decision.id);
       } else {
-        id = newId('rec');
+        id = newRecordId();
         if (decision.kind === 'conflict') conflict = { existingIds: decision.existingIds, reason: decision.reason };
       }
     }
@@ -109,7 +110,7 @@ export class RedisBatch implements RecordTxn {
 
   /** A discovery run's stand-in result: never committed. */
   #placeholder(): PutRecordResult {
-    return { status: 'created', id: newId('rec'), version: 1 };
+    return { status: 'created', id: newRecordId(), version: 1 };
   }
 
   /** Members of a match-key set as this batch sees it; undefined when not read yet. */

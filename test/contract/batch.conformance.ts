@@ -124,6 +124,15 @@ export async function batchConformance(t: Test, name: string, open: OpenStore): 
     t.same(same.map((r) => [r.status, r.id]), [['unchanged', found[0]!.id], ['unchanged', found[0]!.id]], 'within one batch too');
   });
 
+  withStore('ifVersion (If-Match): an update on a version that is no longer the latest writes nothing', async (t, { store }) => {
+    const base = await store.putRecord(patient('MRN-IFM'));
+    const update = (n: number): RecordInput => ({ ...patient('MRN-IFM', { n }), id: base.id, ifVersion: 1 });
+    const results = await Promise.all([0, 1, 2].map((n) => store.commitBatch([], (txn) => txn.putRecord(update(n)))));
+    t.same(results.map((r) => r.result.status).sort(), ['unchanged', 'unchanged', 'updated'], 'one of three racing updates of version 1 wins');
+    t.same(results.filter((r) => r.result.stale).map((r) => r.result.version), [2, 2], 'the others are told the latest version');
+    t.equal((await store.getRecord(base.id))?.version, 2);
+  });
+
   withStore('commitBatch: concurrent batches on one record serialise (no lost update)', async (t, { store }) => {
     const base = await store.putRecord(patient('MRN-CC'));
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) =>

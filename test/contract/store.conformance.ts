@@ -238,7 +238,7 @@ export async function storeConformance(t: Test, name: string, open: OpenStore): 
     const created = await store.putRecord(makeRecord({ extra: { gender: 'female' } }));
     t.equal(created.status, 'created');
     t.equal(created.version, 1);
-    t.match(created.id, /^rec_/);
+    t.match(created.id, /^rec-[0-9A-Z]{26}$/, 'a record id is a valid FHIR id');
 
     const v1 = await store.getRecord(created.id);
     t.match(v1, { id: created.id, version: 1, resourceType: 'Patient', modelVersion: 'passerelle/1', labels: ['N'] });

@@ -35,7 +35,7 @@ for (const store of ['lmdb', 'redis'] as const) {
     t.equal(res.headers.get('content-type')?.split(';')[0], 'application/fhir+json');
     t.equal(res.headers.get('etag'), 'W/"1"');
     const location = res.headers.get('location') ?? '';
-    t.match(location, new RegExp(`^${gw.gateway.url}/fhir/r4/Patient/rec_[0-9A-Z]+/_history/1$`));
+    t.match(location, new RegExp(`^${gw.gateway.url}/fhir/r4/Patient/rec-[0-9A-Z]+/_history/1$`));
     const created = (await res.json()) as Json;
     t.not(created.id, sent.id, 'the gateway assigns the id');
     const read = (await (await gw.as('labo-bioplus', location.slice(gw.gateway.url.length))).json()) as Json;
@@ -102,6 +102,33 @@ for (const store of ['lmdb', 'redis'] as const) {
     t.equal(((await unsupported.json()) as Outcome).issue[0]?.expression?.[0], 'If-None-Exist');
   });
 
+  t.test(`${store}: update (PUT) writes a new version; If-Match holds against a stale or racing version`, async (t) => {
+    const gw = await startTestGateway({ store, extraFeeds: `${FHIR_FEED}  - name: chu-fhir\n    owner: chu-lyon\n    format: fhir-r4\n` });
+    t.teardown(() => gw.cleanup());
+    const created = await post(gw, '/fhir/r4/Patient', { resourceType: 'Patient', identifier: [MRN], name: [{ family: 'MARTIN' }] });
+    const id = ((await created.json()) as { id: string }).id;
+    t.match(id, /^rec-[0-9A-Z]{26}$/, 'the id the gateway assigned is a valid FHIR id');
+    const put = (body: object, headers: Record<string, string> = {}, who: 'labo-bioplus' | 'chu-lyon' = 'labo-bioplus', at = id): Promise<Response> =>
+      gw.as(who, `/fhir/r4/Patient/${at}`, { method: 'PUT', headers: { ...FHIR, ...headers }, body: JSON.stringify(body) });
+    const v2 = { resourceType: 'Patient', id, identifier: [MRN], name: [{ family: 'MARTIN', given: ['Léa'] }] };
+    const updated = await put(v2, { 'if-match': 'W/"1"' });
+    t.equal(updated.status, 200);
+    t.equal(updated.headers.get('etag'), 'W/"2"');
+    t.same(((await updated.json()) as { name: unknown }).name, v2.name, 'the answer is the new version');
+    const stale = await put({ ...v2, gender: 'female' }, { 'if-match': 'W/"1"' });
+    t.equal(stale.status, 412, 'If-Match on an old version');
+    t.equal(((await stale.json()) as Outcome).issue[0]?.expression?.[0], 'If-Match');
+    const racing = await Promise.all([0, 1, 2].map((n) => put({ ...v2, birthDate: `198${n}-01-01` }, { 'if-match': 'W/"2"' })));
+    t.same(racing.map((r) => r.status).sort(), [200, 412, 412], 'three racing updates of version 2: one wins');
+    const read = (await (await gw.as('labo-bioplus', `/fhir/r4/Patient/${id}`)).json()) as { meta: { versionId: string } };
+    t.equal(read.meta.versionId, '3');
+    t.equal((await put({ ...v2, id: 'other' })).status, 400, 'the body id is the URL id');
+    t.equal((await put({ ...v2, id: 'rec-00000000000000000000000000' }, {}, 'labo-bioplus', 'rec-00000000000000000000000000')).status, 404, 'a PUT does not create');
+    t.equal((await put(v2, {}, 'chu-lyon')).status, 404, "another participant cannot update (or see) the lab's record");
+    t.equal((await put({ ...v2, gender: 'maleish' })).status, 422, 'the update is validated');
+    t.equal((await put(v2, { 'if-match': 'version 3' })).status, 400, 'a malformed If-Match');
+  });
+
   t.test(`${store}: a transaction stores its entries as records that refer to each other`, async (t) => {
     const gw = await startTestGateway({ store, extraFeeds: FHIR_FEED });
     t.teardown(() => gw.cleanup());
@@ -121,8 +148,8 @@ for (const store of ['lmdb', 'redis'] as const) {
     t.equal(answer.type, 'transaction-response');
     t.same(answer.entry.map((e) => e.response.status), ['201 Created', '201 Created'], 'one response per entry, in request order');
     const [obsLocation, patientLocation] = answer.entry.map((e) => e.response.location);
-    t.match(obsLocation, /^Observation\/rec_\w+\/_history\/1$/);
-    const patientId = /^Patient\/(rec_\w+)\//.exec(patientLocation ?? '')?.[1];
+    t.match(obsLocation, /^Observation\/rec-[0-9A-Z]+\/_history\/1$/);
+    const patientId = /^Patient\/(rec-[0-9A-Z]+)\//.exec(patientLocation ?? '')?.[1];
     const obs = (await (await gw.as('labo-bioplus', `/fhir/r4/${obsLocation}`)).json()) as { subject: { reference: string } };
     t.equal(obs.subject.reference, `Patient/${patientId}`, 'the urn:uuid reference now names the stored Patient');
     const search = (await (await gw.as('labo-bioplus', `/fhir/r4/Observation?patient=${patientId}`)).json()) as { total: number };
@@ -209,7 +236,7 @@ t.test('lmdb: the CapabilityStatement claims what the gateway does, with and wit
       t.equal(cs.fhirVersion, '4.0.1');
       const patient = cs.rest[0]?.resource.find((r) => r.type === 'Patient');
       const writes = extraFeeds !== '';
-      t.same(patient?.interaction.map((i) => i.code), ['read', 'vread', 'search-type', ...(writes ? ['create'] : [])], writes ? 'create with a FHIR feed' : 'reads only');
+      t.same(patient?.interaction.map((i) => i.code), ['read', 'vread', 'search-type', ...(writes ? ['create', 'update'] : [])], writes ? 'create with a FHIR feed' : 'reads only');
       t.same(patient?.searchParam.map((p) => p.name), ['identifier', 'patient', 'subject', '_lastUpdated']);
       t.same(cs.rest[0]?.interaction?.map((i) => i.code) ?? [], writes ? ['transaction'] : []);
       if (writes) t.ok((cs.rest[0]?.resource.length ?? 0) >= 140, 'every R4 resource type is accepted');
