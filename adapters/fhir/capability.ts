@@ -33,13 +33,14 @@ export interface CapabilityOptions {
 /**
  * The CapabilityStatement of this gateway, saying only what it does: read, vread and type search
  * on the parameters above for every type; create (also conditional, on an identifier), update with
- * If-Match, and transaction when a FHIR feed is configured. No delete, history, conditional update
+ * If-Match, and transaction when a FHIR feed is configured; instance history. No delete, type
+ * history, conditional update
  * or batch yet, so none is claimed.
  * @param base - the FHIR base URL of the request
  */
 export function capabilityStatement(options: CapabilityOptions, base: string): object {
   const types = options.writes ? [...getResourceTypes()].sort() : [...NORMALIZED_TYPES].sort();
-  const interactions = ['read', 'vread', 'search-type', ...(options.writes ? ['create', 'update'] : [])];
+  const interactions = ['read', 'vread', 'history-instance', 'search-type', ...(options.writes ? ['create', 'update'] : [])];
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -60,7 +61,7 @@ export function capabilityStatement(options: CapabilityOptions, base: string): o
         interaction: interactions.map((code) => ({ code })),
         // versioned-update: an update honours If-Match.
         versioning: options.writes ? 'versioned-update' : 'versioned',
-        readHistory: false,
+        readHistory: true,
         updateCreate: false,
         conditionalCreate: options.writes,
         conditionalRead: 'not-supported',

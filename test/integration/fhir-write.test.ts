@@ -122,6 +122,10 @@ for (const store of ['lmdb', 'redis'] as const) {
     t.same(racing.map((r) => r.status).sort(), [200, 412, 412], 'three racing updates of version 2: one wins');
     const read = (await (await gw.as('labo-bioplus', `/fhir/r4/Patient/${id}`)).json()) as { meta: { versionId: string } };
     t.equal(read.meta.versionId, '3');
+    const history = (await (await gw.as('labo-bioplus', `/fhir/r4/Patient/${id}/_history`)).json()) as { type: string; total: number; entry: Array<{ resource: { meta: { versionId: string } }; request: { method: string } }> };
+    t.equal(history.type, 'history');
+    t.same(history.entry.map((e) => [e.resource.meta.versionId, e.request.method]), [['3', 'PUT'], ['2', 'PUT'], ['1', 'POST']], 'instance history, newest first');
+    t.equal((await gw.as('chu-lyon', `/fhir/r4/Patient/${id}/_history`)).status, 404, 'history is read like the record');
     t.equal((await put({ ...v2, id: 'other' })).status, 400, 'the body id is the URL id');
     t.equal((await put({ ...v2, id: 'rec-00000000000000000000000000' }, {}, 'labo-bioplus', 'rec-00000000000000000000000000')).status, 404, 'a PUT does not create');
     t.equal((await put(v2, {}, 'chu-lyon')).status, 404, "another participant cannot update (or see) the lab's record");
@@ -236,7 +240,7 @@ t.test('lmdb: the CapabilityStatement claims what the gateway does, with and wit
       t.equal(cs.fhirVersion, '4.0.1');
       const patient = cs.rest[0]?.resource.find((r) => r.type === 'Patient');
       const writes = extraFeeds !== '';
-      t.same(patient?.interaction.map((i) => i.code), ['read', 'vread', 'search-type', ...(writes ? ['create', 'update'] : [])], writes ? 'create with a FHIR feed' : 'reads only');
+      t.same(patient?.interaction.map((i) => i.code), ['read', 'vread', 'history-instance', 'search-type', ...(writes ? ['create', 'update'] : [])], writes ? 'create with a FHIR feed' : 'reads only');
       t.same(patient?.searchParam.map((p) => p.name), ['identifier', 'patient', 'subject', '_lastUpdated']);
       t.same(cs.rest[0]?.interaction?.map((i) => i.code) ?? [], writes ? ['transaction'] : []);
       if (writes) t.ok((cs.rest[0]?.resource.length ?? 0) >= 140, 'every R4 resource type is accepted');

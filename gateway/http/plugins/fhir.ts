@@ -7,11 +7,13 @@ import { canSeeRecord } from '../../core/access.js';
 import { idParam } from '../params.js';
 import { parseSearchQuery, searchVisible } from '../fhir-search.js';
 import { searchsetBundle } from '../fhir-bundle.js';
+import { HISTORY_MAX, historyBundle, versionsOf } from '../fhir-history.js';
 
 const TYPE = /^[A-Z][A-Za-z]{1,63}$/;
 
 /**
- * Read side of the canonical store as FHIR R4: read, vread and a paged searchset Bundle.
+ * Read side of the canonical store as FHIR R4: read, vread, instance history and a paged
+ * searchset Bundle.
  * @param options.baseUrl - public origin for absolute URLs; empty: the origin the request came to
  */
 export function registerFhirRoutes(server: Server, options: { store: Store; baseUrl: string }): void {
@@ -23,6 +25,16 @@ export function registerFhirRoutes(server: Server, options: { store: Store; base
     handler: async (request, h) => {
       const record = await readVisible(store, param(request, 'type'), idParam(request, 'id'), callerOf(request), undefined);
       return fhir(h, record.resource);
+    },
+  });
+  server.route({
+    method: 'GET', path: '/fhir/r4/{type}/{id}/_history',
+    handler: async (request, h) => {
+      const raw = request.query._count;
+      const count = raw === undefined ? HISTORY_MAX : /^[0-9]{1,4}$/.test(String(raw)) ? Number(raw) : NaN;
+      if (!Number.isInteger(count) || count < 1 || count > HISTORY_MAX) throw new GatewayError('PSL_BAD_REQUEST', `_count must be 1..${HISTORY_MAX}`);
+      const latest = await readVisible(store, param(request, 'type'), idParam(request, 'id'), callerOf(request), undefined);
+      return fhir(h, historyBundle(options.baseUrl || `${request.url.origin}/fhir/r4`, latest, await versionsOf(store, latest, count)));
     },
   });
   server.route({
