@@ -2,14 +2,11 @@ import type { Plugin, Request, Server } from '@hapi/hapi';
 import type { Logger } from 'pino';
 import { isResourceType } from '@medplum/core';
 import { GatewayError } from '../../protocol/errors.js';
-import { operationOutcome } from '../../gateway/core/issues.js';
 import type { IntakePort, NormalizationEvents, Store } from '../../gateway/core/ports.js';
-import { canSeeRecord } from '../../gateway/core/access.js';
 import { checkTransaction } from './bundle-checks.js';
-import { FHIR_JSON, createdReply, returnPreference, transactionResponse } from './fhir-answer.js';
+import { FHIR_JSON, returnPreference, transactionResponse, type FhirReply } from './fhir-answer.js';
 import { callerOf, createdBy, feedOf, header, isError, readBody, refusal, reply, type FhirFeed } from './fhir-request.js';
-import { conditionOf, createRequest } from './conditional.js';
-import { registerFhirUpdateRoute } from './fhir-update.js';
+import { createOne, updateOne, type ResourceWrite, type WriteContext, type Writer } from './fhir-writes.js';
 import type { R4Validator } from './validate.js';
 import { WriteOutcomes } from './write-outcome.js';
 
@@ -48,38 +45,33 @@ export function registerFhirWriteRoutes(server: Server, options: FhirHttpOptions
   const payload = { parse: false, output: 'data', maxBytes: options.maxBodyBytes } as const;
   // No public base URL is configured: absolute URLs name the origin the request came to.
   const base = (request: Request): string => `${options.baseUrl || request.url.origin}/fhir/r4`;
-  registerFhirUpdateRoute(server, { byOwner, intake: options.intake, store: options.store, validator: options.validator, outcomes, payload, base });
+  const ctx: WriteContext = { intake: options.intake, store: options.store, validator: options.validator, outcomes };
+  const writer = (request: Request): Writer => ({
+    feed: feedOf(request, byOwner), caller: callerOf(request), base: base(request), prefer: returnPreference(header(request, 'prefer')),
+  });
+  /** The body as one resource of the URL's type: unknown types are a 404 before the body is read. */
+  const resourceOf = (request: Request, who: Writer): { ok: true; write: ResourceWrite } | { ok: false; reply: FhirReply } => {
+    const type = String(request.params.type);
+    if (!isResourceType(type)) throw new GatewayError('PSL_NOT_FOUND', 'no FHIR R4 resource type of that name');
+    const read = readBody(request, who.feed);
+    return read.ok ? { ok: true, write: { type, resource: read.value, body: read.body } } : read;
+  };
 
   server.route({
     method: 'POST', path: '/fhir/r4/{type}', options: { payload },
     handler: async (request, h) => {
-      const feed = feedOf(request, byOwner);
-      const type = String(request.params.type);
-      if (!isResourceType(type)) throw new GatewayError('PSL_NOT_FOUND', 'no FHIR R4 resource type of that name');
-      const read = readBody(request, feed);
-      if (!read.ok) return reply(h, read.reply);
-      const resource = read.value;
-      if (resource.resourceType !== type) {
-        return reply(h, refusal(400, [{ severity: 'error', code: 'value', where: 'resourceType', message: `the body's resourceType is not the ${type} the URL names` }]));
-      }
-      const condition = conditionOf(header(request, 'if-none-exist'));
-      if (!condition.ok) return reply(h, refusal(400, [condition.issue]));
-      const issues = options.validator.validate(resource);
-      if (issues.some(isError)) return reply(h, refusal(422, issues));
-      const prefer = returnPreference(header(request, 'prefer'));
-      if (condition.identifier) {
-        // Existing matches the caller may read decide first; the store's keep rule covers the race.
-        const caller = callerOf(request);
-        const found = (await options.store.findByIdentifier(condition.identifier, type)).filter((r) => canSeeRecord(caller, r));
-        if (found.length > 1) return reply(h, refusal(412, [{ severity: 'error', code: 'duplicate', where: 'If-None-Exist', message: 'several records match the condition; nothing was created' }]));
-        if (found[0]) return reply(h, createdReply(found[0], false, base(request), prefer, operationOutcome([{ severity: 'information', code: 'informational', message: 'a record matches the condition; nothing was created' }])));
-      }
-      const stored = await options.intake.accept({ feed: feed.name, participant: feed.owner, format: 'fhir-r4', body: read.body, contentType: FHIR_JSON, request: createRequest(type, condition.identifier) });
-      const written = await outcomes.recordsOf(stored.rawId, issues);
-      if (!written.ok) return reply(h, written.reply);
-      const [first] = written.records;
-      if (!first) return reply(h, refusal(500, [{ severity: 'error', code: 'exception', message: 'the resource was stored but no record was written' }]));
-      return reply(h, createdReply(first, createdBy(first, stored), base(request), prefer, operationOutcome(written.issues)));
+      const who = writer(request);
+      const r = resourceOf(request, who);
+      return reply(h, r.ok ? await createOne(ctx, who, r.write, header(request, 'if-none-exist')) : r.reply);
+    },
+  });
+
+  server.route({
+    method: 'PUT', path: '/fhir/r4/{type}/{id}', options: { payload },
+    handler: async (request, h) => {
+      const who = writer(request);
+      const r = resourceOf(request, who);
+      return reply(h, r.ok ? await updateOne(ctx, who, { ...r.write, id: String(request.params.id) }, header(request, 'if-match')) : r.reply);
     },
   });
 
