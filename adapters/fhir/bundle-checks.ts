@@ -16,7 +16,7 @@ export function checkTransaction(bundle: Record<string, unknown>, maxEntries: nu
   if (bundle.type !== 'transaction') {
     return refuse(400, [{
       severity: 'error', code: 'not-supported', where: 'Bundle.type',
-      message: bundle.type === 'batch' ? 'batch Bundles are not processed yet; send a transaction' : 'the base accepts a transaction Bundle; POST other resources to /fhir/r4/{type}',
+      message: 'the base accepts a transaction or a batch Bundle; POST other resources to /fhir/r4/{type}',
     }]);
   }
   const entries = (Array.isArray(bundle.entry) ? bundle.entry : []) as BundleEntryLike[];

@@ -33,9 +33,8 @@ export interface CapabilityOptions {
 /**
  * The CapabilityStatement of this gateway, saying only what it does: read, vread and type search
  * on the parameters above for every type; create (also conditional, on an identifier), update with
- * If-Match, and transaction when a FHIR feed is configured; instance history. No delete, type
- * history, conditional update
- * or batch yet, so none is claimed.
+ * If-Match, transaction and batch when a FHIR feed is configured; instance history. No delete,
+ * type history or conditional update yet, so none is claimed.
  * @param base - the FHIR base URL of the request
  */
 export function capabilityStatement(options: CapabilityOptions, base: string): object {
@@ -69,7 +68,7 @@ export function capabilityStatement(options: CapabilityOptions, base: string): o
         conditionalDelete: 'not-supported',
         searchParam: SEARCH_PARAMS,
       })),
-      ...(options.writes ? { interaction: [{ code: 'transaction' }] } : {}),
+      ...(options.writes ? { interaction: [{ code: 'transaction' }, { code: 'batch' }] } : {}),
     }],
   };
 }

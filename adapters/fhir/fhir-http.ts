@@ -6,6 +6,7 @@ import type { IntakePort, NormalizationEvents, Store } from '../../gateway/core/
 import { checkTransaction } from './bundle-checks.js';
 import { FHIR_JSON, returnPreference, transactionResponse, type FhirReply } from './fhir-answer.js';
 import { callerOf, createdBy, feedOf, header, isError, readBody, refusal, reply, type FhirFeed } from './fhir-request.js';
+import { runBatch } from './fhir-batch.js';
 import { createOne, updateOne, type ResourceWrite, type WriteContext, type Writer } from './fhir-writes.js';
 import type { R4Validator } from './validate.js';
 import { WriteOutcomes } from './write-outcome.js';
@@ -31,7 +32,8 @@ export interface FhirHttpOptions {
 }
 
 /**
- * The FHIR R4 write side: `POST /fhir/r4/{type}` (create) and `POST /fhir/r4` (a transaction
+ * The FHIR R4 write side: `POST /fhir/r4/{type}` (create, conditional with If-None-Exist),
+ * `PUT /fhir/r4/{type}/{id}` (update, If-Match) and `POST /fhir/r4` (a transaction or batch
  * Bundle). The caller's bearer token names its participant, whose fhir-r4 feed the body goes
  * through. Each body is read as FHIR JSON and validated against R4 before anything is stored;
  * a refusal is an OperationOutcome (400 unreadable, 422 invalid) and stores nothing. An accepted
@@ -85,6 +87,7 @@ export function registerFhirWriteRoutes(server: Server, options: FhirHttpOptions
       if (bundle.resourceType !== 'Bundle') {
         return reply(h, refusal(400, [{ severity: 'error', code: 'value', where: 'resourceType', message: 'the base accepts a Bundle; POST other resources to /fhir/r4/{type}' }]));
       }
+      if (bundle.type === 'batch') return reply(h, await runBatch(ctx, writer(request), bundle, read.text, read.entrySpans, options.maxBundleEntries));
       const checked = checkTransaction(bundle, options.maxBundleEntries);
       if (!checked.ok) return reply(h, refusal(checked.status, checked.issues));
       const issues = options.validator.validate(bundle);

@@ -35,7 +35,14 @@ export function feedOf(request: Request, byOwner: ReadonlyMap<string, FhirFeed>)
   return feed;
 }
 
-export type ReadBody = { ok: true; body: Buffer; value: Record<string, unknown> & { resourceType?: unknown } } | { ok: false; reply: FhirReply };
+export type ReadBody = {
+  ok: true;
+  body: Buffer;
+  value: Record<string, unknown> & { resourceType?: unknown };
+  /** The body as text, and where a Bundle's entry resources are in it (a batch stores each). */
+  text: string;
+  entrySpans: ReadonlyMap<number, readonly [number, number]>;
+} | { ok: false; reply: FhirReply };
 
 /** The body as FHIR JSON: media type, size, UTF-8, syntax, duplicate properties. */
 export function readBody(request: Request, feed: FhirFeed): ReadBody {
@@ -53,7 +60,7 @@ export function readBody(request: Request, feed: FhirFeed): ReadBody {
   if (typeof (value as { resourceType?: unknown }).resourceType !== 'string') {
     return { ok: false, reply: refusal(400, [{ severity: 'error', code: 'required', where: 'resourceType', message: 'resourceType is missing' }]) };
   }
-  return { ok: true, body, value: value as Record<string, unknown> };
+  return { ok: true, body, value: value as Record<string, unknown>, text: parsed.text, entrySpans: parsed.entrySpans };
 }
 
 export function refusal(status: number, issues: readonly Issue[]): FhirReply {

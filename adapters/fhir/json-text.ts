@@ -3,7 +3,13 @@ import type { Issue } from '../../gateway/core/issues.js';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A FHIR JSON body read from bytes, or why it is not one. */
-export type ParsedJson = { ok: true; value: unknown; text: string } | { ok: false; issues: Issue[] };
+export type ParsedJson = {
+  ok: true;
+  value: unknown;
+  text: string;
+  /** For a Bundle: where each `entry[n].resource` is in `text` ([start, end) by entry index). */
+  entrySpans: ReadonlyMap<number, readonly [number, number]>;
+} | { ok: false; issues: Issue[] };
 
 /**
  * Reads a FHIR JSON body: strict UTF-8, JSON syntax, and no property twice in one object (JSON.parse
@@ -27,11 +33,11 @@ export function parseFhirJson(body: Uint8Array): ParsedJson {
     return fail(at ? `the body is not JSON: syntax error at ${lineColumn(text, Number(at[1]))}` : 'the body is not JSON: syntax error');
   }
   const root = isObject(value) && typeof value.resourceType === 'string' && /^[A-Za-z]{1,64}$/.test(value.resourceType) ? value.resourceType : '$';
-  const duplicates = duplicateKeys(text, root);
+  const { duplicates, entrySpans } = scan(text, root);
   if (duplicates.length > 0) {
     return { ok: false, issues: duplicates.map((where) => ({ severity: 'error', code: 'duplicate', where, message: 'a property appears twice in one JSON object' })) };
   }
-  return { ok: true, value, text };
+  return { ok: true, value, text, entrySpans };
 }
 
 function fail(message: string): ParsedJson {
@@ -52,14 +58,18 @@ function lineColumn(text: string, position: number): string {
   return `line ${line} column ${column}`;
 }
 
-interface Frame { keys?: Set<string>; index: number; path: string }
+interface Frame { keys?: Set<string>; index: number; path: string; start: number }
+
+const ENTRY_RESOURCE = /^Bundle\.entry\[(\d+)\]\.resource$/;
 
 /**
- * Paths of properties that repeat within their object. `text` is already known to be valid JSON, so
- * this scanner only tracks strings, nesting and keys.
+ * Paths of properties that repeat within their object, and where a Bundle's entry resources are
+ * (a batch stores each entry's bytes as sent). `text` is already known to be valid JSON, so this
+ * scanner only tracks strings, nesting and keys.
  */
-function duplicateKeys(text: string, root: string): string[] {
+function scan(text: string, root: string): { duplicates: string[]; entrySpans: Map<number, [number, number]> } {
   const found: string[] = [];
+  const entrySpans = new Map<number, [number, number]>();
   const stack: Frame[] = [];
   let pendingKey: string | undefined;
   let expectKey = false;
@@ -84,17 +94,19 @@ function duplicateKeys(text: string, root: string): string[] {
       i = end;
     } else if (c === 0x7b || c === 0x5b) { // { [
       const path = childPath();
-      stack.push(c === 0x7b ? { keys: new Set(), index: 0, path } : { index: 0, path });
+      stack.push(c === 0x7b ? { keys: new Set(), index: 0, path, start: i } : { index: 0, path, start: i });
       expectKey = c === 0x7b;
     } else if (c === 0x7d || c === 0x5d) { // } ]
-      stack.pop();
+      const closed = stack.pop();
+      const entry = root === 'Bundle' && closed ? ENTRY_RESOURCE.exec(closed.path) : null;
+      if (entry && closed) entrySpans.set(Number(entry[1]), [closed.start, i + 1]);
     } else if (c === 0x2c) { // ,
       const top = stack[stack.length - 1];
       if (top?.keys) expectKey = true;
       else if (top) top.index++;
     }
   }
-  return found;
+  return { duplicates: found, entrySpans };
 }
 
 /** Index of the quote closing the string that opens at `start`. */

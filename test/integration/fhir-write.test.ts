@@ -171,6 +171,34 @@ for (const store of ['lmdb', 'redis'] as const) {
     t.equal(await count(gw, 'Observation'), 1, 'refused transactions stored nothing');
   });
 
+  t.test(`${store}: a batch answers each entry on its own; one failing changes nothing for the others`, async (t) => {
+    const gw = await startTestGateway({ store, extraFeeds: FHIR_FEED });
+    t.teardown(() => gw.cleanup());
+    const first = (await (await post(gw, '/fhir/r4/Patient', { resourceType: 'Patient', identifier: [MRN], name: [{ family: 'MARTIN' }] })).json()) as { id: string };
+    // Written as a client would, with spacing: each entry is stored as the bytes it was sent as.
+    const batch = JSON.stringify({
+      resourceType: 'Bundle', type: 'batch',
+      entry: [
+        { request: { method: 'POST', url: 'Observation' }, resource: { resourceType: 'Observation', status: 'final', code: { text: 'glucose' }, subject: { reference: `Patient/${first.id}` } } },
+        { request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient', gender: 'maleish' } },
+        { request: { method: 'PUT', url: `Patient/${first.id}`, ifMatch: 'W/"1"' }, resource: { resourceType: 'Patient', id: first.id, identifier: [MRN], name: [{ family: 'MARTIN', given: ['Léa'] }] } },
+        { request: { method: 'DELETE', url: `Patient/${first.id}` } },
+        { request: { method: 'POST', url: 'Observation' }, resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'urn:uuid:5b9e2c7a-0d2e-4d5f-9b1a-7c3e2f1a0b9c' } } },
+      ],
+    }, null, 2);
+    const res = await post(gw, '/fhir/r4', batch);
+    t.equal(res.status, 200);
+    const answer = (await res.json()) as { type: string; entry: Array<{ resource?: { id: string }; response: { status: string; location?: string; outcome?: Outcome } }> };
+    t.equal(answer.type, 'batch-response');
+    t.same(answer.entry.map((e) => e.response.status), ['201 Created', '422 Unprocessable Entity', '200 OK', '400 Bad Request', '422 Unprocessable Entity'], 'each entry, in order');
+    t.equal(answer.entry[1]?.response.outcome?.issue[0]?.expression?.[0], 'Patient.gender', 'a refused entry says why, where');
+    t.match(answer.entry[2]?.response.location, new RegExp(`^Patient/${first.id}/_history/2$`));
+    const obs = answer.entry[0]?.resource?.id;
+    const raw = (await (await gw.as('labo-bioplus', `/fhir/r4/Observation/${obs}`)).json()) as { meta: unknown };
+    t.ok(raw.meta, 'the created entry is readable');
+    t.equal(await count(gw, 'Observation'), 1, 'the refused entries stored nothing');
+  });
+
   t.test(`${store}: a FHIR Patient lands on the HL7 v2 Patient of the same identity, in its owner's domain only`, async (t) => {
     const gw = await startTestGateway({ store, extraFeeds: FHIR_FEED });
     t.teardown(() => gw.cleanup());
@@ -242,7 +270,7 @@ t.test('lmdb: the CapabilityStatement claims what the gateway does, with and wit
       const writes = extraFeeds !== '';
       t.same(patient?.interaction.map((i) => i.code), ['read', 'vread', 'history-instance', 'search-type', ...(writes ? ['create', 'update'] : [])], writes ? 'create with a FHIR feed' : 'reads only');
       t.same(patient?.searchParam.map((p) => p.name), ['identifier', 'patient', 'subject', '_lastUpdated']);
-      t.same(cs.rest[0]?.interaction?.map((i) => i.code) ?? [], writes ? ['transaction'] : []);
+      t.same(cs.rest[0]?.interaction?.map((i) => i.code) ?? [], writes ? ['transaction', 'batch'] : []);
       if (writes) t.ok((cs.rest[0]?.resource.length ?? 0) >= 140, 'every R4 resource type is accepted');
       t.equal((await gw.as(undefined, '/fhir/r4/metadata')).status, 401, 'authenticated like every route');
     } finally {

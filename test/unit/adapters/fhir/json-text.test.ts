@@ -34,3 +34,15 @@ t.test('unreadable bodies: not UTF-8, not JSON; the error locates without quotin
   const bom = parseFhirJson(Uint8Array.from([0xef, 0xbb, 0xbf, ...enc('{"resourceType":"Patient"}')]));
   t.equal(bom.ok, true, 'a UTF-8 byte order mark is read past (RFC 8259 allows a reader to ignore it)');
 });
+
+t.test("a Bundle's entry resources are located in the text as sent", async (t) => {
+  const text = '{\n  "resourceType": "Bundle", "type": "batch",\n  "entry": [\n    { "resource": { "resourceType": "Patient", "name": [ { "family": "A" } ] } },\n    { "request": { "method": "DELETE" } },\n    { "resource": {"resourceType":"Observation","note":[{"text":"} ] { \\""}]} }\n  ]\n}';
+  const r = parseFhirJson(enc(text));
+  if (!r.ok) return t.fail('parsed');
+  t.same([...r.entrySpans.keys()], [0, 2], 'entries without a resource have no span');
+  const slice = (i: number): string => text.slice(...(r.entrySpans.get(i) as [number, number]));
+  t.equal(slice(0), '{ "resourceType": "Patient", "name": [ { "family": "A" } ] }', 'the bytes as sent, spacing kept');
+  t.same(JSON.parse(slice(2)), { resourceType: 'Observation', note: [{ text: '} ] { "' }] }, 'brackets inside strings do not end the span');
+  const notBundle = parseFhirJson(enc('{"resourceType":"Patient","entry":[{"resource":{}}]}'));
+  t.equal(notBundle.ok && notBundle.entrySpans.size, 0, 'only a Bundle has entry spans');
+});
