@@ -1,5 +1,6 @@
 import { getDataType, isResourceType, tryGetDataType, type InternalSchemaElement, type InternalTypeSchema } from '@medplum/core';
 import type { Issue } from '../../gateway/core/issues.js';
+import { codeProblem } from '../../gateway/terminology/coding-check.js';
 import { inValueSet, type RequiredValueSets } from './required-bindings.js';
 
 /** FHIR R4 `id`: 1 to 64 of A-Z a-z 0-9 - . */
@@ -28,7 +29,8 @@ interface Slot { element: InternalSchemaElement; type: string; choice?: string }
  * - resource ids against the id rule;
  * - references: their form, and that the target type is one the element allows (absolute URLs
  *   are read by their `Type/id` tail, never refused for being absolute);
- * - required bindings, for the value sets {@link RequiredValueSets} can expand.
+ * - required bindings, for the value sets {@link RequiredValueSets} can expand;
+ * - LOINC, SNOMED CT, ICD-10, CCAM codes and INS values that are not well-formed (warnings).
  * Issues name the path and the rule, never the value.
  */
 export class ElementChecks {
@@ -116,6 +118,7 @@ export class ElementChecks {
       return;
     }
     if (slot.type === 'Reference') this.#reference(value, slot.element, where, context, out);
+    if (slot.type === 'Coding' || slot.type === 'Identifier') this.#wellFormed(value, slot.type, where, out);
     const schema = tryGetDataType(slot.type);
     if (schema) this.#object(value, schema, where, context, out);
   }
@@ -141,6 +144,17 @@ export class ElementChecks {
     const allowed = targetTypes(element);
     if (type === undefined || allowed === undefined || allowed.includes(type)) return;
     out.push({ severity: 'error', code: 'structure', where: `${where}.reference`, message: `a ${type} reference where ${element.path} allows ${allowed.join(', ')}` });
+  }
+
+  /**
+   * LOINC, SNOMED CT, ICD-10, CCAM codes and INS identifiers that are not well-formed: a warning
+   * (the resource is kept; a feed can be told to require a system later), never a refusal.
+   */
+  #wellFormed(value: Record<string, unknown>, type: 'Coding' | 'Identifier', where: string, out: Issue[]): void {
+    const code = type === 'Coding' ? value.code : value.value;
+    if (typeof value.system !== 'string' || typeof code !== 'string') return;
+    const problem = codeProblem(value.system, code);
+    if (problem) out.push({ severity: 'warning', code: 'code-invalid', where: `${where}.${type === 'Coding' ? 'code' : 'value'}`, message: problem });
   }
 
   #binding(value: unknown, type: string, valueSet: string, where: string, out: Issue[]): void {

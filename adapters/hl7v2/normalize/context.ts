@@ -1,3 +1,4 @@
+import { codeProblemsIn } from '../../../gateway/terminology/coding-check.js';
 import { LOCAL_REF_PREFIX, type NormalizedRecord } from '../../../gateway/core/ports.js';
 import type { Issue } from '../../../gateway/core/issues.js';
 import type { FhirResource, Identifier, RawMessage } from '../../../gateway/core/types.js';
@@ -178,7 +179,11 @@ export class Builder {
       for (const f of populated) if (!seen.has(f)) st.unmapped.push(s.where(f));
     }
     let local = 0;
-    for (const d of this.drafts) local += localTimes(d.resource, this.timeZone);
+    for (const d of this.drafts) {
+      local += localTimes(d.resource, this.timeZone);
+      // A LOINC, SNOMED CT, ICD-10 or CCAM code (or an INS) that is not well-formed is kept as sent, with a warning.
+      for (const p of codeProblemsIn(d.resource, d.resource.resourceType)) this.issue('warning', 'code-invalid', d.location, `${p.message} (${p.where})`);
+    }
     if (local > 0 && !this.timeZone) {
       this.issue('warning', 'value', 'message', `${local} date-times carry no UTC offset and no time zone is configured for the feed; they are kept as sender-local times`);
     }

@@ -6,7 +6,8 @@ import { REPO_ROOT, listFiles } from '../../helpers/corpus.js';
 // DESIGN.md section 3, with the wire protocol in its own tree: protocol/ (envelopes, certificates,
 // directory log, receipts, the error registry) imports nothing else in the repo, and gateway and
 // client both import it, so a signed format has one definition; adapters import gateway/core and
-// protocol only; gateway never imports adapters except in its composition roots (main.ts, the
+// protocol only (and gateway/terminology, the code checks every format shares, which imports only core);
+// gateway never imports adapters except in its composition roots (main.ts, the
 // normalize thread's normalize-main.ts, and wiring.ts, what both build alike); client imports
 // protocol only; no import cycles.
 const ROOTS = new Set(['gateway/main.ts', 'gateway/normalize-main.ts', 'gateway/wiring.ts']);
@@ -48,7 +49,8 @@ t.test('dependency direction', async (t) => {
   for (const [from, targets] of graph) {
     for (const to of targets) {
       if (from.startsWith('protocol/') && !to.startsWith('protocol/')) violations.push(`${from} -> ${to}`);
-      if (from.startsWith('adapters/') && to.startsWith('gateway/') && !to.startsWith('gateway/core/')) violations.push(`${from} -> ${to}`);
+      if (from.startsWith('adapters/') && to.startsWith('gateway/') && !/^gateway\/(core|terminology)\//.test(to)) violations.push(`${from} -> ${to}`);
+      if (from.startsWith('gateway/terminology/') && !/^(gateway\/(core|terminology)|protocol)\//.test(to)) violations.push(`${from} -> ${to}`);
       if (from.startsWith('gateway/') && !ROOTS.has(from) && to.startsWith('adapters/')) violations.push(`${from} -> ${to}`);
       if (from.startsWith('gateway/core/') && !/^(gateway\/core|protocol)\//.test(to)) violations.push(`${from} -> ${to}`);
       if (from.startsWith('client/') && !/^(client|protocol)\//.test(to)) violations.push(`${from} -> ${to}`);

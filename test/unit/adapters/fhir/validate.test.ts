@@ -125,3 +125,13 @@ t.test('221 of the 227 required value sets of R4 are checked offline', async (t)
     'http://hl7.org/fhir/ValueSet/subscription-notification-type', 'http://hl7.org/fhir/ValueSet/ucum-units', 'http://loinc.org/vs/LL379-9',
   ], 'only value sets of external systems (UCUM, BCP-13, ISO 4217) or absent from the definitions are left out');
 });
+
+t.test('codes of LOINC, SNOMED CT, ICD-10 and INS values that are not well-formed are warnings, not refusals', async (t) => {
+  const obs = (code: string): object => ({ resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] } });
+  t.same(validator.validate(obs('2345-7')), []);
+  t.same(validator.validate(obs('2345-8')).map((i) => [i.severity, i.code, i.where]), [['warning', 'code-invalid', 'Observation.code.coding[0].code']]);
+  const patient = { resourceType: 'Patient', identifier: [{ system: 'urn:oid:1.2.250.1.213.1.4.8', value: '189127512501283' }] };
+  t.same(validator.validate(patient).map((i) => [i.severity, i.where]), [['warning', 'Patient.identifier[0].value']], 'an INS whose NIR key is wrong');
+  const condition = { resourceType: 'Condition', subject: { reference: 'Patient/p' }, code: { coding: [{ system: 'http://snomed.info/sct', code: '22298007' }, { system: 'http://hl7.org/fhir/sid/icd-10', code: 'I21.9' }] } };
+  t.same(validator.validate(condition).map((i) => i.where), ['Condition.code.coding[0].code']);
+});

@@ -69,3 +69,19 @@ t.test('OUL^R22: a specimen sent before its orders is linked to them', async (t)
   t.ok(images.some((r) => at(r.resource, 'extension.0.valueAttachment.data') === 'VGhpcyBpcyBhIEJhc2U2NCBzdHJpbmc=' && at(r.resource, 'extension.0.valueAttachment.contentType') === 'image/jpeg'), 'ED data with its MIME type');
   t.equal(first(records, 'Observation').provenance.mapping, 'hl7v2-oul@1');
 });
+
+t.test('a LOINC code with a wrong check digit is kept as sent, with a warning at its segment', async (t) => {
+  const message = [
+    'MSH|^~\\&|LAB|BIOPLUS|PASSERELLE|GW|20260101130000||ORU^R01^ORU_R01|L-9|P|2.5.1',
+    'PID|1||MRN1^^^HOSP&1.2.3&ISO^MR||DOE^JANE',
+    'OBR|1||F-1|2345-7^Glucose^LN',
+    'OBX|1|NM|2345-8^Glucose^LN||5.5|mmol/L|||||F',
+    'OBX|2|NM|2951-2^Sodium^LN||140|mmol/L|||||F',
+  ].join('\r');
+  const normalized = hl7v2Normalizer.normalize(rawOf(message));
+  const obs = recordsOf(normalized).filter((r) => r.resourceType === 'Observation');
+  t.equal(at(obs[0]!.resource, 'code.coding.0.code'), '2345-8', 'the code is kept');
+  const warnings = normalized.issues.filter((i) => i.code === 'code-invalid');
+  t.same(warnings.map((i) => [i.severity, i.where]), [['warning', 'OBX[1]']], 'only the bad one, located by segment');
+  t.match(warnings[0]?.message, /^a LOINC code with a wrong check digit \(Observation\.code\.coding\[0\]\.code\)$/);
+});
