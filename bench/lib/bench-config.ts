@@ -67,15 +67,17 @@ export async function writeBenchConfig(options: BenchConfigOptions): Promise<Ben
   writeFileSync(join(data, 'data.key'), randomBytes(32).toString('hex'), { mode: 0o600 });
   gateway.setIn(['dataKey'], { ref: 'file:data/data.key' });
   gateway.setIn(['log', 'level'], 'warn');
-  // PIPELINE_NORMALIZE_THREADS / _BATCH: try another normalize.threads or batchSize than the default.
+  // PIPELINE_NORMALIZE_THREADS / _BATCH / _LINGER_MS: try another normalize.threads, batchSize or lingerMs than the default.
   const threads = process.env.PIPELINE_NORMALIZE_THREADS;
   const batch = process.env.PIPELINE_NORMALIZE_BATCH;
+  const linger = process.env.PIPELINE_NORMALIZE_LINGER_MS;
   gateway.setIn(['normalize'], {
     enabled: options.normalize,
     // Intake alone is measured without the backpressure that a worker-less queue would trip.
     ...(options.normalize ? {} : { maxBacklog: 0 }),
     ...(threads === undefined ? {} : { threads: Number(threads) }),
     ...(batch === undefined ? {} : { batchSize: Number(batch) }),
+    ...(linger === undefined ? {} : { lingerMs: Number(linger) }),
   });
   if (gateway.hasIn(['messaging'])) {
     gateway.setIn(['messaging', 'directoryKey', 'ref'], 'file:data/directory.key');

@@ -98,7 +98,7 @@ export const gatewayFileSchema = z.strictObject({
   }).prefault({}),
   /** The FHIR R4 API (`/fhir/r4`), written through the fhir-r4 feeds of feeds.yaml. */
   fhir: z.strictObject({
-    maxBundleEntries: z.number().int().min(1).max(100_000).default(1000).describe('entries a transaction Bundle may hold'),
+    maxBundleEntries: z.number().int().min(1).max(100_000).default(1000).describe('entries a transaction or batch Bundle may hold'),
     answerWithinMs: z.number().int().min(0).max(120_000).default(10_000)
       .describe('how long a write waits for its records before answering 202 with the stored raw'),
   }).prefault({}),

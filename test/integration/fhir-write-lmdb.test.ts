@@ -1,0 +1,4 @@
+import t from 'tap';
+import { fhirWriteSuite } from './fhir-write.suite.js';
+
+fhirWriteSuite(t, 'lmdb');
