@@ -2,6 +2,7 @@ import { getDataType, isResourceType, tryGetDataType, type InternalSchemaElement
 import type { Issue } from '../../gateway/core/issues.js';
 import { codeProblem } from '../../gateway/terminology/coding-check.js';
 import { inValueSet, type RequiredValueSets } from './required-bindings.js';
+import { isObject } from './json-text.js';
 
 /** FHIR R4 `id`: 1 to 64 of A-Z a-z 0-9 - . */
 export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -214,9 +215,6 @@ function targetTypes(element: InternalSchemaElement): string[] | undefined {
   return types.length === 0 || types.includes('Resource') ? undefined : types;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function stringOr(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;

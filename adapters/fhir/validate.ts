@@ -3,6 +3,7 @@ import { ISSUE_CODES, type Issue, type IssueCode } from '../../gateway/core/issu
 import { loadR4StructureDefinitions } from './definitions.js';
 import { ElementChecks, type CheckContext } from './element-checks.js';
 import { RequiredValueSets } from './required-bindings.js';
+import { isObject } from './json-text.js';
 
 /**
  * Library findings that {@link ElementChecks} decides instead: `@medplum/core` only warns about
@@ -75,8 +76,4 @@ function libraryIssues(resource: LibraryResource): Issue[] {
       ...(i.expression?.[0] ? { where: i.expression[0] } : {}),
     } satisfies Issue];
   });
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
