@@ -17,6 +17,9 @@ const SEARCH_PARAMS = [
   { name: 'identifier', type: 'token', documentation: 'system|value, exact' },
   { name: 'patient', type: 'reference', documentation: 'Patient/id or id: records about that Patient' },
   { name: 'subject', type: 'reference', documentation: 'same as patient' },
+  { name: 'code', type: 'token', documentation: '[system|]code on the resource\'s code element; commas for any of several' },
+  { name: 'status', type: 'token', documentation: 'exact; commas for any of several' },
+  { name: 'date', type: 'date', documentation: 'eq ne lt le gt ge, on the resource\'s clinical date (effective, issued, period.start, authoredOn, recordedDate…)' },
   { name: '_lastUpdated', type: 'date', documentation: 'the ge prefix only' },
 ];
 
@@ -66,6 +69,7 @@ export function capabilityStatement(options: CapabilityOptions, base: string): o
         conditionalRead: 'not-supported',
         conditionalUpdate: false,
         conditionalDelete: 'not-supported',
+        searchInclude: [`${type}:patient`, `${type}:subject`],
         searchParam: SEARCH_PARAMS,
       })),
       ...(options.writes ? { interaction: [{ code: 'transaction' }, { code: 'batch' }] } : {}),

@@ -2,6 +2,7 @@ import { GatewayError } from '../../protocol/errors.js';
 import type { Store } from '../core/ports.js';
 import type { CanonicalRecord, Identifier } from '../core/types.js';
 import { comparePositions, compareRecords, CURSOR_PARAM, decodeCursor, positionOf, type SearchPosition } from './fhir-cursor.js';
+import { parseFilters, type ResourceFilter } from './fhir-filters.js';
 
 /** `_count` when the caller gives none, and the most it may ask for (the values this route always had). */
 export const SEARCH_COUNT = { default: 100, max: 1000 } as const;
@@ -9,7 +10,7 @@ export const SEARCH_COUNT = { default: 100, max: 1000 } as const;
 /** How many records one store call reads while scanning a type: bounds memory, not results. */
 const SCAN_BATCH = 500;
 
-const KNOWN = new Set(['identifier', 'patient', 'subject', '_lastUpdated', '_count', '_summary', CURSOR_PARAM]);
+const KNOWN = new Set(['identifier', 'patient', 'subject', 'code', 'status', 'date', '_lastUpdated', '_count', '_summary', '_include', CURSOR_PARAM]);
 
 /** A validated search request for one resource type. */
 export interface SearchQuery {
@@ -22,6 +23,10 @@ export interface SearchQuery {
   readonly after?: SearchPosition;
   /** `_summary=count`: total only, no entries. */
   readonly countOnly: boolean;
+  /** `code`, `status`, `date`: what a candidate must also satisfy. */
+  readonly filter?: ResourceFilter;
+  /** `_include=<Type>:patient` (or `:subject`): the page's Patients come along (search mode `include`). */
+  readonly include?: { sourceType: string };
   /** Every parameter but the cursor, in request order: the base of the paging links. */
   readonly params: ReadonlyArray<readonly [string, string]>;
 }
@@ -50,8 +55,14 @@ export function parseSearchQuery(query: Record<string, unknown>): SearchQuery {
   const cursor = values.get(CURSOR_PARAM);
   const lastUpdated = values.get('_lastUpdated');
   const sinceMs = lastUpdated === undefined ? undefined : parseSince(lastUpdated);
+  const filter = parseFilters(values);
+  const include = values.get('_include');
+  const included = include === undefined ? undefined : /^([A-Z][A-Za-z]{1,63}):(patient|subject)$/.exec(include);
+  if (include !== undefined && !included) throw new GatewayError('PSL_BAD_REQUEST', '_include supports <Type>:patient and <Type>:subject');
   return {
     match: parseMatch(values), count, countOnly: summary === 'count', params,
+    ...(filter ? { filter } : {}),
+    ...(included ? { include: { sourceType: included[1]! } } : {}),
     ...(sinceMs === undefined ? {} : { sinceMs }),
     ...(cursor === undefined ? {} : { after: decodeCursor(cursor) }),
   };
@@ -103,6 +114,7 @@ export async function searchVisible(store: Store, type: string, query: SearchQue
   for await (const record of candidates(store, type, query)) {
     if (record.resourceType !== type || !canRead(record)) continue;
     if (query.sinceMs !== undefined && Date.parse(record.lastUpdated) < query.sinceMs) continue;
+    if (query.filter && !query.filter(record.resource)) continue;
     total += 1;
     if (query.countOnly) continue;
     const at = positionOf(record);

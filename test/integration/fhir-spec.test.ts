@@ -47,7 +47,7 @@ t.test('lmdb: the CapabilityStatement claims what the gateway does, with and wit
       const patient = cs.rest[0]?.resource.find((r) => r.type === 'Patient');
       const writes = extraFeeds !== '';
       t.same(patient?.interaction.map((i) => i.code), ['read', 'vread', 'history-instance', 'search-type', ...(writes ? ['create', 'update'] : [])], writes ? 'create with a FHIR feed' : 'reads only');
-      t.same(patient?.searchParam.map((p) => p.name), ['identifier', 'patient', 'subject', '_lastUpdated']);
+      t.same(patient?.searchParam.map((p) => p.name), ['identifier', 'patient', 'subject', 'code', 'status', 'date', '_lastUpdated']);
       t.same(cs.rest[0]?.interaction?.map((i) => i.code) ?? [], writes ? ['transaction', 'batch'] : []);
       if (writes) t.ok((cs.rest[0]?.resource.length ?? 0) >= 140, 'every R4 resource type is accepted');
       t.equal((await gw.as(undefined, '/fhir/r4/metadata')).status, 401, 'authenticated like every route');

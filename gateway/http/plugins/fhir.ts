@@ -54,12 +54,21 @@ export function registerFhirRoutes(server: Server, options: { store: Store; base
       if (!TYPE.test(type)) throw new GatewayError('PSL_BAD_REQUEST', 'resource type is not a FHIR type name');
       const query = parseSearchQuery(request.query as Record<string, unknown>);
       const caller = callerOf(request);
+      if (query.include && query.include.sourceType !== type) throw new GatewayError('PSL_BAD_REQUEST', '_include names the searched type');
       const page = await searchVisible(store, type, query, (r) => canSeeRecord(caller, r));
       // No public base URL is configured: links point where this request came in.
       const base = options.baseUrl || request.url.origin;
-      return fhir(h, searchsetBundle({ base, type, query, page }));
+      const included = query.include ? await patientsOf(store, page.records, (r) => canSeeRecord(caller, r)) : [];
+      return fhir(h, searchsetBundle({ base, type, query, page, included }));
     },
   });
+}
+
+/** The distinct Patients a page's records are about, that the caller may read. */
+async function patientsOf(store: Store, records: readonly CanonicalRecord[], canRead: (r: CanonicalRecord) => boolean): Promise<CanonicalRecord[]> {
+  const ids = [...new Set(records.flatMap((r) => (r.patientId === undefined ? [] : [r.patientId])))];
+  const found = await Promise.all(ids.map((id) => store.getRecord(id)));
+  return found.filter((r): r is CanonicalRecord => r !== undefined && r.resourceType === 'Patient' && canRead(r));
 }
 
 async function readVisible(store: Store, type: string, id: string, caller: ReturnType<typeof callerOf>, version: number | undefined): Promise<CanonicalRecord> {
