@@ -25,16 +25,3 @@ export function conditionOf(header: string | undefined): Condition {
   }
   return { ok: true, identifier: { system: value.slice(0, bar), value: value.slice(bar + 1) } };
 }
-
-/** The request line a create is stored with: `POST Type`, or `POST Type?identifier=…` when conditional. */
-export function createRequest(type: string, identifier: Identifier | undefined): string {
-  return identifier === undefined ? `POST ${type}` : `POST ${type}?${new URLSearchParams({ identifier: `${identifier.system}|${identifier.value}` }).toString()}`;
-}
-
-/** The condition of a stored create request, read back by the normalizer. */
-export function conditionOfRequest(request: string | undefined): Identifier | undefined {
-  const q = request?.indexOf('?') ?? -1;
-  if (request === undefined || q < 0) return undefined;
-  const c = conditionOf(request.slice(q + 1));
-  return c.ok ? c.identifier : undefined;
-}

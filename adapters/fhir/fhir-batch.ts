@@ -4,8 +4,8 @@ import type { IssueCode } from '../../gateway/core/issues.js';
 import type { FhirReply } from './fhir-answer.js';
 import { refusal } from './fhir-request.js';
 import { createOne, updateOne, type WriteContext, type Writer } from './fhir-writes.js';
+import { UPDATE_PATH } from './request-line.js';
 
-const UPDATE_URL = /^([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-._]{1,64})$/;
 const ISSUE_FOR_STATUS: Record<number, IssueCode> = { 400: 'value', 403: 'forbidden', 404: 'not-found', 412: 'conflict', 413: 'too-long', 415: 'not-supported' };
 
 interface BatchEntry {
@@ -48,7 +48,7 @@ async function entryReply(ctx: WriteContext, who: Writer, raw: unknown, i: numbe
   const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
   try {
     if (method === 'POST') return await createOne(ctx, who, { type: url, resource: resource as Record<string, unknown>, body }, str(e.request?.ifNoneExist));
-    const target = UPDATE_URL.exec(url);
+    const target = UPDATE_PATH.exec(url);
     if (!target) return refusal(400, [{ severity: 'error', code: 'value', where: `${where}.request.url`, message: 'an update entry\'s url is Type/id' }]);
     return await updateOne(ctx, who, { type: target[1]!, id: target[2]!, resource: resource as Record<string, unknown>, body }, str(e.request?.ifMatch));
   } catch (err) {

@@ -93,7 +93,7 @@ export function registerFhirWriteRoutes(server: Server, options: FhirHttpOptions
       const issues = options.validator.validate(bundle);
       if (issues.some(isError)) return reply(h, refusal(422, issues));
       const stored = await options.intake.accept({ feed: feed.name, participant: feed.owner, format: 'fhir-r4', body: read.body, contentType: FHIR_JSON, request: 'POST' });
-      const written = await outcomes.recordsOf(stored.rawId, issues);
+      const written = await outcomes.recordsOf(stored, issues);
       if (!written.ok) return reply(h, written.reply);
       const records = written.records.map((record) => ({ record, created: createdBy(record, stored) }));
       return reply(h, { status: 200, body: transactionResponse(checked.graph, records), headers: {} });

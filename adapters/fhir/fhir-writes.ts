@@ -3,14 +3,12 @@ import { canSeeRecord } from '../../gateway/core/access.js';
 import { operationOutcome, type Issue } from '../../gateway/core/issues.js';
 import type { Caller, IntakePort, Store } from '../../gateway/core/ports.js';
 import type { CanonicalRecord } from '../../gateway/core/types.js';
-import { conditionOf, createRequest } from './conditional.js';
+import { conditionOf } from './conditional.js';
+import { RECORD_ID, createLine, updateLine } from './request-line.js';
 import { FHIR_JSON, createdReply, type FhirReply, type ReturnPreference } from './fhir-answer.js';
 import { createdBy, isError, refusal, type FhirFeed } from './fhir-request.js';
 import type { R4Validator } from './validate.js';
 import type { WriteOutcomes } from './write-outcome.js';
-
-/** A record id in a path: FHIR's id rule, plus `_` for records stored before ids followed it. */
-const PATH_ID = /^[A-Za-z0-9\-._]{1,64}$/;
 
 /** What every FHIR write uses. */
 export interface WriteContext {
@@ -56,8 +54,8 @@ export async function createOne(ctx: WriteContext, who: Writer, write: ResourceW
     if (found.length > 1) return refusal(412, [{ severity: 'error', code: 'duplicate', where: 'If-None-Exist', message: 'several records match the condition; nothing was created' }]);
     if (found[0]) return createdReply(found[0], false, who.base, who.prefer, operationOutcome([{ severity: 'information', code: 'informational', message: 'a record matches the condition; nothing was created' }]));
   }
-  const stored = await ctx.intake.accept({ feed: who.feed.name, participant: who.feed.owner, format: 'fhir-r4', body: write.body, contentType: FHIR_JSON, request: createRequest(type, condition.identifier) });
-  const written = await ctx.outcomes.recordsOf(stored.rawId, issues);
+  const stored = await ctx.intake.accept({ feed: who.feed.name, participant: who.feed.owner, format: 'fhir-r4', body: write.body, contentType: FHIR_JSON, request: createLine(type, condition.identifier) });
+  const written = await ctx.outcomes.recordsOf(stored, issues);
   if (!written.ok) return written.reply;
   const [first] = written.records;
   if (!first) return refusal(500, [{ severity: 'error', code: 'exception', message: 'the resource was stored but no record was written' }]);
@@ -71,7 +69,7 @@ export async function createOne(ctx: WriteContext, who: Writer, write: ResourceW
  */
 export async function updateOne(ctx: WriteContext, who: Writer, write: ResourceWrite & { id: string }, ifMatchHeader: string | undefined): Promise<FhirReply> {
   const { type, id } = write;
-  if (!PATH_ID.test(id)) throw new GatewayError('PSL_BAD_REQUEST', 'path parameter id must be 1-64 characters of A-Z a-z 0-9 . _ -');
+  if (!RECORD_ID.test(id)) throw new GatewayError('PSL_BAD_REQUEST', 'path parameter id must be 1-64 characters of A-Z a-z 0-9 . _ -');
   const ifMatch = versionOf(ifMatchHeader);
   if (ifMatch === null) return refusal(400, [{ severity: 'error', code: 'value', where: 'If-Match', message: 'If-Match is a version tag, W/"n"' }]);
   const { id: bodyId, ...content } = write.resource;
@@ -88,14 +86,25 @@ export async function updateOne(ctx: WriteContext, who: Writer, write: ResourceW
   }
   if (!mayUpdate(record, who.feed)) throw new GatewayError('PSL_FORBIDDEN', 'only the participant that wrote a record (or its identity domain) may update it');
   if (ifMatch !== undefined && ifMatch !== record.version) return stale(record.version);
-  const line = `PUT ${type}/${id}${ifMatch === undefined ? '' : `?_ifMatch=${ifMatch}`}`;
-  const stored = await ctx.intake.accept({ feed: who.feed.name, participant: who.feed.owner, format: 'fhir-r4', body: write.body, contentType: FHIR_JSON, request: line });
-  const written = await ctx.outcomes.recordsOf(stored.rawId, issues);
+  // A record about a patient stays about that patient: an update naming another is refused.
+  const moved = record.patientId === undefined ? undefined : patientMove(content, record.patientId);
+  if (moved) return refusal(409, [{ severity: 'error', code: 'conflict', where: `${type}.${moved}`, message: 'an update may not move a record to another patient; create a new one' }]);
+  const stored = await ctx.intake.accept({ feed: who.feed.name, participant: who.feed.owner, format: 'fhir-r4', body: write.body, contentType: FHIR_JSON, request: updateLine(type, id, ifMatch) });
+  const written = await ctx.outcomes.recordsOf(stored, issues);
   if (!written.ok) return written.reply;
   const lost = written.issues.find((i) => i.where === 'If-Match' && i.code === 'conflict');
   const [updated] = written.records;
   if (lost || !updated) return stale(updated?.version);
   return createdReply(updated, false, who.base, who.prefer, operationOutcome(written.issues));
+}
+
+/** The element (subject, patient, beneficiary) that names a Patient other than `patientId`, if any. */
+function patientMove(resource: Record<string, unknown>, patientId: string): string | undefined {
+  for (const element of ['subject', 'patient', 'beneficiary']) {
+    const ref = (resource[element] as { reference?: unknown } | undefined)?.reference;
+    if (typeof ref === 'string' && /(^|\/)Patient\//.test(ref) && !ref.endsWith(`Patient/${patientId}`)) return `${element}.reference`;
+  }
+  return undefined;
 }
 
 /** Version n of `W/"n"` (or `"n"`); undefined without the header; null when it is not a version tag. */

@@ -3,7 +3,7 @@ import { sourceIdentifier } from '../../gateway/core/ids.js';
 import type { FhirResource, Identifier, RawMessage } from '../../gateway/core/types.js';
 import { identityRules, provesPatientIdentity, type IdentityOptions, type IdentityRules } from '../identity.js';
 import { bundleGraph, type BundleEntryLike } from './bundle-graph.js';
-import { conditionOfRequest } from './conditional.js';
+import { conditionOfLine, updateOfLine } from './request-line.js';
 
 export const FHIR_MAPPING = 'fhir-r4@1';
 const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
@@ -46,10 +46,10 @@ function normalizeRaw(raw: RawMessage, rules: IdentityRules): Normalized {
   if (!isResource(body)) return { ok: false, issues: [{ severity: 'error', code: 'structure', where: 'body', message: 'the stored body is not a FHIR resource' }] };
   if (raw.request === 'POST' && body.resourceType === 'Bundle') return transaction(raw, body, rules);
   const single = record(raw, body, 'resource', body.resourceType, rules);
-  const update = updateOfRequest(raw.request, body.resourceType);
+  const update = updateOfLine(raw.request, body.resourceType);
   if (update) return { ok: true, records: [{ ...single, updateOf: update }], issues: [] };
   // A conditional create (If-None-Exist): the condition is a match key, and a match is kept as is.
-  const condition = conditionOfRequest(raw.request);
+  const condition = conditionOfLine(raw.request);
   const records = condition === undefined ? [single] : [{ ...single, matchKeys: [...(single.matchKeys ?? []), condition], onMatch: 'keep' as const }];
   return { ok: true, records, issues: [] };
 }
@@ -73,13 +73,6 @@ function transaction(raw: RawMessage, bundle: FhirResource, rules: IdentityRules
     return [record(raw, local, localRef(i), `Bundle.entry[${i}]`, rules, patientEntry === undefined ? undefined : localRef(patientEntry))];
   });
   return { ok: true, records, issues: [] };
-}
-
-/** `PUT Type/id`, with `?_ifMatch=n` when the client sent If-Match: the record to update. */
-function updateOfRequest(request: string | undefined, type: string): { id: string; ifVersion?: number } | undefined {
-  const m = /^PUT ([A-Za-z]+)\/([A-Za-z0-9\-._]{1,64})(?:\?_ifMatch=(\d{1,9}))?$/.exec(request ?? '');
-  if (!m || m[1] !== type) return undefined;
-  return { id: m[2]!, ...(m[3] === undefined ? {} : { ifVersion: Number(m[3]) }) };
 }
 
 function record(raw: RawMessage, resource: FhirResource, localRef: string, location: string, rules: IdentityRules, patientRef?: string): NormalizedRecord {

@@ -29,10 +29,18 @@ export class R4Validator {
     this.#checks = checks;
   }
 
-  /** Loads the definitions (synchronous, about a second: call once at start). */
+  static #loaded: R4Validator | undefined;
+
+  /**
+   * Loads the definitions once per thread (synchronous, about a second); later calls, such as a
+   * gateway restarted in the same process, get the same validator: the definitions do not change.
+   */
   static load(): R4Validator {
-    loadR4StructureDefinitions();
-    return new R4Validator(new ElementChecks(RequiredValueSets.load()));
+    if (!R4Validator.#loaded) {
+      loadR4StructureDefinitions();
+      R4Validator.#loaded = new R4Validator(new ElementChecks(RequiredValueSets.load()));
+    }
+    return R4Validator.#loaded;
   }
 
   /**

@@ -11,8 +11,8 @@ import { refusal } from './fhir-request.js';
 export type WriteResult = { ok: true; records: CanonicalRecord[]; issues: Issue[] } | { ok: false; reply: FhirReply };
 
 /**
- * How a FHIR write learns what normalization made of it: the worker's outcome event, or the
- * stored outcome (a duplicate's, or one that came before the wait began), within `answerWithinMs`.
+ * How a FHIR write learns what normalization made of it: the worker's outcome event, or for a
+ * duplicate the stored outcome of its original, within `answerWithinMs`.
  */
 export class WriteOutcomes {
   readonly #router: OutcomeRouter;
@@ -31,8 +31,9 @@ export class WriteOutcomes {
    * The records normalization wrote for a raw: 202 when it takes longer than the wait, 422 when it
    * failed, or the records with every issue (`warnings` from validation first).
    */
-  async recordsOf(rawId: string, warnings: readonly Issue[]): Promise<WriteResult> {
-    const outcome = await this.#waitFor(rawId);
+  async recordsOf(stored: { rawId: string; status: 'stored' | 'duplicate' }, warnings: readonly Issue[]): Promise<WriteResult> {
+    const { rawId } = stored;
+    const outcome = await this.#waitFor(rawId, stored.status === 'duplicate');
     if (!outcome) {
       return { ok: false, reply: { status: 202, body: operationOutcome([{ severity: 'information', code: 'informational', message: `stored as raw ${rawId}; its records are not written yet` }]), headers: { 'Content-Location': `/v1/raw/${rawId}` } } };
     }
@@ -45,7 +46,11 @@ export class WriteOutcomes {
     this.#router.close();
   }
 
-  #waitFor(rawId: string): Promise<NormalizationOutcome | undefined> {
+  /**
+   * A new raw's outcome comes as an event (one the worker published before the wait began is
+   * kept by the router); a duplicate's may have been stored long ago, so it is also looked up.
+   */
+  #waitFor(rawId: string, lookUp: boolean): Promise<NormalizationOutcome | undefined> {
     return new Promise((resolve) => {
       let done = false;
       const finish = (o: NormalizationOutcome | undefined): void => {
@@ -57,6 +62,7 @@ export class WriteOutcomes {
       };
       const timer = setTimeout(() => finish(undefined), this.#waitMs);
       const cancel = this.#router.expect(rawId, finish);
+      if (!lookUp) return;
       storedOutcome(this.#store, rawId).then((s) => {
         if (s) finish(s.outcome);
       }, (err: unknown) => this.#log.warn({ err, rawId }, 'stored outcome not read'));

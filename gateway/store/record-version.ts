@@ -2,14 +2,17 @@ import { MODEL_VERSION, type CanonicalRecord, type RecordInput } from '../core/t
 import { canonicalJson } from './canonical-json.js';
 
 /**
- * The input as it applies on top of `latest`: everyone who could see the record keeps seeing it.
- * Matching never crosses identity domains (record-match.ts), so the previous writer joining
- * `sharedWith` only ever happens inside a domain the admin shared explicitly.
+ * The input as it applies on top of `latest`: everyone who could see the record keeps seeing it,
+ * and a record about a patient stays about that patient when the input names none (an update
+ * that does not say which patient never unlinks one silently). Matching never crosses identity
+ * domains (record-match.ts), so the previous writer joining `sharedWith` only ever happens
+ * inside a domain the admin shared explicitly.
  */
 export function carryAccess(input: RecordInput, latest: CanonicalRecord): RecordInput {
   const audience = new Set([...(input.sharedWith ?? []), ...latest.sharedWith, latest.provenance.participant]);
   audience.delete(input.provenance.participant);
-  return { ...input, sharedWith: [...audience].sort() };
+  const patient = input.patientId === undefined && latest.patientId !== undefined ? { patientId: latest.patientId } : {};
+  return { ...input, ...patient, sharedWith: [...audience].sort() };
 }
 
 /** True when the input would change what the latest version says (provenance alone is not a change). */

@@ -264,6 +264,14 @@ export async function storeConformance(t: Test, name: string, open: OpenStore): 
     t.equal(await store.getRecord('rec_missing'), undefined);
   });
 
+  withStore('an update that names no patient keeps the record on its patient', async (t, { store }) => {
+    const obs = await store.putRecord(makeRecord({ resourceType: 'Observation', identifiers: [{ system: 'urn:lab', value: 'R-KEEP' }], patientId: 'rec-patientK' }));
+    const updated = await store.putRecord(makeRecord({ id: obs.id, resourceType: 'Observation', identifiers: [{ system: 'urn:lab', value: 'R-KEEP' }], extra: { status: 'amended' } }));
+    t.equal(updated.version, 2);
+    t.equal((await store.getRecord(obs.id))?.patientId, 'rec-patientK', 'never unlinked silently');
+    t.same((await store.findByPatient('rec-patientK')).map((r) => r.id), [obs.id], 'still found by its patient');
+  });
+
   withStore('putRecord without id matches by identifier of the same type', async (t, { store }) => {
     const p = await store.putRecord(makeRecord({ extra: { birthDate: '1961-06-15' } }));
     const byIdent = await store.putRecord(makeRecord({

@@ -58,6 +58,20 @@ export function fhirConditionalSuite(t: Test, store: 'lmdb' | 'redis'): void {
     t.equal((await put({ ...v2, id: 'rec-00000000000000000000000000' }, {}, 'labo-bioplus', 'rec-00000000000000000000000000')).status, 404, 'a PUT does not create');
     t.equal((await put(v2, {}, 'chu-lyon')).status, 404, "another participant cannot update (or see) the lab's record");
     t.equal((await put({ ...v2, gender: 'maleish' })).status, 422, 'the update is validated');
+
+    // A record about a patient stays about it: an update without a subject keeps the link, one naming another patient is refused.
+    const tx = (await (await post(gw, '/fhir/r4', { resourceType: 'Bundle', type: 'transaction', entry: [
+      { fullUrl: 'urn:uuid:2c4e6a8b-1d3f-4a5b-8c7d-9e0f1a2b3c4d', request: { method: 'POST', url: 'Observation' }, resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'urn:uuid:7e9a1c3b-5d7f-4b6a-9c8d-0e1f2a3b4c5d' } } },
+      { fullUrl: 'urn:uuid:7e9a1c3b-5d7f-4b6a-9c8d-0e1f2a3b4c5d', request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient' } },
+    ] })).json()) as { entry: Array<{ response: { location: string } }> };
+    const [obsId, ownPatient] = tx.entry.map((e) => e.response.location.split('/')[1]!);
+    const putObs = (body: object): Promise<Response> => gw.as('labo-bioplus', `/fhir/r4/Observation/${obsId}`, { method: 'PUT', headers: FHIR, body: JSON.stringify({ resourceType: 'Observation', id: obsId, ...body }) });
+    t.equal((await putObs({ status: 'amended', code: { text: 'x' } })).status, 200);
+    const found = (await (await gw.as('labo-bioplus', `/fhir/r4/Observation?patient=${ownPatient}`)).json()) as { total: number };
+    t.equal(found.total, 1, 'an update without a subject leaves the Observation on its patient');
+    const moved = await putObs({ status: 'amended', code: { text: 'x' }, subject: { reference: `Patient/${id}` } });
+    t.equal(moved.status, 409, 'an update that names another patient is refused');
+    t.equal(((await moved.json()) as Outcome).issue[0]?.expression?.[0], 'Observation.subject.reference');
     t.equal((await put(v2, { 'if-match': 'version 3' })).status, 400, 'a malformed If-Match');
   });
 
